@@ -1,0 +1,1 @@
+"""好差评 shared domain: levels, channels, configuration, signed QR tokens and the command line."""

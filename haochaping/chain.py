@@ -1,0 +1,70 @@
+"""The per-device record chain: each outbox record carries its sequence number, the previous
+record's hash and its own, so the server can tell a record that never arrived or arrived altered."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+
+GENESIS_HASH = "0" * 64
+
+# The fields every record carries, in the order they are documented; the hash covers all but "hash".
+RECORD_FIELDS = (
+    "id",
+    "seq",
+    "kind",
+    "device_id",
+    "window",
+    "clerk_no",
+    "case_no",
+    "matter_code",
+    "level",
+    "reasons",
+    "reasons_version",
+    "comment",
+    "channel",
+    "prompted_at",
+    "occurred_at",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+
+KINDS = (
+    "prompt",  # a case was closed and the citizen was asked to rate
+    "rating",  # the citizen rated at the window
+    "timeout",  # 未评价，已超时: the prompt was not answered in time
+    "prompt_refused",  # a trigger was refused (too soon after the previous prompt)
+    "sign_in",
+    "sign_out",
+    "pause",
+    "resume",
+)
+
+
+def canonical(record: Mapping) -> bytes:
+    """The bytes that are hashed: every field but ``hash``, keys sorted, compact UTF-8 JSON."""
+    body = {k: record.get(k) for k in RECORD_FIELDS if k != "hash"}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def record_hash(record: Mapping) -> str:
+    return hashlib.sha256(canonical(record)).hexdigest()
+
+
+def first_break(
+    records: Iterable[Mapping], prev_hash: str = GENESIS_HASH, expect_seq: int = 1
+) -> int | None:
+    """The sequence number of the first record that breaks the chain, or None if it holds.
+
+    A break is a missing sequence number, a ``prev_hash`` that does not match, or a ``hash`` that
+    does not match the record's content.
+    """
+    for rec in records:
+        if rec["seq"] != expect_seq or rec["prev_hash"] != prev_hash:
+            return expect_seq
+        if record_hash(rec) != rec["hash"]:
+            return rec["seq"]
+        prev_hash, expect_seq = rec["hash"], expect_seq + 1
+    return None

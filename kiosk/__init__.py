@@ -1,0 +1,1 @@
+"""The window evaluation terminal (评价器): screen flow, durable outbox, triggers and Kivy view."""

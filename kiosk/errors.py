@@ -1,0 +1,39 @@
+"""Errors the kiosk raises on purpose.
+
+KioskError
+ ├── OutboxError          the local database refused a write or read
+ │    ├── OutboxFull        the disk is full: nothing was stored, nothing stored was lost
+ │    └── RecordImmutable   something tried to edit or delete a stored record
+ ├── TriggerRefused       a prompt cannot be shown now (reason in the message)
+ └── FontNotFound         no CJK font on the system and none configured
+"""
+
+from __future__ import annotations
+
+
+class KioskError(Exception):
+    """Base of the kiosk's own errors."""
+
+
+class OutboxError(KioskError):
+    """The local database refused a write or read."""
+
+
+class OutboxFull(OutboxError):
+    """The disk is full: the record was not stored, and nothing stored was lost."""
+
+
+class RecordImmutable(OutboxError):
+    """Something tried to edit or delete a stored record."""
+
+
+class TriggerRefused(KioskError):
+    """A prompt cannot be shown now; the message says why, in Chinese, for the clerk."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+class FontNotFound(KioskError):
+    """No CJK font was found on the system and none is configured (setting ``font_path``)."""

@@ -1,0 +1,441 @@
+"""The kiosk's screen flow as a plain state machine: events in, screens and stored records out.
+
+No Kivy here. Time comes from an injected clock; records go to an injected outbox (anything with
+``append``, ``case_status`` and ``last_prompt_at``). Tests drive it with events and read back
+``flow.screen``; the Kivy view listens for changes and draws ``flow.state``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from haochaping.config import Clerk, HallConfig
+from haochaping.levels import Level
+from haochaping.pins import verify_pin
+from kiosk.errors import TriggerRefused
+
+CASE_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-_/.]{1,64}$")
+SIGN_IN_MAX_FAILURES = 5
+SIGN_IN_LOCKOUT = timedelta(minutes=5)
+STAFF_SCREEN_TIMEOUT = timedelta(seconds=60)
+
+
+class Screen(StrEnum):
+    SIGNED_OUT = "signed_out"
+    IDLE = "idle"
+    PROMPT = "prompt"
+    REASONS = "reasons"
+    THANKS = "thanks"
+    PAUSED = "paused"
+    STAFF_PIN = "staff_pin"
+    STAFF_MENU = "staff_menu"
+    CASE_ENTRY = "case_entry"
+    ADMIN_PIN = "admin_pin"
+    MAINTENANCE = "maintenance"
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class SignIn:
+    clerk_no: str
+    pin: str
+
+
+@dataclass(frozen=True)
+class Trigger:
+    case_no: str
+    matter_code: str | None = None
+    source: str = "staff"  # http | cli | barcode | staff | server
+
+
+@dataclass(frozen=True)
+class TapLevel:
+    level: int
+
+
+@dataclass(frozen=True)
+class ToggleReason:
+    code: int
+
+
+@dataclass(frozen=True)
+class Submit:
+    pass
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The clock moved; fires timeouts that are due."""
+
+
+@dataclass(frozen=True)
+class StaffHold:
+    """Press-and-hold on the clerk card (idle) or on the paused screen."""
+
+
+@dataclass(frozen=True)
+class StaffPin:
+    pin: str
+
+
+@dataclass(frozen=True)
+class StaffChoose:
+    action: str  # trigger | pause | sign_out | maintenance
+
+
+@dataclass(frozen=True)
+class AdminAccess:
+    """Ask for the administrator PIN (from the signed-out screen or the staff menu)."""
+
+
+@dataclass(frozen=True)
+class AdminPin:
+    pin: str
+
+
+@dataclass(frozen=True)
+class Back:
+    """Leave a staff or maintenance screen without doing anything."""
+
+
+@dataclass(frozen=True)
+class ToggleLargeText:
+    pass
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class ActivePrompt:
+    case_no: str
+    matter_code: str
+    matter_name: str
+    prompted_at: datetime
+    qr_url: str
+    source: str
+
+
+@dataclass(frozen=True)
+class FlowState:
+    screen: Screen = Screen.SIGNED_OUT
+    clerk: Clerk | None = None
+    prompt: ActivePrompt | None = None
+    level: int | None = None
+    reasons: tuple[int, ...] = ()
+    deadline: datetime | None = None
+    message: str = ""
+    large_text: bool = False
+    paused_from: Screen | None = None
+
+
+@dataclass
+class _SignInGuard:
+    failures: int = 0
+    locked_until: datetime | None = None
+
+
+@dataclass
+class Flow:
+    """The screens of one window's terminal. Thread-safe: every event is handled under a lock."""
+
+    config: HallConfig
+    window_code: str
+    outbox: object
+    clock: Callable[[], datetime]
+    qr_url_for: Callable[[str, datetime], str]
+    admin_pin_hash: str
+    channel: int = 4
+    state: FlowState = field(default_factory=FlowState)
+    listeners: list[Callable[[FlowState], None]] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._lock = threading.RLock()
+        self._guard = _SignInGuard()
+        self.window = self.config.hall.window(self.window_code)
+
+    @property
+    def screen(self) -> Screen:
+        return self.state.screen
+
+    # ------------------------------------------------------------ dispatch
+
+    def handle(self, event) -> FlowState:
+        """Apply one event. Raises TriggerRefused for a refused trigger; other events never raise
+        for user mistakes (the message says what was wrong)."""
+        with self._lock:
+            before = self.state
+            handler = getattr(self, "_on_" + type(event).__name__)
+            handler(event)
+            after = self.state
+        if after is not before:
+            for listener in list(self.listeners):
+                listener(after)
+        return after
+
+    def _set(self, **changes) -> None:
+        self.state = replace(self.state, **changes)
+
+    def _go(self, screen: Screen, timeout: timedelta | None = None, **changes) -> None:
+        deadline = self.clock() + timeout if timeout else None
+        self._set(screen=screen, deadline=deadline, **changes)
+
+    def _record(self, kind: str, **fields) -> dict:
+        clerk = self.state.clerk
+        return self.outbox.append(
+            kind,
+            self.clock(),
+            window=self.window_code,
+            clerk_no=clerk.no if clerk else None,
+            **fields,
+        )
+
+    # ------------------------------------------------------------ sign in / out
+
+    def _on_SignIn(self, e: SignIn) -> None:
+        if self.screen is not Screen.SIGNED_OUT:
+            return
+        now = self.clock()
+        if self._guard.locked_until and now < self._guard.locked_until:
+            self._set(message="输错次数过多，请 5 分钟后再试")
+            return
+        clerk = next((c for c in self.config.hall.clerks if c.no == e.clerk_no.strip()), None)
+        if clerk is None or not verify_pin(e.pin, clerk.pin_hash):
+            self._guard.failures += 1
+            if self._guard.failures >= SIGN_IN_MAX_FAILURES:
+                self._guard = _SignInGuard(0, now + SIGN_IN_LOCKOUT)
+            self._set(message="工号或 PIN 不正确")
+            return
+        self._guard = _SignInGuard()
+        self._set(clerk=clerk)
+        self._record("sign_in")
+        self._go(Screen.IDLE, message="")
+
+    def _sign_out(self) -> None:
+        self._record("sign_out")
+        self._go(Screen.SIGNED_OUT, clerk=None, message="")
+
+    # ------------------------------------------------------------ prompting
+
+    def _on_Trigger(self, e: Trigger) -> None:
+        prompt = self._check_trigger(e)
+        self._record(
+            "prompt",
+            case_no=prompt.case_no,
+            matter_code=prompt.matter_code,
+            channel=self.channel,
+            prompted_at=self._iso(prompt.prompted_at),
+            detail={"source": e.source},
+        )
+        self._go(
+            Screen.PROMPT,
+            timedelta(seconds=self.config.rules.prompt_timeout_s),
+            prompt=prompt,
+            level=None,
+            reasons=(),
+            message="",
+        )
+
+    def _check_trigger(self, e: Trigger) -> ActivePrompt:
+        """Decide whether a prompt may be shown; raise TriggerRefused with the reason if not."""
+        screen = self.screen
+        if screen is Screen.SIGNED_OUT:
+            raise TriggerRefused("本窗口尚未签到，不能发起评价", "signed_out")
+        if screen is Screen.PAUSED:
+            raise TriggerRefused("本窗口暂停服务中，不能发起评价", "paused")
+        if screen in (Screen.PROMPT, Screen.REASONS):
+            raise TriggerRefused("上一位群众正在评价，请稍后", "busy")
+        if screen in (Screen.ADMIN_PIN, Screen.MAINTENANCE):
+            raise TriggerRefused("评价器维护中，不能发起评价", "maintenance")
+        case_no = (e.case_no or "").strip()
+        if not CASE_NO_PATTERN.match(case_no):
+            raise TriggerRefused("办件编号格式不正确（1–64 位字母、数字或 - _ / .）", "bad_case")
+        matter_code = e.matter_code or self.window.matters[0]
+        if matter_code not in self.window.matters:
+            raise TriggerRefused(f"事项 {matter_code} 不在本窗口的事项清单中", "unknown_matter")
+        status = self.outbox.case_status(case_no)
+        if status:
+            what = "已评价" if status == "rated" else "已发起过评价"
+            raise TriggerRefused(f"办件 {case_no} {what}，不能重复发起", "duplicate")
+        now = self.clock()
+        self._refuse_if_too_soon(case_no, matter_code, now)
+        return ActivePrompt(
+            case_no=case_no,
+            matter_code=matter_code,
+            matter_name=self.config.hall.matter(matter_code).name,
+            prompted_at=now,
+            qr_url=self.qr_url_for(case_no, now),
+            source=e.source,
+        )
+
+    def _refuse_if_too_soon(self, case_no: str, matter_code: str, now: datetime) -> None:
+        last = self.outbox.last_prompt_at()
+        interval = timedelta(seconds=self.config.rules.min_prompt_interval_s)
+        if last is not None and now - last < interval:
+            wait = int((interval - (now - last)).total_seconds()) + 1
+            self._record(
+                "prompt_refused",
+                case_no=case_no,
+                matter_code=matter_code,
+                detail={"reason": "too_soon", "seconds_since_last": (now - last).total_seconds()},
+            )
+            raise TriggerRefused(f"两次评价间隔过短，请 {wait} 秒后再试", "too_soon")
+
+    @staticmethod
+    def _iso(moment: datetime) -> str:
+        from kiosk.outbox import utc_iso
+
+        return utc_iso(moment)
+
+    # ------------------------------------------------------------ rating
+
+    def _on_TapLevel(self, e: TapLevel) -> None:
+        if self.screen is not Screen.PROMPT or e.level not in {int(lv) for lv in Level}:
+            return
+        self._go(
+            Screen.REASONS,
+            timedelta(seconds=self.config.rules.reasons_timeout_s),
+            level=e.level,
+            reasons=(),
+            message="",
+        )
+
+    def _on_ToggleReason(self, e: ToggleReason) -> None:
+        if self.screen is not Screen.REASONS:
+            return
+        allowed = {r.code for r in self.config.reasons.for_level(self.state.level)}
+        if e.code not in allowed:
+            return
+        chosen = set(self.state.reasons) ^ {e.code}
+        self._set(reasons=tuple(sorted(chosen)), message="")
+
+    def _on_Submit(self, _e: Submit) -> None:
+        if self.screen is not Screen.REASONS:
+            return
+        if Level(self.state.level).is_bad and not self.state.reasons:
+            self._set(message="请至少选择一项不满意的原因")
+            return
+        self._commit_rating()
+
+    def _commit_rating(self) -> None:
+        """Store the rating durably, then thank the citizen. If storing fails, no thanks."""
+        p = self.state.prompt
+        self._record(
+            "rating",
+            case_no=p.case_no,
+            matter_code=p.matter_code,
+            level=self.state.level,
+            reasons=list(self.state.reasons),
+            reasons_version=self.config.reasons.version,
+            channel=self.channel,
+            prompted_at=self._iso(p.prompted_at),
+            detail={"source": p.source},
+        )
+        self._go(
+            Screen.THANKS,
+            timedelta(seconds=self.config.rules.thanks_s),
+            prompt=None,
+            level=None,
+            reasons=(),
+            message="",
+        )
+
+    def _on_Tick(self, _e: Tick) -> None:
+        deadline = self.state.deadline
+        if deadline is None or self.clock() < deadline:
+            return
+        screen = self.screen
+        if screen is Screen.PROMPT:
+            self._time_out("prompt")
+        elif screen is Screen.REASONS:
+            level = Level(self.state.level)
+            if not level.is_bad or self.state.reasons:
+                self._commit_rating()
+            else:
+                self._time_out("reasons")
+        elif screen in (Screen.THANKS, Screen.STAFF_PIN, Screen.STAFF_MENU, Screen.CASE_ENTRY):
+            self._go(Screen.IDLE, message="")
+        elif screen in (Screen.ADMIN_PIN, Screen.MAINTENANCE):
+            self._leave_admin()
+
+    def _time_out(self, stage: str) -> None:
+        """未评价，已超时: recorded, never dropped."""
+        p = self.state.prompt
+        self._record(
+            "timeout",
+            case_no=p.case_no,
+            matter_code=p.matter_code,
+            channel=self.channel,
+            prompted_at=self._iso(p.prompted_at),
+            detail={"stage": stage},
+        )
+        self._go(Screen.IDLE, prompt=None, level=None, reasons=(), message="未评价，已超时")
+
+    # ------------------------------------------------------------ staff actions
+
+    def _on_StaffHold(self, _e: StaffHold) -> None:
+        if self.screen in (Screen.IDLE, Screen.PAUSED):
+            self._go(
+                Screen.STAFF_PIN,
+                STAFF_SCREEN_TIMEOUT,
+                paused_from=self.screen if self.screen is Screen.PAUSED else None,
+                message="",
+            )
+
+    def _on_StaffPin(self, e: StaffPin) -> None:
+        if self.screen is not Screen.STAFF_PIN:
+            return
+        if not verify_pin(e.pin, self.state.clerk.pin_hash):
+            self._set(message="PIN 不正确")
+            return
+        if self.state.paused_from is not None:
+            self._record("resume")
+            self._go(Screen.IDLE, paused_from=None, message="")
+            return
+        self._go(Screen.STAFF_MENU, STAFF_SCREEN_TIMEOUT, message="")
+
+    def _on_StaffChoose(self, e: StaffChoose) -> None:
+        if self.screen is not Screen.STAFF_MENU:
+            return
+        if e.action == "trigger":
+            self._go(Screen.CASE_ENTRY, STAFF_SCREEN_TIMEOUT, message="")
+        elif e.action == "pause":
+            self._record("pause")
+            self._go(Screen.PAUSED, paused_from=Screen.IDLE, message="")
+        elif e.action == "sign_out":
+            self._sign_out()
+        elif e.action == "maintenance":
+            self._go(Screen.ADMIN_PIN, STAFF_SCREEN_TIMEOUT, message="")
+
+    def _on_AdminAccess(self, _e: AdminAccess) -> None:
+        if self.screen is Screen.SIGNED_OUT:
+            self._go(Screen.ADMIN_PIN, STAFF_SCREEN_TIMEOUT, message="")
+
+    def _on_AdminPin(self, e: AdminPin) -> None:
+        if self.screen is not Screen.ADMIN_PIN:
+            return
+        if not verify_pin(e.pin, self.admin_pin_hash):
+            self._set(message="管理员 PIN 不正确")
+            return
+        self._go(Screen.MAINTENANCE, timedelta(minutes=10), message="")
+
+    def _on_Back(self, _e: Back) -> None:
+        if self.screen in (Screen.ADMIN_PIN, Screen.MAINTENANCE):
+            self._leave_admin()
+        elif self.screen is Screen.STAFF_PIN and self.state.paused_from is not None:
+            self._go(Screen.PAUSED, message="")
+        elif self.screen in (Screen.STAFF_PIN, Screen.STAFF_MENU, Screen.CASE_ENTRY):
+            self._go(Screen.IDLE, message="")
+
+    def _leave_admin(self) -> None:
+        self._go(Screen.IDLE if self.state.clerk else Screen.SIGNED_OUT, message="")
+
+    def _on_ToggleLargeText(self, _e: ToggleLargeText) -> None:
+        self._set(large_text=not self.state.large_text)

@@ -1,0 +1,1 @@
+"""The central server: device sync, QR rating page, administration."""
