@@ -17,6 +17,8 @@ class DeviceIdentity:
     device_id: str
     secret: bytes
     enrolled: bool = False
+    server_url: str | None = None  # the server that issued an enrolled identity
+    window: str | None = None  # the window the server enrolled this device for
 
     def save(self, path: Path) -> None:
         """Write atomically with mode 0600."""
@@ -29,6 +31,8 @@ class DeviceIdentity:
                     "device_id": self.device_id,
                     "secret": self.secret.hex(),
                     "enrolled": self.enrolled,
+                    "server_url": self.server_url,
+                    "window": self.window,
                 },
                 f,
             )
@@ -42,7 +46,11 @@ def load_or_create_identity(data_dir: Path) -> DeviceIdentity:
     if path.exists():
         raw = json.loads(path.read_text())
         return DeviceIdentity(
-            raw["device_id"], bytes.fromhex(raw["secret"]), bool(raw.get("enrolled"))
+            raw["device_id"],
+            bytes.fromhex(raw["secret"]),
+            bool(raw.get("enrolled")),
+            raw.get("server_url"),
+            raw.get("window"),
         )
     identity = DeviceIdentity("local-" + secrets.token_hex(6), secrets.token_bytes(32))
     identity.save(path)
