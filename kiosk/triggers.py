@@ -77,7 +77,9 @@ class TriggerServer:
             raise KioskError(f"触发接口无法监听 {self.host}:{self._port}：{e.strerror or e}") from e
         httpd.trigger_server = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="trigger-http", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="trigger-http", daemon=True
+        )
         self._thread.start()
         log.info("trigger endpoint listening on %s", self.url)
 
@@ -265,7 +267,8 @@ class BarcodeWedge:
 
     A scanner types a whole code in a burst (characters well under ``max_gap_s`` apart) and ends
     it with Enter. ``feed`` returns the scanned text when such a burst ends; slow typing, bursts
-    shorter than ``min_chars`` and input longer than ``max_chars`` are discarded.
+    shorter than ``min_chars``, input longer than ``max_chars`` and bursts holding control
+    characters are discarded.
     ``clock`` returns a datetime (the flow's clock) or seconds as a float.
     """
 
@@ -282,7 +285,7 @@ class BarcodeWedge:
         """Forget any partial input (e.g. when the idle screen is left)."""
         self._chars: list[str] = []
         self._last: datetime | float | None = None
-        self._overflow = False
+        self._spoiled = False
 
     def feed(self, ch: str) -> str | None:
         """Take one keystroke (or a few); return the scanned text when Enter ends a scanner burst."""
@@ -299,16 +302,13 @@ class BarcodeWedge:
         self._last = now
         if c in "\r\n":
             text = "".join(self._chars)
-            complete = fast and not self._overflow and len(text) >= self.min_chars
+            complete = fast and not self._spoiled and len(text) >= self.min_chars
             self.reset()
             return text if complete else None
-        if not c.isprintable():
-            self.reset()
-            return None
         if not fast:  # a pause: whatever came before was typed by hand
-            self._chars, self._overflow = [], False
-        if len(self._chars) >= self.max_chars:
-            self._overflow = True
+            self._chars, self._spoiled = [], False
+        if not c.isprintable() or len(self._chars) >= self.max_chars:
+            self._spoiled = True
         else:
             self._chars.append(c)
         return None
