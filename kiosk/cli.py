@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 
@@ -19,6 +20,12 @@ def register(sub) -> None:
     trig.add_argument("--case", required=True, help="办件编号")
     trig.add_argument("--matter", help="事项编码（默认为本窗口的第一个事项）")
     trig.set_defaults(func=_trigger)
+    enrol = ksub.add_parser("enroll", help="用服务器发放的一次性登记码登记本评价器")
+    enrol.add_argument("--server", required=True, help="中心服务器地址，如 http://10.0.0.5:8000")
+    enrol.add_argument("--code", required=True, help="一次性登记码（hcp server device add 生成）")
+    enrol.add_argument("--settings", type=Path, default=argparse.SUPPRESS, help="评价器设置文件")
+    enrol.add_argument("--force", action="store_true", help="旧设备仍有未同步记录时也重新登记（旧记录另存）")
+    enrol.set_defaults(func=_enroll)
 
 
 def _run(args) -> int:
@@ -31,3 +38,11 @@ def _trigger(args) -> int:
     from kiosk.triggers import trigger_from_cli
 
     return trigger_from_cli(args.settings, args.case, args.matter)
+
+
+def _enroll(args) -> int:
+    from kiosk.enrol import enroll
+
+    identity = enroll(args.settings, args.server, args.code, force=args.force)
+    print(f"已登记：设备 {identity.device_id}，窗口 {identity.window}，服务器 {identity.server_url}")
+    return 0
