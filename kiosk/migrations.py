@@ -45,6 +45,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE kiosk_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 3: INSERT OR REPLACE deletes the old row without firing the delete trigger: refuse it.
+    """
+    CREATE TRIGGER outbox_no_replace BEFORE INSERT ON outbox
+        WHEN EXISTS (SELECT 1 FROM outbox WHERE seq = NEW.seq OR id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, '评价记录不可修改（不可覆盖已保存的记录）'); END;
+    """,
 ]
 
 
