@@ -1,0 +1,139 @@
+"""The FastAPI application: the device API, the case-system API and the QR phone page, over one ``Store``.
+
+``create_app(store, clock)`` builds it; the clock is injected so tests can move time. The app keeps no state
+of its own: every nonce, code and trigger is in the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from haochaping.signing import HEADER_SERVER_TIME
+from sync_server.db import Store
+from sync_server.errors import ServerError
+from sync_server.settings import ServerSettings
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(store: Store, clock: Clock = system_clock, settings: ServerSettings | None = None) -> FastAPI:
+    from sync_server.api import device_router
+    from sync_server.qrpage import qr_router
+
+    settings = settings or ServerSettings()
+    app = FastAPI(title="好差评中心服务", version="1", description="评价器同步、办件系统触发、扫码评价")
+    app.state.store, app.state.clock, app.state.settings = store, clock, settings
+    app.include_router(device_router())
+    app.include_router(qr_router())
+    _add_error_handlers(app)
+    app.add_middleware(EdgeMiddleware, clock=clock, max_body_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["运维"])
+    def healthz() -> dict:
+        return {"ok": True}
+
+    return app
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServerError)
+    async def _server_error(_request: Request, exc: ServerError):
+        return error_response(exc.status, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        return error_response(422, "请求内容不符合要求：" + _first_problem(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException):
+        messages = {404: "没有这个地址", 405: "不支持此请求方法"}
+        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception):
+        return error_response(500, "服务器内部错误，请稍后重试")
+
+
+def _first_problem(errors) -> str:
+    if not errors:
+        return "格式不正确"
+    err = errors[0]
+    where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+    if err.get("type") == "json_invalid":
+        return "不是有效的 JSON"
+    return f"{where or '请求体'}：{err.get('msg', '格式不正确')}"
+
+
+class EdgeMiddleware:
+    """Pure ASGI: refuses bodies over the limit with 413 before anything parses them, and stamps every
+    response with ``X-HCP-Server-Time``."""
+
+    def __init__(self, app, clock: Clock, max_body_bytes: int):
+        self.app, self.clock, self.max_body_bytes = app, clock, max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        send = self._stamping(send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            return await self._too_large(scope, receive, send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                return await self._too_large(scope, receive, send)
+            if not message.get("more_body"):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    def _stamping(self, send):
+        async def stamped(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers.append((HEADER_SERVER_TIME.lower().encode(), f"{self.clock().timestamp():.3f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return stamped
+
+    async def _too_large(self, scope, receive, send):
+        limit_kib = self.max_body_bytes // 1024
+        response = error_response(413, f"请求体过大（上限 {limit_kib} KiB），请分批发送")
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive):
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def json_body(obj) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode()

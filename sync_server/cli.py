@@ -1,0 +1,159 @@
+"""``hcp server …``: run the central server and administer it (devices, configuration, case systems, jobs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sync_server.db import DEFAULT_DB_URL
+
+_DB_HELP = f"数据库地址：sqlite:///路径 或 postgresql+psycopg://用户@主机:端口/库（默认 {DEFAULT_DB_URL}）"
+
+
+def register(sub) -> None:
+    server = sub.add_parser("server", help="运行中心服务（同步接口、扫码评价页）及其管理命令")
+    server.add_argument("--db", default=DEFAULT_DB_URL, help=_DB_HELP)
+    server.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1）")
+    server.add_argument("--port", type=int, default=8000, help="监听端口（默认 8000）")
+    server.set_defaults(func=_run)
+    ssub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND")
+    _command(ssub, "migrate", "把数据库结构升级到最新版本", _migrate)
+    _device_commands(ssub)
+    _config_commands(ssub)
+    cs = ssub.add_parser("casesystem", help="办件系统的 API 密钥")
+    cs_sub = cs.add_subparsers(dest="cs_command", required=True, metavar="ACTION")
+    add = _command(cs_sub, "add", "登记一个办件系统，输出其 API 密钥（只显示一次）", _casesystem_add)
+    add.add_argument("--name", required=True, help="办件系统名称")
+    dr = _command(ssub, "default-ratings", "对超期未评价的办件做系统默认评价（可重复运行）", _default_ratings)
+    dr.add_argument("--now", help="以此时间为当前时间（ISO 8601，默认现在）")
+
+
+def _command(sub, name: str, help_text: str, func):
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("--db", default=argparse.SUPPRESS, help=_DB_HELP)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _device_commands(ssub) -> None:
+    device = ssub.add_parser("device", help="评价器设备：登记码、列表、停用")
+    dsub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    add = _command(dsub, "add", "为窗口生成一次性登记码", _device_add)
+    add.add_argument("--window", required=True, help="窗口编号，如 A01")
+    add.add_argument("--hours", type=float, default=24, help="登记码有效小时数（默认 24）")
+    _command(dsub, "list", "列出已登记的设备", _device_list)
+    revoke = _command(dsub, "revoke", "停用设备：其后的请求一律拒绝", _device_revoke)
+    revoke.add_argument("device_id", help="设备编号")
+
+
+def _config_commands(ssub) -> None:
+    config = ssub.add_parser("config", help="大厅配置")
+    csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    imp = _command(csub, "import", "从配置文件导入大厅配置（内容变化则生成新版本）", _config_import)
+    imp.add_argument("--config-dir", type=Path, default=Path("config"), help="配置目录（默认 config）")
+    imp.add_argument("--rules", default="rules/default.toml", help="规则文件，相对配置目录（默认 rules/default.toml）")
+
+
+def _store(args):
+    from sync_server.db import Store, migrate
+
+    store = Store.from_url(args.db)
+    migrate(store)
+    return store
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _run(args) -> int:
+    import uvicorn
+
+    from sync_server.app import create_app
+
+    store = _store(args)
+    print(f"好差评中心服务：http://{args.host}:{args.port}（数据库 {_safe_url(args.db)}）", flush=True)
+    uvicorn.run(create_app(store), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate(args) -> int:
+    from sync_server.db import current_revision
+
+    store = _store(args)
+    print(f"数据库结构已是最新版本：{current_revision(store)}")
+    return 0
+
+
+def _device_add(args) -> int:
+    from sync_server.configs import current_config
+    from sync_server.devices import add_enrolment_code
+
+    store = _store(args)
+    with store.read() as conn:
+        cv = current_config(conn)
+    if cv is not None and args.window not in {w.code for w in cv.config.hall.windows}:
+        print(f"hcp: 没有编号为 {args.window} 的窗口（配置版本 {cv.version}）", file=sys.stderr)
+        return 2
+    code, expires = add_enrolment_code(store, args.window, _now(), timedelta(hours=args.hours))
+    print(f"登记码：{code}")
+    print(f"窗口：{args.window}")
+    print(f"有效期至：{expires.isoformat(timespec='seconds')}")
+    return 0
+
+
+def _device_list(args) -> int:
+    from sync_server.devices import list_devices
+
+    for d in list_devices(_store(args)):
+        state = "已停用" if d.revoked_at else "正常"
+        seen = d.last_seen_at or "从未"
+        depth = (d.last_status or {}).get("outbox_depth", "-")
+        print(f"{d.id}\t{d.window}\t{state}\t登记于 {d.enrolled_at}\t最近联系 {seen}\t待传 {depth}")
+    return 0
+
+
+def _device_revoke(args) -> int:
+    from sync_server.devices import revoke
+
+    revoke(_store(args), args.device_id, _now())
+    print(f"设备 {args.device_id} 已停用")
+    return 0
+
+
+def _config_import(args) -> int:
+    from sync_server.configs import import_config
+
+    cv, changed = import_config(_store(args), args.config_dir, args.rules, _now())
+    what = "已导入新版本" if changed else "配置未变化，仍为版本"
+    print(f"{what} {cv.version}（{cv.config.hall.name}，规则：{cv.config.rules.province}）")
+    return 0
+
+
+def _casesystem_add(args) -> int:
+    from sync_server.triggers import add_case_system
+
+    key = add_case_system(_store(args), args.name, _now())
+    print(f"办件系统 {args.name} 的 API 密钥（只显示这一次，请妥善保存）：")
+    print(key)
+    return 0
+
+
+def _default_ratings(args) -> int:
+    from sync_server.ratings import apply_default_ratings
+
+    now = datetime.fromisoformat(args.now) if args.now else _now()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    done = apply_default_ratings(_store(args), now)
+    print(json.dumps({"default_rated": len(done), "cases": done}, ensure_ascii=False))
+    return 0

@@ -1,0 +1,64 @@
+"""Hall configuration on the server: imported from ``config/`` files, versioned, handed to terminals."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from haochaping.config import HallConfig, Rules, load_hall_config
+from sync_server.db import Store, config_versions, utc_iso
+
+
+@dataclass(frozen=True)
+class ConfigVersion:
+    id: int
+    version: str
+    config: HallConfig
+    imported_at: str
+
+
+def import_config(store: Store, config_dir: Path, rules_file: str, now: datetime) -> tuple[ConfigVersion, bool]:
+    """Load and validate the files; store a new version if the content changed. Returns (current, changed)."""
+    config = load_hall_config(Path(config_dir), rules_file)
+    with store.write() as conn:
+        current = _latest(conn)
+        if current is not None and current.version == config.version:
+            return current, False
+        source = str(Path(config_dir) / rules_file)
+        new_id = conn.execute(
+            config_versions.insert().values(
+                version=config.version,
+                content=config.model_dump_json(),
+                source=source,
+                imported_at=utc_iso(now),
+            )
+        ).inserted_primary_key[0]
+    return ConfigVersion(new_id, config.version, config, utc_iso(now)), True
+
+
+def _latest(conn) -> ConfigVersion | None:
+    row = conn.execute(select(config_versions).order_by(config_versions.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return ConfigVersion(row.id, row.version, HallConfig.model_validate_json(row.content), row.imported_at)
+
+
+def current_config(conn) -> ConfigVersion | None:
+    """The newest imported configuration, or None before the first import."""
+    return _latest(conn)
+
+
+def current_rules(conn) -> Rules:
+    """The rules in force: the imported ones, or the defaults before any import."""
+    latest = _latest(conn)
+    return latest.config.rules if latest else Rules()
+
+
+def config_body(cv: ConfigVersion) -> dict:
+    """The ``GET /api/v1/config`` body: the exact ``HallConfig`` parts, so a terminal can rebuild it."""
+    dumped = json.loads(cv.config.model_dump_json())
+    return {"ok": True, "version": cv.version, **dumped}

@@ -1,0 +1,180 @@
+"""Record ingest, planned then applied.
+
+``plan_batch`` is pure: from a batch and what is already stored it decides, per record, stored / duplicate /
+conflict and which integrity flags to raise (a gap in the sequence, a broken hash link, a reused sequence
+number). ``apply_plan`` writes that plan in ONE transaction with insert-or-ignore, so two processes pushing
+the same batch at once store each record exactly once; a record another process stored first becomes a
+duplicate (or a conflict) here. Flags are stored, records are never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from haochaping.chain import GENESIS_HASH, record_hash
+from sync_server.db import Store, integrity_flags, record_conflicts, records, utc_iso
+from sync_server.ratings import case_row, ensure_cases, record_row, settle_cases
+
+CASE_KINDS = ("prompt", "timeout", "rating")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the database already holds that matters for one batch."""
+
+    hash_by_id: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (claimed hash, content hash)
+    by_seq: dict[int, tuple[str, str]] = field(default_factory=dict)  # seq -> (id, hash), this device's
+
+
+@dataclass
+class Plan:
+    results: list[tuple[str, str]] = field(default_factory=list)  # (id, status) in batch order
+    to_store: list[dict] = field(default_factory=list)  # records to insert
+    flags: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # record id -> [(kind, detail)]
+    conflicts: list[dict] = field(default_factory=list)  # records whose id is taken by other content
+
+
+def plan_batch(batch: Sequence[dict], stored: Stored) -> Plan:
+    """Decide what to do with each record (pure)."""
+    plan = Plan()
+    seen = dict(stored.hash_by_id)
+    by_seq = dict(stored.by_seq)
+    for rec in batch:
+        rid, identity = rec["id"], _identity(rec)
+        if rid in seen:
+            status = "duplicate" if seen[rid] == identity else "conflict"
+            if status == "conflict":
+                plan.conflicts.append(rec)
+            plan.results.append((rid, status))
+            continue
+        flags = _chain_flags(rec, by_seq)
+        if flags:
+            plan.flags[rid] = flags
+        plan.to_store.append(rec)
+        plan.results.append((rid, "stored"))
+        seen[rid] = identity
+        by_seq.setdefault(rec["seq"], (rid, rec["hash"]))
+    return plan
+
+
+def _identity(rec: dict) -> tuple[str, str]:
+    """Same record = same claimed hash AND same content (a record altered but keeping its hash is a conflict)."""
+    return rec["hash"], record_hash(rec)
+
+
+def _chain_flags(rec: dict, by_seq: dict[int, tuple[str, str]]) -> list[tuple[str, str]]:
+    flags = []
+    seq = rec["seq"]
+    if record_hash(rec) != rec["hash"]:
+        flags.append(("broken_link", f"序号 {seq}：记录内容与其散列不符（可能被改动）"))
+    if seq in by_seq and by_seq[seq][0] != rec["id"]:
+        flags.append(("seq_reused", f"序号 {seq} 已被记录 {by_seq[seq][0]} 使用"))
+    if seq == 1:
+        expected = GENESIS_HASH
+    elif seq - 1 in by_seq:
+        expected = by_seq[seq - 1][1]
+    else:
+        flags.append(("gap", f"序号 {seq - 1} 未收到（在序号 {seq} 之前缺失记录）"))
+        return flags
+    if rec["prev_hash"] != expected:
+        flags.append(("broken_link", f"序号 {seq}：与前一条记录的散列不衔接"))
+    return flags
+
+
+def load_stored(conn: Connection, device_id: str, batch: Sequence[dict]) -> Stored:
+    ids = [r["id"] for r in batch]
+    seqs = {r["seq"] for r in batch} | {r["seq"] - 1 for r in batch}
+    query = select(records.c.id, records.c.hash, records.c.content_hash).where(records.c.id.in_(ids))
+    hash_by_id = {r.id: (r.hash, r.content_hash) for r in conn.execute(query)}
+    by_seq: dict[int, tuple[str, str]] = {}
+    query = (
+        select(records.c.seq, records.c.id, records.c.hash)
+        .where(records.c.device_id == device_id, records.c.seq.in_(seqs))
+        .order_by(records.c.received_at)
+    )
+    for r in conn.execute(query):
+        by_seq.setdefault(r.seq, (r.id, r.hash))
+    return Stored(hash_by_id, by_seq)
+
+
+def ingest(store: Store, device_id: str, batch: Sequence[dict], now: datetime) -> list[tuple[str, str]]:
+    """Plan and apply one batch from ``device_id``; returns (id, status) per record, in order."""
+    with store.write() as conn:
+        plan = plan_batch(batch, load_stored(conn, device_id, batch))
+        return apply_plan(store, conn, plan, utc_iso(now))
+
+
+def apply_plan(store: Store, conn: Connection, plan: Plan, now_iso: str) -> list[tuple[str, str]]:
+    batch_id = secrets.token_hex(8)
+    rows = [
+        record_row(r, "device", now_iso, batch_id, ",".join(k for k, _ in plan.flags.get(r["id"], ())))
+        for r in plan.to_store
+    ]
+    if rows:
+        conn.execute(store.insert(records).on_conflict_do_nothing(index_elements=["id"]), rows)
+    lost = _lost_races(conn, plan, batch_id)
+    results = [(rid, lost.get(rid, status) if status == "stored" else status) for rid, status in plan.results]
+    stored = [r for r in plan.to_store if r["id"] not in lost]
+    conflicts = plan.conflicts + [r for r in plan.to_store if lost.get(r["id"]) == "conflict"]
+    _write_flags(conn, plan, stored, conflicts, now_iso)
+    _write_conflicts(conn, conflicts, now_iso)
+    ensure_cases(store, conn, [case_row(r) for r in stored if r["kind"] in CASE_KINDS and r.get("case_no")])
+    settle_cases(store, conn, {r["case_no"] for r in stored if r["kind"] == "rating" and r.get("case_no")})
+    return results
+
+
+def _lost_races(conn: Connection, plan: Plan, batch_id: str) -> dict[str, str]:
+    """Records another transaction stored first: id -> duplicate | conflict."""
+    if not plan.to_store:
+        return {}
+    mine = {r["id"]: _identity(r) for r in plan.to_store}
+    query = select(records.c.id, records.c.hash, records.c.content_hash, records.c.batch_id).where(
+        records.c.id.in_(list(mine))
+    )
+    return {
+        r.id: ("duplicate" if (r.hash, r.content_hash) == mine[r.id] else "conflict")
+        for r in conn.execute(query)
+        if r.batch_id != batch_id
+    }
+
+
+def _write_flags(conn: Connection, plan: Plan, stored: list[dict], conflicts: list[dict], now_iso: str) -> None:
+    rows = [
+        dict(device_id=r["device_id"], seq=r["seq"], record_id=r["id"], kind=kind, detail=detail, flagged_at=now_iso)
+        for r in stored
+        for kind, detail in plan.flags.get(r["id"], ())
+    ]
+    rows += [
+        dict(
+            device_id=r["device_id"],
+            seq=r["seq"],
+            record_id=r["id"],
+            kind="conflict",
+            detail=f"记录 {r['id']} 再次收到时内容不同（已另存）",
+            flagged_at=now_iso,
+        )
+        for r in conflicts
+    ]
+    if rows:
+        conn.execute(integrity_flags.insert(), rows)
+
+
+def _write_conflicts(conn: Connection, conflicts: list[dict], now_iso: str) -> None:
+    rows = [
+        dict(
+            record_id=r["id"],
+            device_id=r["device_id"],
+            hash=r["hash"],
+            content=json.dumps(r, ensure_ascii=False, sort_keys=True),
+            received_at=now_iso,
+        )
+        for r in conflicts
+    ]
+    if rows:
+        conn.execute(record_conflicts.insert(), rows)

@@ -1,0 +1,140 @@
+"""The API's request and response bodies (they make ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from haochaping.chain import KINDS
+from haochaping.levels import COMMENT_MAX_CHARS
+
+MAX_BATCH_RECORDS = 500
+HASH_PATTERN = r"^[0-9a-f]{64}$"
+ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _iso_utc(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("时间应为 ISO 8601 格式") from None
+    if moment.tzinfo is None:
+        raise ValueError("时间应带时区（UTC）")
+    return value
+
+
+class RecordIn(_Body):
+    """One outbox record exactly as the terminal made it (``haochaping.chain.RECORD_FIELDS``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str = Field(pattern=ID_PATTERN, description="记录编号（评价器生成）")
+    seq: int = Field(ge=1, le=2**53, description="设备内序号，从 1 开始连续")
+    kind: Literal[KINDS] = Field(description="记录类型")  # type: ignore[valid-type]
+    device_id: str = Field(min_length=1, max_length=64, description="设备编号，须与签名设备一致")
+    window: str | None = Field(default=None, max_length=32)
+    clerk_no: str | None = Field(default=None, max_length=32)
+    case_no: str | None = Field(default=None, min_length=1, max_length=64)
+    matter_code: str | None = Field(default=None, max_length=64)
+    level: int | None = Field(default=None, ge=1, le=5)
+    reasons: list[int] = Field(default_factory=list, max_length=32)
+    reasons_version: str | None = Field(default=None, max_length=64)
+    comment: str | None = Field(default=None, max_length=COMMENT_MAX_CHARS)
+    channel: int | None = Field(default=None, ge=0, le=7)
+    prompted_at: str | None = Field(default=None, max_length=40)
+    occurred_at: str = Field(max_length=40)
+    detail: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str = Field(pattern=HASH_PATTERN)
+    hash: str = Field(pattern=HASH_PATTERN)
+
+    _times = field_validator("prompted_at", "occurred_at")(_iso_utc)
+
+
+class RecordBatch(_Body):
+    records: list[RecordIn] = Field(description=f"至多 {MAX_BATCH_RECORDS} 条，按序号升序")
+
+
+class RecordResult(BaseModel):
+    id: str
+    status: Literal["stored", "duplicate", "conflict"]
+
+
+class RecordsResponse(BaseModel):
+    ok: Literal[True] = True
+    results: list[RecordResult]
+    server_time: float
+
+
+class EnrolRequest(_Body):
+    code: str = Field(min_length=1, max_length=64, description="管理员生成的一次性登记码")
+
+
+class EnrolResponse(BaseModel):
+    ok: Literal[True] = True
+    device_id: str
+    secret: str = Field(description="设备密钥（32 字节，十六进制）；只在登记时返回一次")
+    window: str
+    server_time: float
+
+
+class StatusRequest(_Body):
+    outbox_depth: int = Field(ge=0, le=10**9)
+    config_version: str = Field(max_length=64)
+    clock_offset_s: float = Field(allow_inf_nan=False)
+    last_sync_at: str | None = Field(default=None, max_length=40)
+    app_version: str = Field(max_length=64)
+
+
+class TriggerOut(BaseModel):
+    id: str
+    case_no: str
+    matter_code: str | None
+    created_at: str
+
+
+class TriggersResponse(BaseModel):
+    ok: Literal[True] = True
+    triggers: list[TriggerOut]
+    server_time: float
+
+
+class TriggerAck(_Body):
+    ids: list[str] = Field(max_length=500)
+    refused: dict[str, str] = Field(default_factory=dict, description="被评价器拒绝的触发：编号 → 原因")
+
+
+class PromptRequest(_Body):
+    window: str = Field(min_length=1, max_length=32, description="窗口编号")
+    matter_code: str | None = Field(default=None, max_length=64, description="事项编码（可选）")
+
+
+class PromptResponse(BaseModel):
+    ok: Literal[True] = True
+    trigger_id: str
+
+
+class OkResponse(BaseModel):
+    ok: Literal[True] = True
+    server_time: float
+
+
+class ErrorResponse(BaseModel):
+    ok: Literal[False] = False
+    error: str
+    status: int
+
+
+class ConfigResponse(BaseModel):
+    ok: Literal[True] = True
+    version: str
+    hall: dict[str, Any]
+    reasons: dict[str, Any]
+    rules: dict[str, Any]

@@ -1,0 +1,124 @@
+"""Case-system triggers: a case system (with its own API key) asks the server to prompt a rating at a window;
+the terminal of that window long-polls for it and acknowledges it (accepted or refused, with the reason).
+A trigger is delivered again on every poll until it is acknowledged, and expires after ``ttl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from sync_server.configs import current_config
+from sync_server.db import Store, case_systems, triggers, utc_iso
+from sync_server.errors import CaseSystemKeyInvalid, Conflict, NotFound, Unprocessable
+
+CASE_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-_/.]{1,64}$")  # as the terminal accepts it
+KEY_PREFIX = "hcpk_"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    id: str
+    case_no: str
+    matter_code: str | None
+    created_at: str
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def add_case_system(store: Store, name: str, now: datetime) -> str:
+    """Register a case system; returns its API key (only its hash is stored, so it is shown once)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with store.write() as conn:
+        if conn.execute(select(case_systems.c.id).where(case_systems.c.name == name)).first():
+            raise Conflict(f"办件系统 {name} 已存在")
+        conn.execute(case_systems.insert().values(name=name, key_hash=_key_hash(key), created_at=utc_iso(now)))
+    return key
+
+
+def case_system_for(conn, key: str | None) -> str:
+    """The name of the case system holding this key, or CaseSystemKeyInvalid."""
+    if not key:
+        raise CaseSystemKeyInvalid("缺少办件系统的 API 密钥（Authorization: Bearer …）")
+    row = conn.execute(
+        select(case_systems.c.name).where(
+            case_systems.c.key_hash == _key_hash(key), case_systems.c.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        raise CaseSystemKeyInvalid("办件系统的 API 密钥无效")
+    return row.name
+
+
+def create_trigger(
+    store: Store, key: str | None, case_no: str, window: str, matter_code: str | None, now: datetime
+) -> str:
+    """Queue a prompt for ``window``; returns the trigger id."""
+    with store.write() as conn:
+        system = case_system_for(conn, key)
+        if not CASE_NO_PATTERN.match(case_no):
+            raise Unprocessable("办件编号格式不正确（1–64 位字母、数字或 - _ / .）")
+        _check_window(conn, window, matter_code)
+        trigger_id = "trg-" + secrets.token_hex(10)
+        conn.execute(
+            triggers.insert().values(
+                id=trigger_id,
+                window=window,
+                case_no=case_no,
+                matter_code=matter_code,
+                case_system=system,
+                created_at=utc_iso(now),
+            )
+        )
+    return trigger_id
+
+
+def _check_window(conn, window: str, matter_code: str | None) -> None:
+    cv = current_config(conn)
+    if cv is None:
+        return  # nothing to check against before the first configuration import
+    try:
+        w = cv.config.hall.window(window)
+    except KeyError:
+        raise NotFound(f"没有编号为 {window} 的窗口") from None
+    if matter_code is not None and matter_code not in w.matters:
+        raise Unprocessable(f"事项 {matter_code} 不在窗口 {window} 的事项清单中")
+
+
+def open_triggers(store: Store, window: str, now: datetime, ttl: timedelta) -> list[Trigger]:
+    """Unacknowledged, unexpired triggers for ``window``, oldest first; marks them delivered."""
+    with store.write() as conn:
+        rows = conn.execute(
+            select(triggers)
+            .where(
+                triggers.c.window == window, triggers.c.acked_at.is_(None), triggers.c.created_at >= utc_iso(now - ttl)
+            )
+            .order_by(triggers.c.created_at, triggers.c.id)
+        ).all()
+        fresh = [r.id for r in rows if r.delivered_at is None]
+        if fresh:
+            conn.execute(update(triggers).where(triggers.c.id.in_(fresh)).values(delivered_at=utc_iso(now)))
+    return [Trigger(r.id, r.case_no, r.matter_code, r.created_at) for r in rows]
+
+
+def acknowledge(
+    store: Store, device_id: str, window: str, ids: list[str], refused: dict[str, str], now: datetime
+) -> int:
+    """Mark this window's triggers acknowledged (with the terminal's refusal message, if any). Returns how many."""
+    done = 0
+    with store.write() as conn:
+        for trigger_id in dict.fromkeys(ids):
+            result = conn.execute(
+                update(triggers)
+                .where(triggers.c.id == trigger_id, triggers.c.window == window, triggers.c.acked_at.is_(None))
+                .values(acked_at=utc_iso(now), acked_by=device_id, refused_message=refused.get(trigger_id))
+            )
+            done += result.rowcount
+    return done

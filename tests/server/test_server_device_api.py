@@ -1,0 +1,162 @@
+"""The device API as a terminal uses it: enrolment, signed and idempotent record batches, refusals."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Kiosk, count
+
+from haochaping.signing import MAX_SKEW_S
+from sync_server.db import devices, integrity_flags, nonces, record_conflicts, records
+
+
+def test_enrolment_gives_a_device_id_and_secret_and_the_code_is_single_use(client, server_clock):
+    from sync_server.devices import add_enrolment_code
+
+    code, _ = add_enrolment_code(client.app.state.store, "A01", server_clock())
+    first = client.post("/api/v1/enroll", json={"code": code.lower()})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["ok"] is True and body["window"] == "A01"
+    assert len(bytes.fromhex(body["secret"])) == 32
+    assert "X-HCP-Server-Time" in first.headers
+    again = client.post("/api/v1/enroll", json={"code": code})
+    assert again.status_code == 410
+    assert again.json() == {"ok": False, "error": "登记码已被使用，请管理员重新生成", "status": 410}
+
+
+def test_enrolment_code_expires(client, server_clock):
+    from datetime import timedelta
+
+    from sync_server.devices import add_enrolment_code
+
+    code, expires = add_enrolment_code(client.app.state.store, "A01", server_clock(), timedelta(hours=24))
+    server_clock.advance(24 * 3600 + 1)
+    answer = client.post("/api/v1/enroll", json={"code": code})
+    assert answer.status_code == 410 and "过期" in answer.json()["error"]
+
+
+def test_unknown_enrolment_code_is_refused(client):
+    answer = client.post("/api/v1/enroll", json={"code": "AAAA-BBBB-CCCC"})
+    assert answer.status_code == 400 and answer.json()["error"].startswith("登记码无效")
+
+
+def test_batch_is_stored_once_and_acknowledged_per_record(kiosk, store):
+    batch = [kiosk.record("prompt", case_no="C1"), kiosk.record(case_no="C1")]
+    first = kiosk.push(batch)
+    assert first.status_code == 200, first.text
+    assert [r["status"] for r in first.json()["results"]] == ["stored", "stored"]
+    assert [r["id"] for r in first.json()["results"]] == [r["id"] for r in batch]
+    again = kiosk.push(batch)
+    assert [r["status"] for r in again.json()["results"]] == ["duplicate", "duplicate"]
+    assert count(store, records) == 2
+    assert count(store, integrity_flags) == 0
+
+
+def test_same_id_other_content_is_a_conflict_kept_and_flagged(kiosk, store):
+    rec = kiosk.record(case_no="C1", level=5)
+    kiosk.push([rec])
+    forged = dict(rec, level=1, reasons=[213])
+    answer = kiosk.push([forged])
+    assert answer.json()["results"] == [{"id": rec["id"], "status": "conflict"}]
+    assert count(store, records) == 1
+    assert count(store, record_conflicts) == 1
+    with store.read() as conn:
+        flag = conn.execute(integrity_flags.select()).one()
+        kept = conn.execute(record_conflicts.select()).one()
+    assert flag.kind == "conflict" and flag.record_id == rec["id"]
+    assert json.loads(kept.content)["level"] == 1
+
+
+def test_a_missing_sequence_number_is_flagged_as_a_gap(kiosk, store):
+    first, lost, third = kiosk.record(case_no="C1"), kiosk.record(case_no="C2"), kiosk.record(case_no="C3")
+    kiosk.push([first])
+    answer = kiosk.push([third])
+    assert answer.json()["results"][0]["status"] == "stored"
+    with store.read() as conn:
+        flags = conn.execute(integrity_flags.select()).all()
+    assert [(f.kind, f.seq) for f in flags] == [("gap", 3)]
+    assert lost["seq"] == 2
+
+
+def test_an_altered_record_and_a_wrong_link_are_flagged_as_broken_links(kiosk, store):
+    first = kiosk.record(case_no="C1", level=1, reasons=[213])
+    altered = dict(first, level=5, reasons=[])  # content changed after hashing
+    second = kiosk.record(case_no="C2")
+    second_bad_link = dict(second, prev_hash="f" * 64)
+    from haochaping.chain import record_hash
+
+    second_bad_link["hash"] = record_hash(second_bad_link)
+    answer = kiosk.push([altered, second_bad_link])
+    assert [r["status"] for r in answer.json()["results"]] == ["stored", "stored"]
+    with store.read() as conn:
+        kinds = sorted((f.seq, f.kind) for f in conn.execute(integrity_flags.select()))
+    assert kinds == [(1, "broken_link"), (2, "broken_link")]
+    assert count(store, records) == 2  # flagged, never dropped
+
+
+def test_forged_signature_is_refused_and_stores_nothing(kiosk, store):
+    answer = kiosk.push([kiosk.record()], secret=b"x" * 32)
+    assert answer.status_code == 401
+    assert answer.json()["ok"] is False and answer.json()["status"] == 401
+    assert count(store, records) == 0
+
+
+def test_replayed_request_is_refused(kiosk, store):
+    body = json.dumps({"records": [kiosk.record()]}).encode()
+    headers = kiosk.headers("POST", "/api/v1/records", body)
+    assert kiosk.client.post("/api/v1/records", content=body, headers=headers).status_code == 200
+    replay = kiosk.client.post("/api/v1/records", content=body, headers=headers)
+    assert replay.status_code == 401 and "重复" in replay.json()["error"]
+    assert count(store, records) == 1
+
+
+def test_stale_and_future_timestamps_are_refused(kiosk, store, server_clock):
+    now = server_clock().timestamp()
+    for skewed in (now - MAX_SKEW_S - 5, now + MAX_SKEW_S + 5):
+        answer = kiosk.push([kiosk.record()], now_s=skewed)
+        assert answer.status_code == 401 and "时间" in answer.json()["error"]
+    assert count(store, records) == 0
+    assert count(store, nonces) == 0
+
+
+def test_revoked_device_is_refused(kiosk, store, server_clock):
+    from sync_server.devices import revoke
+
+    revoke(store, kiosk.device_id, server_clock())
+    answer = kiosk.push([kiosk.record()])
+    assert answer.status_code == 401
+    assert count(store, records) == 0
+    with store.read() as conn:
+        assert conn.execute(devices.select()).one().revoked_at is not None
+
+
+def test_unsigned_request_is_refused(client):
+    answer = client.post("/api/v1/records", json={"records": []})
+    assert answer.status_code == 401 and answer.json()["error"].startswith("请求未签名")
+
+
+def test_records_of_another_device_refuse_the_whole_batch(client, server_clock, store):
+    mine, other = Kiosk(client, server_clock), Kiosk(client, server_clock, "B03")
+    answer = mine.push([mine.record(), other.record()])
+    assert answer.status_code == 403
+    assert answer.json()["error"] == "记录的设备编号与签名设备不一致，整批拒收"
+    assert count(store, records) == 0
+
+
+def test_malformed_batches_get_a_clear_422(kiosk, store):
+    for payload in (b"{not json", {"records": [{"id": "x"}]}, {"records": "many"}, [1, 2]):
+        answer = kiosk.post("/api/v1/records", payload)
+        assert answer.status_code == 422, payload
+        assert answer.json()["ok"] is False and answer.json()["error"].startswith("请求内容不符合要求")
+    assert count(store, records) == 0
+
+
+def test_oversized_batches_get_413(kiosk, store):
+    too_many = [kiosk.record() for _ in range(501)]
+    answer = kiosk.push(too_many)
+    assert answer.status_code == 413 and "500" in answer.json()["error"]
+    huge = kiosk.record(detail={"pad": "x" * (1024 * 1024)})
+    answer = kiosk.push([huge])
+    assert answer.status_code == 413 and answer.json()["status"] == 413
+    assert count(store, records) == 0
