@@ -57,7 +57,7 @@ def read_claims(token: str) -> QrClaims:
             case_no=str(raw["c"]),
             issued_at=datetime.fromtimestamp(int(raw["t"]), tz=UTC),
         )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, OSError):  # OSError: bad time_t
         raise TokenMalformed("二维码链接格式不正确") from None
 
 
