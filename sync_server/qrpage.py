@@ -1,9 +1,310 @@
-"""The QR phone rating page (``GET/POST /r/{token}``)."""
+"""The QR phone rating page: ``GET /r/{token}`` shows the case and the five levels, ``POST /r/{token}`` stores a
+channel-3 (二维码) rating and thanks the citizen.
+
+The token is signed with the terminal's secret (``haochaping.qrtoken``), so a phone can rate a case the server
+has not heard of yet; the page then shows what the token gives (case number, the device's window).
+
+Phone ratings live in the ``records`` table with ``source = 'qr'``, ``seq`` NULL (they are no part of a device's
+chain) and the id ``qr:<case_no>`` (so a case can get at most one phone rating, even from two racing submits).
+
+CSRF: the form is public and the credential is the QR token in the URL, which a cross-site attacker does not
+have. Each rendered form also carries a one-time nonce (stored in ``qr_form_nonces``, valid
+``qr_form_ttl_s``) that the POST must return: it stops blind or repeated submissions of a stale page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select, update
+
+from haochaping.config import HallConfig
+from haochaping.errors import TokenError, TokenExpired, TokenForged
+from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, Level
+from haochaping.qrtoken import QrClaims, verify_token
+from sync_server.configs import current_config, current_rules
+from sync_server.db import Store, cases, devices, qr_form_nonces, records, utc_iso
+from sync_server.ratings import case_is_rated, case_row, ensure_cases, record_row, server_record, settle_cases
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+class PageProblem(Exception):
+    """A clear page instead of the form: status, title and message."""
+
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What the phone page shows about the case."""
+
+    claims: QrClaims
+    window: str | None
+    window_name: str
+    matter_code: str | None
+    matter_name: str
+    clerk_no: str | None
+    clerk_name: str
+    prompted_at: str
+    hall_name: str
+    config: HallConfig | None
+
+
+def render(name: str, status: int = 200, **context) -> HTMLResponse:
+    html = TEMPLATES.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def problem_page(p: PageProblem, hall_name: str = "") -> HTMLResponse:
+    return render("problem.html", p.status, title=p.title, message=p.message, hall_name=hall_name)
+
+
+# ---------------------------------------------------------------- reading the token and the case
+
+
+def load_case(conn, token: str, now: datetime) -> CaseView:
+    """Verify the token and gather what the page shows; PageProblem for a bad, expired or rated case."""
+    rules = current_rules(conn)
+    try:
+        claims = verify_token(token, lambda d: _secret(conn, d), now, timedelta(days=rules.qr_valid_days))
+    except TokenExpired:
+        raise PageProblem(410, "评价已过期", f"本办件的扫码评价有效期为 {rules.qr_valid_days} 天，现已过期。") from None
+    except TokenForged:
+        raise PageProblem(403, "二维码无效", "无法确认该二维码来自本中心的评价器，请以窗口显示的二维码为准。") from None
+    except TokenError:
+        raise PageProblem(400, "链接不完整", "二维码链接不完整或格式不正确，请重新扫描窗口的二维码。") from None
+    if case_is_rated(conn, claims.case_no):
+        raise PageProblem(409, "该办件已评价", f"办件 {claims.case_no} 已完成评价，感谢您的参与。")
+    return _case_view(conn, claims)
+
+
+def _secret(conn, device_id: str) -> bytes | None:
+    row = conn.execute(select(devices.c.secret_hex).where(devices.c.id == device_id)).first()
+    return bytes.fromhex(row.secret_hex) if row else None
+
+
+def _case_view(conn, claims: QrClaims) -> CaseView:
+    case = conn.execute(select(cases).where(cases.c.case_no == claims.case_no)).first()
+    device = conn.execute(select(devices.c.window).where(devices.c.id == claims.device_id)).first()
+    cv = current_config(conn)
+    config = cv.config if cv else None
+    window = (case.window if case and case.window else None) or (device.window if device else None)
+    matter_code = case.matter_code if case else None
+    clerk_no = case.clerk_no if case else None
+    return CaseView(
+        claims=claims,
+        window=window,
+        window_name=_name(config, "window", window, lambda w: f"{w.code} {w.name}") or (window or "—"),
+        matter_code=matter_code,
+        matter_name=_name(config, "matter", matter_code, lambda m: m.name) or (matter_code or "以窗口办理的事项为准"),
+        clerk_no=clerk_no,
+        clerk_name=_name(config, "clerk", clerk_no, lambda c: f"{c.name}（工号 {c.no}）") or (clerk_no or "—"),
+        prompted_at=(case.prompted_at if case and case.prompted_at else utc_iso(claims.issued_at)),
+        hall_name=config.hall.name if config else "",
+        config=config,
+    )
+
+
+def _name(config: HallConfig | None, kind: str, key: str | None, fmt) -> str | None:
+    if config is None or key is None:
+        return None
+    try:
+        return fmt(getattr(config.hall, kind)(key))
+    except KeyError:
+        return None
+
+
+# ---------------------------------------------------------------- the form
+
+
+def _levels(config: HallConfig | None) -> list[dict]:
+    reasons = config.reasons if config else None
+    return [
+        {
+            "code": int(level),
+            "label": level.label,
+            "bad": level.is_bad,
+            "reasons": reasons.for_level(level) if reasons else [],
+        }
+        for level in LEVELS_BEST_FIRST
+    ]
+
+
+def issue_nonce(conn, case_no: str, now: datetime) -> str:
+    nonce = secrets.token_urlsafe(24)
+    conn.execute(qr_form_nonces.insert().values(nonce=nonce, case_no=case_no, issued_at=utc_iso(now)))
+    return nonce
+
+
+def form_page(view: CaseView, nonce: str, status: int = 200, message: str = "", **chosen) -> HTMLResponse:
+    return render(
+        "rate.html",
+        status,
+        case_no=view.claims.case_no,
+        matter_name=view.matter_name,
+        window_name=view.window_name,
+        clerk_name=view.clerk_name,
+        hall_name=view.hall_name,
+        levels=_levels(view.config),
+        nonce=nonce,
+        message=message,
+        comment_max=COMMENT_MAX_CHARS,
+        chosen_level=chosen.get("level"),
+        chosen_reasons=chosen.get("reasons", ()),
+        comment=chosen.get("comment", ""),
+    )
+
+
+@dataclass(frozen=True)
+class PhoneRating:
+    level: int
+    reasons: list[int]
+    comment: str | None
+
+
+def parse_form(view: CaseView, level: str, reasons: list[str], comment: str) -> PhoneRating:
+    """Check the submitted form as strictly as the kiosk does; ValueError carries the Chinese message."""
+    if level not in {str(int(lv)) for lv in Level}:
+        raise ValueError("请选择一个评价等级")
+    chosen = Level(int(level))
+    try:
+        codes = sorted({int(r) for r in reasons})
+    except ValueError:
+        raise ValueError("评价内容不正确，请重新选择") from None
+    allowed = {r.code for r in view.config.reasons.for_level(chosen)} if view.config else set()
+    if any(c not in allowed for c in codes):
+        raise ValueError(f"所选评价内容与“{chosen.label}”不符，请只选择该等级下的内容")
+    if chosen.is_bad and not codes:
+        raise ValueError("选择“不满意”或“非常不满意”时，请至少选择一项原因")
+    text = comment.replace("\r\n", "\n").strip()
+    if len(text) > COMMENT_MAX_CHARS:
+        raise ValueError(f"意见建议最多 {COMMENT_MAX_CHARS} 字，当前 {len(text)} 字")
+    return PhoneRating(int(chosen), codes, text or None)
+
+
+def store_rating(store: Store, conn, view: CaseView, rating: PhoneRating, nonce: str, now: datetime) -> None:
+    """Spend the form nonce and store the channel-3 rating, in the caller's transaction."""
+    spent = conn.execute(
+        update(qr_form_nonces)
+        .where(
+            qr_form_nonces.c.nonce == nonce,
+            qr_form_nonces.c.case_no == view.claims.case_no,
+            qr_form_nonces.c.used_at.is_(None),
+        )
+        .values(used_at=utc_iso(now))
+    )
+    if spent.rowcount != 1:
+        raise PageProblem(400, "页面已失效", "该评价页面已提交过或已失效，请重新扫描二维码。")
+    rec = _phone_record(view, rating, now)
+    inserted = conn.execute(
+        store.insert(records)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(records.c.id)
+        .values(**record_row(rec, "qr", utc_iso(now), "qr"))
+    )
+    if inserted.first() is None:
+        raise PageProblem(409, "该办件已评价", f"办件 {view.claims.case_no} 已完成评价，感谢您的参与。")
+    ensure_cases(store, conn, [case_row(rec)])
+    settle_cases(store, conn, {view.claims.case_no})
+
+
+def _phone_record(view: CaseView, rating: PhoneRating, now: datetime) -> dict:
+    return server_record(
+        id=f"qr:{view.claims.case_no}",
+        kind="rating",
+        device_id=view.claims.device_id,
+        window=view.window,
+        clerk_no=view.clerk_no,
+        case_no=view.claims.case_no,
+        matter_code=view.matter_code,
+        level=rating.level,
+        reasons=rating.reasons,
+        reasons_version=view.config.reasons.version if view.config else None,
+        comment=rating.comment,
+        channel=CHANNEL_QR,
+        prompted_at=view.prompted_at,
+        occurred_at=utc_iso(now),
+        detail={"token_issued_at": utc_iso(view.claims.issued_at)},
+    )
+
+
+def _nonce_fresh(conn, nonce: str, now: datetime, ttl_s: int) -> bool:
+    row = conn.execute(select(qr_form_nonces.c.issued_at).where(qr_form_nonces.c.nonce == nonce)).first()
+    return row is not None and row.issued_at >= utc_iso(now - timedelta(seconds=ttl_s))
+
+
+# ---------------------------------------------------------------- routes
 
 
 def qr_router() -> APIRouter:
-    return APIRouter()
+    router = APIRouter(tags=["扫码评价"])
+
+    @router.get("/r/{token}", response_class=HTMLResponse, summary="扫码评价页面")
+    def rating_page(token: str, request: Request):
+        store, now = request.app.state.store, request.app.state.clock()
+        try:
+            with store.write() as conn:
+                view = load_case(conn, token, now)
+                nonce = issue_nonce(conn, view.claims.case_no, now)
+        except PageProblem as p:
+            return problem_page(p)
+        return form_page(view, nonce)
+
+    @router.post("/r/{token}", response_class=HTMLResponse, summary="提交扫码评价")
+    def submit_rating(
+        token: str,
+        request: Request,
+        level: str = Form(default="", max_length=8),
+        reasons: list[str] = Form(default=[]),  # noqa: B008 - FastAPI's way to declare form fields
+        comment: str = Form(default="", max_length=2000),
+        nonce: str = Form(default="", max_length=64),
+    ):
+        return _submit(request, token, level, reasons, comment, nonce)
+
+    return router
+
+
+def _submit(request: Request, token: str, level: str, reasons: list[str], comment: str, nonce: str) -> HTMLResponse:
+    state = request.app.state
+    store, now = state.store, state.clock()
+    try:
+        with store.write() as conn:
+            view = load_case(conn, token, now)
+            if not _nonce_fresh(conn, nonce, now, state.settings.qr_form_ttl_s):
+                fresh = issue_nonce(conn, view.claims.case_no, now)
+                return form_page(view, fresh, 400, "页面已失效，请重新选择后提交")
+            try:
+                rating = parse_form(view, level, reasons[:32], comment)
+            except ValueError as e:
+                chosen = {"level": int(level) if level.isdigit() else None, "comment": comment[:COMMENT_MAX_CHARS]}
+                chosen["reasons"] = [int(r) for r in reasons if r.isdigit()]
+                return form_page(view, nonce, 400, str(e), **chosen)
+            store_rating(store, conn, view, rating, nonce, now)
+    except PageProblem as p:
+        return problem_page(p)
+    return render(
+        "thanks.html",
+        level_label=Level(rating.level).label,
+        case_no=view.claims.case_no,
+        bad=Level(rating.level).is_bad,
+        hall_name=view.hall_name,
+    )
