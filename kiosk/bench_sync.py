@@ -1,0 +1,296 @@
+"""``hcp bench sync``: the sync path measured against a real server process on 127.0.0.1.
+
+Prints one ``<name> <value> <unit>`` line per figure:
+
+    server.ingest_ratings_per_s     signed batches over HTTP into the server's SQLite file
+    server.ingest_vs_sqlite_ceiling that rate ÷ a plain batched insert of the same rows into SQLite
+    sync.drain_10k_s                a kiosk outbox of 10,000 ratings emptied by the real SyncWorker
+    server.qr_page_p99_ms           100 concurrent phones fetching GET /r/<token>, distinct valid tokens
+
+``LocalServer`` (start, kill, restart an ``hcp server`` process; enrol a device) is shared with the
+end-to-end tests. HTTP here goes through ``kiosk.sync`` or the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "config"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """An ``hcp server`` process on 127.0.0.1 with its own SQLite file in ``workdir``."""
+
+    def __init__(self, workdir: Path, port: int | None = None):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.workdir / "server.db"
+        self.db_url = f"sqlite:///{self.db_path}"
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+        self.log = self.workdir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------ administration (the real CLI)
+
+    def hcp(self, *args: str) -> str:
+        command = [sys.executable, "-m", "haochaping.cli", "server", "--db", self.db_url, *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def import_config(self, config_dir: Path = CONFIG_DIR) -> str:
+        return self.hcp("config", "import", "--config-dir", str(config_dir))
+
+    def enrolment_code(self, window: str = "A01") -> str:
+        out = self.hcp("device", "add", "--window", window)
+        match = re.search(r"登记码[:：]\s*(\S+)", out)
+        if not match:
+            raise RuntimeError(f"no enrolment code in: {out}")
+        return match.group(1)
+
+    def case_system_key(self, name: str = "办件系统") -> str:
+        return self.hcp("casesystem", "add", "--name", name).strip().splitlines()[-1].strip()
+
+    # ------------------------------------------------------------ the process
+
+    def start(self, timeout_s: float = 30.0) -> LocalServer:
+        command = [sys.executable, "-m", "haochaping.cli", "server", "--db", self.db_url, "--port", str(self.port)]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')[-2000:]}")
+            if self.healthy():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not answer /healthz within {timeout_s} s")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                return response.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush; what a power cut does to the process."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    # ------------------------------------------------------------ reading its database
+
+    def query(self, sql: str, *args) -> list[tuple]:
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+
+def enrolled_identity(server: LocalServer, window: str = "A01"):
+    """A device identity enrolled with ``server`` through the real enrolment endpoint."""
+    from kiosk.identity import DeviceIdentity
+    from kiosk.sync import exchange_enrolment_code, new_session
+
+    answer = exchange_enrolment_code(server.url, server.enrolment_code(window), new_session())
+    return DeviceIdentity(answer["device_id"], answer["secret"], True, server.url, answer["window"])
+
+
+def fill_outbox(outbox, n: int, window: str = "A01", matter: str | None = None, prefix: str = "B") -> None:
+    """``n`` ratings, each a committed record of its own (as the kiosk makes them)."""
+    now = datetime.now(UTC)
+    for i in range(n):
+        outbox.append(
+            "rating",
+            now,
+            window=window,
+            clerk_no="1001",
+            case_no=f"{prefix}{i:06d}",
+            matter_code=matter,
+            level=5 - i % 5,
+            reasons=[215 - 100 * (i % 5)] if i % 5 >= 3 else [],
+            reasons_version="national-2019-v1",
+            channel=4,
+            prompted_at=now.isoformat(timespec="milliseconds"),
+        )
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def run(args) -> int:
+    with tempfile.TemporaryDirectory(prefix="hcp-bench-sync-") as tmp:
+        server = LocalServer(Path(tmp) / "server")
+        server.import_config()
+        server.start()
+        try:
+            for name, value, unit in measure(server, Path(tmp), getattr(args, "ratings", 10_000)):
+                print(f"{name} {value} {unit}", flush=True)
+        finally:
+            server.stop()
+    return 0
+
+
+def measure(server: LocalServer, tmp: Path, n: int):
+    rows = _prepared_records(server, tmp, n)
+    ingest_rate = _ingest_rate(server, rows)
+    yield "server.ingest_ratings_per_s", f"{ingest_rate:.0f}", "ratings/s"
+    ceiling = _sqlite_ceiling(tmp / "ceiling.db", rows, _server_journal(server))
+    yield "server.ingest_vs_sqlite_ceiling", f"{ingest_rate / ceiling:.3f}", "ratio"
+    yield "sync.drain_10k_s", f"{_drain_seconds(server, tmp, 10_000):.2f}", "s"
+    yield "server.qr_page_p99_ms", f"{_qr_page_p99_ms(server, 100):.1f}", "ms"
+
+
+BATCH = 500
+
+
+def _prepared_records(server: LocalServer, tmp: Path, n: int) -> tuple:
+    """An enrolled device and ``n`` chained records from a real outbox, ready to push."""
+    from kiosk.outbox import Outbox
+
+    identity = enrolled_identity(server)
+    outbox = Outbox(tmp / "ingest-outbox.db", identity.device_id)
+    fill_outbox_fast(outbox, n)
+    records = outbox.pending(n)
+    outbox.close()
+    return identity, records
+
+
+def fill_outbox_fast(outbox, n: int) -> None:
+    """Like ``fill_outbox`` but without a durable commit per record (setup only, not measured)."""
+    outbox.db.execute("PRAGMA synchronous=OFF")
+    fill_outbox(outbox, n)
+    outbox.db.execute("PRAGMA synchronous=FULL")
+
+
+def _ingest_rate(server: LocalServer, prepared) -> float:
+    from kiosk.sync import SyncClient, new_session
+
+    identity, records = prepared
+    client = SyncClient(server.url, identity, new_session(), lambda: datetime.now(UTC))
+    started = time.perf_counter()
+    for i in range(0, len(records), BATCH):
+        response = client.push(records[i : i + BATCH])
+        assert len(response["results"]) == len(records[i : i + BATCH])
+    return len(records) / (time.perf_counter() - started)
+
+
+def _server_journal(server: LocalServer) -> tuple[str, str]:
+    """The server's journal mode as its file says; ``synchronous`` is per connection: the server sets FULL."""
+    return server.query("PRAGMA journal_mode")[0][0], "FULL"
+
+
+def _sqlite_ceiling(path: Path, prepared, journal: tuple[str, str]) -> float:
+    """The same rows inserted in the same batches into a plain SQLite table, one transaction per batch."""
+    from haochaping.chain import RECORD_FIELDS
+
+    _identity, records = prepared
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA journal_mode={journal[0]}")
+    conn.execute(f"PRAGMA synchronous={journal[1]}")
+    conn.execute(f"CREATE TABLE records ({', '.join(RECORD_FIELDS)}, PRIMARY KEY (id))")
+    rows = [
+        [json.dumps(r[k], ensure_ascii=False) if isinstance(r[k], list | dict) else r[k] for k in RECORD_FIELDS]
+        for r in records
+    ]
+    insert = f"INSERT INTO records VALUES ({', '.join('?' * len(RECORD_FIELDS))})"
+    started = time.perf_counter()
+    for i in range(0, len(rows), BATCH):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(insert, rows[i : i + BATCH])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+def _drain_seconds(server: LocalServer, tmp: Path, n: int) -> float:
+    from kiosk.outbox import Outbox
+    from kiosk.sync import SyncClient, SyncPolicy, SyncWorker, new_session
+
+    identity = enrolled_identity(server)
+    outbox = Outbox(tmp / "drain-outbox.db", identity.device_id)
+    fill_outbox_fast(outbox, n)
+    policy = SyncPolicy(batch_size=BATCH, backoff_base_s=0.05, backoff_cap_s=1.0)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    client = SyncClient(server.url, identity, new_session(), clock, policy=policy)
+    worker = SyncWorker(client, outbox, data_dir=tmp / "drain-data", window="A01", clock=clock, policy=policy)
+    started = time.perf_counter()
+    worker.start()
+    try:
+        while outbox.depth() and time.perf_counter() - started < 300:
+            time.sleep(0.01)
+        return time.perf_counter() - started
+    finally:
+        worker.stop()
+        outbox.close()
+
+
+def _qr_page_p99_ms(server: LocalServer, phones: int) -> float:
+    from haochaping.qrtoken import make_token
+
+    identity = enrolled_identity(server)
+    now = datetime.now(UTC)
+    urls = [
+        server.url + "/r/" + make_token(identity.device_id, f"QR{i:05d}", now, identity.secret) for i in range(phones)
+    ]
+
+    def fetch(url: str) -> float:
+        started = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read()
+            if response.status != 200 or "非常满意".encode() not in body:
+                raise RuntimeError(f"QR page answered {response.status}")
+        return (time.perf_counter() - started) * 1000
+
+    with ThreadPoolExecutor(phones) as pool:
+        list(pool.map(fetch, urls[:10]))  # warm up the server's connections and templates
+        times = sorted(pool.map(fetch, urls))
+    return times[max(0, int(len(times) * 0.99 + 0.5) - 1)]
+
+
+def main() -> int:  # pragma: no cover - `python -m kiosk.bench_sync`
+    class Args:
+        ratings = 10_000
+
+    return run(Args())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
