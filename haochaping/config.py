@@ -220,12 +220,52 @@ def validate(model: type[BaseModel], data: dict, path: Path):
     except ValidationError as e:
         err = e.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "缺少此项"
-        elif err["type"] == "extra_forbidden":
-            msg = "未知的配置项"
+        msg = _expected(err)
+        if not key and ": " in msg:  # a cross-reference check names its key in the message
+            key, msg = msg.split(": ", 1)
         return _raise(path, key, msg)
+
+
+# What was expected, in Chinese, for pydantic's common error types (others keep pydantic's text).
+_EXPECTED = {
+    "missing": "缺少此项",
+    "extra_forbidden": "未知的配置项",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "string_type": "应为字符串（加引号）",
+    "list_type": "应为列表 [ … ]",
+    "model_type": "应为一个表（[…] 段）",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "至多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "至多 {max_length} 项",
+    "string_pattern_mismatch": "应符合格式 {pattern}",
+    "literal_error": "应为以下之一：{expected}",
+}
+
+
+def _expected(err: dict) -> str:
+    template = _EXPECTED.get(err["type"])
+    if template is None:
+        return err["msg"].removeprefix("Value error, ")
+    ctx = dict(err.get("ctx") or {})
+    if "expected" in ctx:
+        ctx["expected"] = str(ctx["expected"]).replace(" or ", "、").replace(", ", "、")
+    text = template.format(**ctx)
+    value, name = err.get("input"), str(err["loc"][-1] if err["loc"] else "")
+    secret = any(word in name for word in ("token", "secret", "pin", "password"))
+    if err["type"] not in ("missing", "extra_forbidden") and not secret and isinstance(value, str | int | float | bool):
+        text += f"（现为 {str(value)[:40]!r}）" if isinstance(value, str) else f"（现为 {value!r}）"
+    return text
 
 
 def _raise(path: Path, key: str, msg: str):
