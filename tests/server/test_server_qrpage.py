@@ -25,7 +25,16 @@ def test_page_shows_case_matter_window_and_clerk_from_the_prompt(client, kiosk, 
     page = client.get(f"/r/{token_for(kiosk, 'GX-1', server_clock)}")
     assert page.status_code == 200
     html = page.text
-    for text in ("GX-1", "个体工商户设立登记", "A01", "非常满意", "不满意", "窗口人员业务不熟练", 'maxlength="150"'):
+    for text in (
+        "GX-1",
+        "个体工商户设立登记",
+        "李晓梅",
+        "A01",
+        "非常满意",
+        "不满意",
+        "窗口人员业务不熟练",
+        'maxlength="150"',
+    ):
         assert text in html, text
     assert 'name="viewport"' in html and "http" not in html.split("<body>")[1]  # no external assets
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
