@@ -8,9 +8,18 @@ def register(sub) -> None:
     which = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
     kiosk = which.add_parser("kiosk", help="评价器：启动时间、触发到显示、点击到落盘")
     kiosk.set_defaults(func=_bench_kiosk)
+    sync = which.add_parser("sync", help="同步：服务器入库速率、清空 1 万条待传记录、扫码页 p99（本机真实服务进程）")
+    sync.add_argument("--ratings", type=int, default=10_000, help="入库测试的评价条数（默认 10000）")
+    sync.set_defaults(func=_bench_sync)
 
 
 def _bench_kiosk(args) -> int:
     from kiosk.bench import run
+
+    return run(args)
+
+
+def _bench_sync(args) -> int:
+    from kiosk.bench_sync import run
 
     return run(args)

@@ -1,0 +1,37 @@
+"""``hcp bench sync`` runs against a real server process and prints one ``<name> <value> <unit>`` line per figure."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from kiosk.bench_sync import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+EXPECTED = {
+    "server.ingest_ratings_per_s": "ratings/s",
+    "server.ingest_vs_sqlite_ceiling": "ratio",
+    "sync.drain_10k_s": "s",
+    "server.qr_page_p50_ms": "ms",
+    "server.qr_page_p99_ms": "ms",
+}
+
+
+def test_bench_sync_prints_every_figure():
+    command = [sys.executable, "-m", "haochaping.cli", "bench", "sync", "--ratings", "1000"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=110, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    figures = {}
+    for line in lines:
+        match = re.fullmatch(r"(\S+) (\d+(?:\.\d+)?) (\S+)", line)
+        assert match, f"not '<name> <value> <unit>': {line!r}"
+        figures[match.group(1)] = (float(match.group(2)), match.group(3))
+    assert {name: unit for name, (_, unit) in figures.items()} == EXPECTED
+    assert all(value > 0 for value, _ in figures.values())
+    assert figures["server.ingest_vs_sqlite_ceiling"][0] < 1.5  # HTTP + checks cannot beat a bare insert by much
+    assert figures["sync.drain_10k_s"][0] < 120
