@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.errors import OutboxFull
+from kiosk.errors import KioskError, OutboxFull
 from kiosk.flow import Flow, Screen, SignIn, Submit, TapLevel, Tick, Trigger
 from kiosk.triggers import BarcodeWedge, TriggerServer, parse_scan
 
@@ -267,6 +267,23 @@ def test_stop_frees_the_port(flow):
     server.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_a_busy_port_is_a_clear_error(server, flow):
+    other = TriggerServer("127.0.0.1", server.port, TOKEN, flow.handle)
+    with pytest.raises(KioskError, match=f"触发接口无法监听 127.0.0.1:{server.port}"):
+        other.start()
+    assert request(server, {"case_no": "C1"})[0] == 200  # the first one still serves
+
+
+def test_a_server_bound_to_all_addresses_is_reached_on_loopback(flow):
+    server = TriggerServer("0.0.0.0", 0, TOKEN, flow.handle)
+    server.start()
+    try:
+        assert server.url == f"http://127.0.0.1:{server.port}/trigger"
+        assert request(server, {"case_no": "C1"})[0] == 200
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------- hcp kiosk trigger
