@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -34,7 +35,7 @@ REFUSAL_STATUS = {"too_soon": 429, "bad_case": 422, "unknown_matter": 422}
 CLI_TIMEOUT_S = 5.0
 
 
-class BadRequest(Exception):
+class BadRequest(KioskError):
     """A request the endpoint cannot act on; carries the HTTP status and the Chinese message."""
 
     def __init__(self, status: int, message: str, code: str):
@@ -72,7 +73,8 @@ class TriggerServer:
 
     def start(self) -> None:
         try:
-            httpd = _Server((self.host, self._port), _Handler)
+            server_class = _Server6 if ":" in self.host else _Server
+            httpd = server_class((self.host, self._port), _Handler)
         except OSError as e:
             raise KioskError(f"触发接口无法监听 {self.host}:{self._port}：{e.strerror or e}") from e
         httpd.trigger_server = self
@@ -117,6 +119,10 @@ class TriggerServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     trigger_server: TriggerServer
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
