@@ -29,9 +29,22 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
+    _check_configuration(args.settings)  # a bad file fails here, before Kivy or any window starts
     from kiosk.app import run
 
     return run(args.settings)
+
+
+def _check_configuration(settings_path: Path) -> None:
+    from haochaping.config import load_hall_config
+    from haochaping.errors import ConfigError
+    from kiosk.settings import load_settings
+
+    settings = load_settings(settings_path)
+    hall = load_hall_config(settings.config_dir, settings.rules_file).hall
+    if settings.window not in {w.code for w in hall.windows}:
+        known = "、".join(w.code for w in hall.windows)
+        raise ConfigError(str(settings_path), "window", f"大厅配置中没有窗口 {settings.window!r}（已有：{known}）")
 
 
 def _trigger(args) -> int:
