@@ -200,3 +200,23 @@ def test_hcp_kiosk_trigger_with_corrupted_settings_prints_one_line(config_dir, o
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("hcp: 配置错误 ") and str(path) in line and words in line
+
+
+@pytest.mark.parametrize(
+    "file, old, new, words",
+    [
+        ("kiosk.toml", "trigger_port = 8765", "trigger_port = 70000", "kiosk.toml: trigger_port: 应不大于 65535"),
+        ("kiosk.toml", 'window = "A01"', 'window = "Z99"', "kiosk.toml: window: 大厅配置中没有窗口 'Z99'"),
+        ("hall.toml", 'no = "1002"', 'no = "1001"', "hall.toml: clerks[1].no: 重复的 '1001'"),
+        ("reasons.toml", None, "version = [", "reasons.toml: 不是有效的 TOML"),
+        ("rules/default.toml", "thanks_s = 4", "thanks_s = 0", "default.toml: thanks_s: 应不小于 1"),
+    ],
+)
+def test_hcp_kiosk_with_a_corrupted_config_fails_before_any_window(config_dir, file, old, new, words):
+    corrupt(config_dir, file, old, new)
+    result = hcp("kiosk", "--settings", str(config_dir / "kiosk.toml"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("hcp: 配置错误 ") and words in line
+    assert not (config_dir.parent / "var").exists()  # nothing was started: no data directory made
