@@ -327,7 +327,7 @@ class SyncWorker:
     def step(self) -> float:
         now_s = self.clock().timestamp()
         if now_s >= self._next_config_s:
-            self._next_config_s = now_s + self._pull_config()
+            self._next_config_s = now_s + self.pull_config()
         delay = self.push_once()
         if now_s >= self._next_status_s and self.failures == 0:
             self._next_status_s = now_s + self.policy.status_every_s
@@ -385,7 +385,7 @@ class SyncWorker:
 
     # ------------------------------------------------------------ config and health
 
-    def _pull_config(self) -> float:
+    def pull_config(self) -> float:
         """Pull the configuration if it changed; keep the last good copy. Returns when to pull next."""
         try:
             pulled = self.client.pull_config(self.etag)

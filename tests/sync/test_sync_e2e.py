@@ -71,8 +71,23 @@ def outbox_path(tmp_path):
     return tmp_path / "kiosk" / "outbox.db"
 
 
-def make_worker(url, identity, outbox, data_dir, policy=FAST, seed=1):
-    client = SyncClient(url, identity, new_session(), utcnow, policy=policy)
+class CountingSession:
+    """A real requests session that knows how many pushes are in flight (to prove a kill hit mid-batch)."""
+
+    def __init__(self):
+        self.session = new_session()
+        self.in_flight = 0
+
+    def request(self, method, url, **kwargs):
+        self.in_flight += 1
+        try:
+            return self.session.request(method, url, **kwargs)
+        finally:
+            self.in_flight -= 1
+
+
+def make_worker(url, identity, outbox, data_dir, policy=FAST, seed=1, session=None):
+    client = SyncClient(url, identity, session or new_session(), utcnow, policy=policy)
     rng = random.Random(seed)
     return SyncWorker(client, outbox, data_dir=data_dir, window="A01", clock=utcnow, policy=policy, rand=rng.random)
 
@@ -162,29 +177,32 @@ def test_a_server_killed_mid_batch_loses_nothing_and_counts_nothing_twice(server
     total = 3000
     fill_outbox(outbox, total)
     rng = random.Random(7)
-    kills: list[int] = []
+    kills: list[tuple[int, int]] = []  # (outbox depth, pushes in flight) at each kill
     failures: list[BaseException] = []
+    session = CountingSession()
 
     def killer():
         try:
             for round_no in range(1, 4):
                 wait_until(lambda r=round_no: outbox.depth() <= total - r * 600, 30, "progress before a kill")
                 time.sleep(rng.uniform(0, 0.03))
+                in_flight = session.in_flight
                 server.kill()
-                kills.append(outbox.depth())
+                kills.append((outbox.depth(), in_flight))
                 time.sleep(0.2)
                 server.start()
         except BaseException as e:  # reported by the main thread
             failures.append(e)
 
     policy = SyncPolicy(**{**FAST.__dict__, "batch_size": 100, "read_timeout_s": 5.0})
-    worker = make_worker(server.url, identity, outbox, outbox_path.parent, policy=policy).start()
+    worker = make_worker(server.url, identity, outbox, outbox_path.parent, policy=policy, session=session).start()
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     try:
         thread.join(60)
         assert not failures, failures
-        assert len(kills) == 3 and all(0 < depth < total for depth in kills)
+        assert len(kills) == 3 and all(0 < depth < total for depth, _ in kills)
+        assert any(in_flight for _, in_flight in kills), f"no kill landed mid-batch: {kills}"
         wait_until(lambda: outbox.depth() == 0, 30, "the outbox to drain after the kills")
     finally:
         worker.stop()
@@ -200,13 +218,13 @@ def test_config_pull_uses_the_etag_and_keeps_the_last_good_copy(server, tmp_path
     outbox = Outbox(outbox_path, identity.device_id)
     data_dir = tmp_path / "kiosk"
     worker = make_worker(server.url, identity, outbox, data_dir)
-    worker._pull_config()
+    worker.pull_config()
     first = read_config_cache(data_dir, "A01")
     assert first.config.hall.window("A01").name
     assert first.etag == f'"{first.version}"' and outbox.state("config_version") == first.version
     stamp = (data_dir / CACHE_FILE).stat().st_mtime_ns
 
-    worker._pull_config()  # unchanged: 304, nothing rewritten
+    worker.pull_config()  # unchanged: 304, nothing rewritten
     assert (data_dir / CACHE_FILE).stat().st_mtime_ns == stamp
 
     changed = tmp_path / "config2"
@@ -214,14 +232,14 @@ def test_config_pull_uses_the_etag_and_keeps_the_last_good_copy(server, tmp_path
     rules = changed / "rules" / "default.toml"
     rules.write_text(rules.read_text(encoding="utf-8").replace("prompt_timeout_s = 60", "prompt_timeout_s = 90"))
     server.import_config(changed)
-    worker._pull_config()
+    worker.pull_config()
     second = read_config_cache(data_dir, "A01")
     assert second.version != first.version and second.config.rules.prompt_timeout_s == 90
 
     with FaultProxy(server.port, seed=3, weights={"cut_json": 1.0}) as proxy:
         garbled = make_worker(proxy.url, identity, outbox, data_dir)
         garbled.etag = None  # ask for the whole copy again, and get it cut in half
-        garbled._pull_config()
+        garbled.pull_config()
     assert proxy.counts["cut_json"] == 1
     assert read_config_cache(data_dir, "A01") == second
     assert outbox.state("config_version") == second.version

@@ -128,7 +128,7 @@ def test_a_damaged_cache_file_is_ignored(data_dir):
 
 def test_a_new_worker_starts_from_the_cached_etag(client, outbox, clock, data_dir, session, hall_config):
     session.script = [config_reply(hall_config, etag='"v3"')]
-    SyncWorker(client, outbox, data_dir=data_dir, window="A01", clock=clock, policy=POLICY)._pull_config()
+    SyncWorker(client, outbox, data_dir=data_dir, window="A01", clock=clock, policy=POLICY).pull_config()
     again = SyncWorker(client, outbox, data_dir=data_dir, window="A01", clock=clock, policy=POLICY)
     assert again.etag == '"v3"'
 
