@@ -88,3 +88,16 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def hall_config_preferring_cache(settings) -> HallConfig:
+    """The last good copy from the server if there is one for this window, else the local ``config/`` files.
+
+    A local file that is broken still fails with ConfigError (file, key, expected) when there is no cache.
+    """
+    from haochaping.config import load_hall_config
+
+    cached = read_config_cache(settings.data_dir, settings.window)
+    if cached is not None:
+        return cached.config
+    return load_hall_config(settings.config_dir, settings.rules_file)

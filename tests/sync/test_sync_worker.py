@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -267,3 +268,25 @@ def test_start_sync_does_nothing_when_not_enrolled(tmp_path, outbox):
     local = DeviceIdentity("local-1", SECRET)
     assert start_sync(settings, local, outbox, lambda t: None) is None
     assert start_sync(settings, DeviceIdentity("d", SECRET, enrolled=True), outbox, lambda t: None) is None
+
+
+def test_the_terminal_prefers_the_last_good_copy_and_falls_back_to_local_files(tmp_path, hall_config, clock):
+    from haochaping.config import load_hall_config
+    from kiosk.config_cache import hall_config_preferring_cache, write_config_cache
+    from kiosk.settings import KioskSettings
+
+    root = Path(__file__).resolve().parents[2]
+    settings = KioskSettings(
+        window="A01",
+        trigger_token="x" * 16,
+        admin_pin_hash=ADMIN_PIN_HASH,
+        config_dir=root / "config",
+        data_dir=tmp_path / "kdata",
+    )
+    assert hall_config_preferring_cache(settings) == load_hall_config(root / "config")
+    pulled = hall_config.model_dump(mode="json")
+    pulled["rules"]["prompt_timeout_s"] = 90
+    write_config_cache(settings.data_dir, "v5", '"v5"', pulled, clock())
+    assert hall_config_preferring_cache(settings).rules.prompt_timeout_s == 90
+    (settings.data_dir / CACHE_FILE).write_text("{ damaged")
+    assert hall_config_preferring_cache(settings).rules.prompt_timeout_s == 60
