@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -288,3 +288,29 @@ def test_a_case_system_prompt_reaches_the_flow_through_the_server(server, outbox
     started = time.monotonic()
     assert client.poll_triggers(1) == []  # acknowledged: not delivered again
     assert time.monotonic() - started >= 0.9  # and the server did hold the long poll
+
+
+# ---------------------------------------------------------------- clock
+
+
+def test_a_kiosk_whose_clock_is_20_minutes_fast_corrects_it_and_syncs(server, outbox_path):
+    identity = enrolled_identity(server)
+    outbox = Outbox(outbox_path, identity.device_id)
+    fill_outbox(outbox, 10)
+
+    def fast_clock() -> datetime:
+        return utcnow() + timedelta(minutes=20)
+
+    client = SyncClient(
+        server.url,
+        identity,
+        new_session(),
+        fast_clock,
+        policy=FAST,
+        on_offset=lambda v: outbox.set_state("clock_offset_s", v),
+    )
+    worker = SyncWorker(client, outbox, data_dir=outbox_path.parent, window="A01", clock=fast_clock, policy=FAST)
+    assert worker.push_once() == FAST.idle_s  # refused once for its clock, corrected, retried, stored
+    assert outbox.depth() == 0
+    assert outbox.state("clock_offset_s") == pytest.approx(-1200, abs=5)
+    assert server.query("SELECT count(*) FROM records WHERE device_id = ?", identity.device_id) == [(10,)]

@@ -290,3 +290,15 @@ def test_the_terminal_prefers_the_last_good_copy_and_falls_back_to_local_files(t
     assert hall_config_preferring_cache(settings).rules.prompt_timeout_s == 90
     (settings.data_dir / CACHE_FILE).write_text("{ damaged")
     assert hall_config_preferring_cache(settings).rules.prompt_timeout_s == 60
+
+
+def test_a_wake_does_not_cut_a_retry_after_short(worker):
+    worker.wake.set()
+    started = time.monotonic()
+    worker._wait(5.0)  # no Retry-After: a committed record wakes the worker at once
+    assert time.monotonic() - started < 1.0
+    worker.hold_s = 0.3
+    worker.wake.set()
+    started = time.monotonic()
+    worker._wait(0.3)
+    assert time.monotonic() - started >= 0.29
