@@ -234,14 +234,19 @@ def test_signed_out_is_refused(hall_config, outbox, clock):
     assert stored(outbox) == []
 
 
-def test_full_disk_answers_503_and_shows_no_prompt(server, flow, outbox):
-    def full(_trigger):
-        raise OutboxFull("存储空间已满，本条记录未能保存；已保存的记录完好")
-
-    server.submit = full
+def test_full_disk_answers_503_and_shows_no_prompt(server, flow, outbox, clock):
+    pages = outbox.db.execute("PRAGMA page_count").fetchone()[0]
+    outbox.db.execute(f"PRAGMA max_page_count = {pages + 1}")
+    for size in (200, 20, 0):  # fill what is left with ever smaller records
+        with pytest.raises(OutboxFull):
+            for _ in range(10_000):
+                outbox.append("pause", clock(), window="A01", detail={"filler": "满" * size})
+    before = stored(outbox)
     status, answer = request(server, {"case_no": "C1"})
-    assert status == 503 and "存储空间已满" in answer["error"]
-    assert flow.screen is Screen.IDLE
+    assert status == 503 and "存储空间已满" in answer["error"] and answer["code"] == "storage"
+    assert flow.screen is Screen.IDLE and stored(outbox) == before
+    outbox.db.execute("PRAGMA max_page_count = 1073741823")
+    assert request(server, {"case_no": "C1"})[0] == 200
 
 
 def test_concurrent_triggers_show_exactly_one_prompt(server, flow, outbox):
