@@ -113,7 +113,8 @@ def _case_view(conn, claims: QrClaims) -> CaseView:
     return CaseView(
         claims=claims,
         window=window,
-        window_name=_name(config, "window", window, lambda w: f"{w.code} {w.name}") or (window or "—"),
+        window_name=_name(config, "window", window, lambda w: w.name if w.code in w.name else f"{w.code} {w.name}")
+        or (window or "—"),
         matter_code=matter_code,
         matter_name=_name(config, "matter", matter_code, lambda m: m.name) or (matter_code or "以窗口办理的事项为准"),
         clerk_no=clerk_no,
@@ -255,6 +256,12 @@ def _nonce_fresh(conn, nonce: str, now: datetime, ttl_s: int) -> bool:
 # ---------------------------------------------------------------- routes
 
 
+def _hall_name(store: Store) -> str:
+    with store.read() as conn:
+        cv = current_config(conn)
+    return cv.config.hall.name if cv else ""
+
+
 def qr_router() -> APIRouter:
     router = APIRouter(tags=["扫码评价"])
 
@@ -266,7 +273,7 @@ def qr_router() -> APIRouter:
                 view = load_case(conn, token, now)
                 nonce = issue_nonce(conn, view.claims.case_no, now)
         except PageProblem as p:
-            return problem_page(p)
+            return problem_page(p, _hall_name(store))
         return form_page(view, nonce)
 
     @router.post("/r/{token}", response_class=HTMLResponse, summary="提交扫码评价")
@@ -300,7 +307,7 @@ def _submit(request: Request, token: str, level: str, reasons: list[str], commen
                 return form_page(view, nonce, 400, str(e), **chosen)
             store_rating(store, conn, view, rating, nonce, now)
     except PageProblem as p:
-        return problem_page(p)
+        return problem_page(p, _hall_name(store))
     return render(
         "thanks.html",
         level_label=Level(rating.level).label,

@@ -3,9 +3,14 @@ test session, dropped at the end), an in-process app with a fake clock, and a si
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,11 +151,11 @@ def configured(store, server_clock):
 class Kiosk:
     """A terminal as the server sees it: enrols, makes chained records and signs requests."""
 
-    def __init__(self, client, clock, window: str = "A01"):
+    def __init__(self, client, clock, window: str = "A01", store=None):
         from sync_server.devices import add_enrolment_code
 
         self.client, self.clock = client, clock
-        code, _ = add_enrolment_code(client.app.state.store, window, clock())
+        code, _ = add_enrolment_code(store or client.app.state.store, window, clock())
         body = client.post("/api/v1/enroll", json={"code": code}).json()
         self.device_id, self.secret, self.window = body["device_id"], bytes.fromhex(body["secret"]), body["window"]
         self.seq, self.prev = 0, GENESIS_HASH
@@ -206,3 +211,49 @@ def count(store, table) -> int:
 
     with store.read() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(db_url: str, log_path: Path):
+    """A real ``hcp server`` on a free loopback port; yields its base URL and stops it afterwards."""
+    import httpx
+
+    port = free_port()
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "haochaping.cli", "server", "--db", db_url, "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def real_clock() -> datetime:
+    return datetime.now(UTC)

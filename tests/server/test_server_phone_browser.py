@@ -1,0 +1,85 @@
+"""The QR phone page in headless Chromium at a phone viewport (360×740), against a real server process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import CONFIG_DIR, ROOT, real_clock, server_process
+from sqlalchemy import select
+
+from haochaping.qrtoken import make_token
+from sync_server.configs import import_config
+from sync_server.db import Store, migrate, records
+from sync_server.devices import add_enrolment_code, enrol
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SHOTS = ROOT / "screenshots"
+
+
+@pytest.fixture
+def phone_server(sqlite_url, tmp_path):
+    store = Store.from_url(sqlite_url)
+    migrate(store)
+    import_config(store, CONFIG_DIR, "rules/default.toml", real_clock())
+    code, _ = add_enrolment_code(store, "A01", real_clock())
+    device = enrol(store, code, real_clock())
+    with server_process(sqlite_url, tmp_path / "server.log") as base:
+        yield base, store, device
+    store.dispose()
+
+
+@pytest.fixture
+def phone():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+        yield page
+        browser.close()
+
+
+@pytest.mark.slow
+def test_citizen_rates_dissatisfied_on_the_phone_and_the_row_is_stored(phone_server, phone):
+    base, store, device = phone_server
+    token = make_token(device.id, "2026-XN-0420", real_clock(), device.secret)
+    phone.goto(f"{base}/r/{token}")
+    assert phone.title() == "请为本次服务评价"
+    assert phone.locator("text=2026-XN-0420").is_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+    assert not phone.locator("text=窗口人员业务不熟练").is_visible()  # reasons appear for the chosen level
+    phone.get_by_text("不满意", exact=True).click()
+    phone.get_by_text("窗口人员业务不熟练").click()
+    phone.fill("textarea[name=comment]", "材料要求讲得不清楚，来回跑了两次。")
+    assert phone.locator("#count").inner_text() == "17"
+    SHOTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "qr-page-rating.png"), full_page=True)
+    phone.get_by_role("button", name="提交评价").click()
+    phone.wait_for_selector("text=感谢您的评价")
+    phone.screenshot(path=str(SHOTS / "qr-page-thanks.png"))
+    with store.read() as conn:
+        row = conn.execute(select(records).where(records.c.case_no == "2026-XN-0420")).one()
+    assert (row.channel, row.level, row.reasons, row.source) == (3, 2, "[213]", "qr")
+    assert row.comment == "材料要求讲得不清楚，来回跑了两次。"
+    phone.goto(f"{base}/r/{token}")
+    assert phone.locator("text=该办件已评价").first.is_visible()
+
+
+@pytest.mark.slow
+def test_tampered_and_expired_links_show_their_pages(phone_server, phone):
+    base, _store, device = phone_server
+    old = make_token(device.id, "OLD-1", real_clock() - timedelta(days=8), device.secret)
+    answer = phone.goto(f"{base}/r/{old}")
+    assert answer.status == 410 and phone.locator("text=评价已过期").first.is_visible()
+    forged = make_token(device.id, "FORGED-1", real_clock(), b"not the device secret" * 2)
+    answer = phone.goto(f"{base}/r/{forged}")
+    assert answer.status == 403 and phone.locator("text=二维码无效").first.is_visible()
+    phone.screenshot(path=str(SHOTS / "qr-page-forged.png"))
