@@ -6,6 +6,7 @@ Prints one ``<name> <value> <unit>`` line per figure:
     server.ingest_vs_sqlite_ceiling that rate ÷ a plain batched insert of the same rows into SQLite
     sync.drain_10k_s                a kiosk outbox of 10,000 ratings emptied by the real SyncWorker
     server.qr_page_p50_ms / _p99_ms 100 phones fetching GET /r/<token> at the same moment, distinct valid tokens
+    server.qr_page_spread_1s_p99_ms the same 100 phones arriving evenly over one second
 
 ``LocalServer`` (start, kill, restart an ``hcp server`` process; enrol a device) is shared with the
 end-to-end tests. HTTP here goes through ``kiosk.sync`` or the standard library only.
@@ -177,6 +178,8 @@ def measure(server: LocalServer, tmp: Path, n: int):
     p50, p99 = _qr_page_ms(server, 100)
     yield "server.qr_page_p50_ms", f"{p50:.1f}", "ms"
     yield "server.qr_page_p99_ms", f"{p99:.1f}", "ms"
+    _p50, spread_p99 = _qr_page_ms(server, 100, spread_s=1.0)
+    yield "server.qr_page_spread_1s_p99_ms", f"{spread_p99:.1f}", "ms"
 
 
 BATCH = 500
@@ -264,11 +267,9 @@ def _drain_seconds(server: LocalServer, tmp: Path, n: int) -> float:
         outbox.close()
 
 
-def _qr_page_ms(server: LocalServer, phones: int) -> tuple[float, float]:
-    """``phones`` phones open their QR links at the same moment (distinct valid tokens); p50 and p99 page times.
-
-    An asyncio client (httpx) keeps the measuring side light, so the figure is the server's.
-    """
+def _qr_page_ms(server: LocalServer, phones: int, spread_s: float = 0.0) -> tuple[float, float]:
+    """``phones`` phones open their QR links (distinct valid tokens) at the same moment, or spread evenly over
+    ``spread_s`` seconds; p50 and p99 page times. An asyncio client (httpx) keeps the measuring side light."""
     import asyncio
 
     import httpx
@@ -279,20 +280,22 @@ def _qr_page_ms(server: LocalServer, phones: int) -> tuple[float, float]:
     now = datetime.now(UTC)
     paths = [f"/r/{make_token(identity.device_id, f'QR{i:05d}', now, identity.secret)}" for i in range(phones)]
 
-    async def fetch(client: httpx.AsyncClient, path: str) -> float:
+    async def fetch(client: httpx.AsyncClient, path: str, delay_s: float = 0.0) -> float:
+        await asyncio.sleep(delay_s)
         started = time.perf_counter()
         response = await client.get(path)
         if response.status_code != 200 or "非常满意" not in response.text:
             raise RuntimeError(f"QR page answered {response.status_code}")
         return (time.perf_counter() - started) * 1000
 
-    async def burst() -> list[float]:
+    async def phones_open() -> list[float]:
         limits = httpx.Limits(max_connections=phones, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as client:
             await asyncio.gather(*(fetch(client, p) for p in paths[:10]))  # warm up templates and caches
-            return await asyncio.gather(*(fetch(client, p) for p in paths))
+            step = spread_s / phones
+            return await asyncio.gather(*(fetch(client, p, i * step) for i, p in enumerate(paths)))
 
-    times = sorted(asyncio.run(burst()))
+    times = sorted(asyncio.run(phones_open()))
     return _percentile(times, 0.50), _percentile(times, 0.99)
 
 

@@ -18,6 +18,7 @@ EXPECTED = {
     "sync.drain_10k_s": "s",
     "server.qr_page_p50_ms": "ms",
     "server.qr_page_p99_ms": "ms",
+    "server.qr_page_spread_1s_p99_ms": "ms",
 }
 
 
