@@ -35,7 +35,14 @@ import requests
 from haochaping.chain import RECORD_FIELDS
 from haochaping.signing import HEADER_SERVER_TIME, sign_headers
 from kiosk.config_cache import ConfigRejected, read_config_cache, validate_config_body, write_config_cache
-from kiosk.errors import EnrolmentFailed, ServerRefused, ServerUnavailable, SyncError, TriggerRefused
+from kiosk.errors import (
+    EnrolmentFailed,
+    OutboxError,
+    ServerRefused,
+    ServerUnavailable,
+    SyncError,
+    TriggerRefused,
+)
 from kiosk.identity import DeviceIdentity
 
 log = logging.getLogger("kiosk.sync")
@@ -360,7 +367,7 @@ class SyncWorker:
 
     def _succeeded(self, now: datetime) -> float:
         self.failures = 0
-        self.outbox.set_state("last_sync_at", now.astimezone(UTC).isoformat(timespec="seconds"))
+        self._keep("last_sync_at", now.astimezone(UTC).isoformat(timespec="seconds"))
         depth = self.outbox.depth()
         self._set_status(f"待同步 {depth} 条" if depth else "已同步")
         return 0.0 if depth else self.policy.idle_s
@@ -379,9 +386,16 @@ class SyncWorker:
         if text == self.status:
             return
         self.status = text
-        self.outbox.set_state("sync_status", text)
+        self._keep("sync_status", text)
         if self.on_change:
             self.on_change(text)
+
+    def _keep(self, key: str, value) -> None:
+        """Terminal state for the maintenance screen; a full disk must not stop the worker."""
+        try:
+            self.outbox.set_state(key, value)
+        except OutboxError as e:
+            log.warning("could not keep %s: %s", key, e)
 
     # ------------------------------------------------------------ config and health
 
@@ -399,9 +413,13 @@ class SyncWorker:
         except ConfigRejected as e:
             log.error("the server sent a configuration that is not valid; keeping the last good copy: %s", e)
             return self.policy.config_every_s
-        write_config_cache(self.data_dir, pulled.version, pulled.etag, pulled.body, self.clock())
+        try:
+            write_config_cache(self.data_dir, pulled.version, pulled.etag, pulled.body, self.clock())
+        except OSError as e:
+            log.error("could not write the configuration cache; keeping the last good copy: %s", e)
+            return min(self.policy.config_every_s, 60.0)
         self.etag = pulled.etag
-        self.outbox.set_state("config_version", pulled.version)
+        self._keep("config_version", pulled.version)
         if self.on_config:
             self.on_config(config)
         return self.policy.config_every_s
@@ -436,8 +454,16 @@ class SyncWorker:
                 delay = self.step()
             except Exception as e:  # the worker must outlive any surprise; it retries with backoff
                 log.exception("sync round failed")
-                delay = self._failed("同步出错", repr(e), None)
+                delay = self._failed_safely(repr(e))
             self._wait(delay)
+
+    def _failed_safely(self, detail: str) -> float:
+        try:
+            return self._failed("同步出错", detail, None)
+        except Exception:
+            log.exception("could not even record the failure")
+            self.failures += 1
+            return backoff_delay(self.failures, self.policy, self.rand)
 
     def _wait(self, delay: float) -> None:
         if delay <= 0:

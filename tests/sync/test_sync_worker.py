@@ -302,3 +302,37 @@ def test_a_wake_does_not_cut_a_retry_after_short(worker):
     started = time.monotonic()
     worker._wait(0.3)
     assert time.monotonic() - started >= 0.29
+
+
+class FullDiskOutbox:
+    """The real outbox, except that every write fails as on a full disk."""
+
+    def __init__(self, outbox):
+        self._outbox = outbox
+
+    def __getattr__(self, name):
+        return getattr(self._outbox, name)
+
+    def mark_acknowledged(self, *args):
+        from kiosk.errors import OutboxFull
+
+        raise OutboxFull("存储空间已满")
+
+    set_state = mark_acknowledged
+
+
+def test_a_full_disk_does_not_stop_the_worker_and_nothing_is_marked(identity, outbox, clock, tmp_path):
+    outbox.append("sign_in", clock(), window="A01", clerk_no="1001")
+    session = ServingSession()
+    client = SyncClient("http://server.test", identity, session, clock, policy=POLICY)
+    policy = SyncPolicy(backoff_base_s=0.01, backoff_cap_s=0.02, config_every_s=3600)
+    worker = SyncWorker(client, FullDiskOutbox(outbox), data_dir=tmp_path, window="A01", clock=clock, policy=policy)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while worker.failures < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert worker.failures >= 5 and worker._thread.is_alive()
+    finally:
+        worker.stop()
+    assert outbox.depth() == 1  # still pending: it will be sent again when the disk has room
