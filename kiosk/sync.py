@@ -24,7 +24,7 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -485,6 +485,7 @@ class TriggerPoller:
     """
 
     REMEMBER = 1000
+    BACKOFF_CAP_S = 30.0  # prompts matter now: come back soon after the network does
 
     def __init__(
         self,
@@ -495,7 +496,8 @@ class TriggerPoller:
         rand: Callable[[], float] = random.random,
     ):
         self.client, self.submit = client, submit
-        self.policy = policy or SyncPolicy()
+        policy = policy or SyncPolicy()
+        self.policy = replace(policy, backoff_cap_s=min(policy.backoff_cap_s, self.BACKOFF_CAP_S))
         self.rand = rand
         self.failures = 0
         self.outcomes: OrderedDict[str, str | None] = OrderedDict()

@@ -336,3 +336,10 @@ def test_a_full_disk_does_not_stop_the_worker_and_nothing_is_marked(identity, ou
     finally:
         worker.stop()
     assert outbox.depth() == 1  # still pending: it will be sent again when the disk has room
+
+
+def test_the_trigger_poller_comes_back_within_30_seconds_of_an_outage(client, session):
+    poller = TriggerPoller(client, lambda t: None, policy=SyncPolicy(), rand=lambda: 1.0)
+    session.script = [requests.ConnectionError("down") for _ in range(12)]
+    delays = [poller.poll_once() for _ in range(12)]
+    assert delays[:3] == [1, 2, 4] and max(delays) == 30
