@@ -70,3 +70,19 @@ def test_the_servers_trigger_answer_is_understood(client):
     ).model_dump(mode="json")
     client.session.script = [reply(200, body)]
     assert [t["case_no"] for t in client.poll_triggers(0)] == ["C-1"]
+
+
+def test_only_the_sync_module_imports_requests():
+    import ast
+    from pathlib import Path
+
+    kiosk_dir = Path(__file__).resolve().parents[2] / "kiosk"
+    importers = set()
+    for path in kiosk_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n == "requests" or n.startswith("requests.") for n in names):
+                importers.add(path.relative_to(kiosk_dir).as_posix())
+    assert importers == {"sync.py"}
