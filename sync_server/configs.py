@@ -40,11 +40,20 @@ def import_config(store: Store, config_dir: Path, rules_file: str, now: datetime
     return ConfigVersion(new_id, config.version, config, utc_iso(now)), True
 
 
+# Parsed configurations by their version (a digest of the content, so an entry can never be stale);
+# which version is current is still asked of the database every time.
+_PARSED: dict[str, HallConfig] = {}
+
+
 def _latest(conn) -> ConfigVersion | None:
-    row = conn.execute(select(config_versions).order_by(config_versions.c.id.desc()).limit(1)).first()
+    cols = (config_versions.c.id, config_versions.c.version, config_versions.c.imported_at)
+    row = conn.execute(select(*cols).order_by(config_versions.c.id.desc()).limit(1)).first()
     if row is None:
         return None
-    return ConfigVersion(row.id, row.version, HallConfig.model_validate_json(row.content), row.imported_at)
+    if row.version not in _PARSED:
+        content = conn.execute(select(config_versions.c.content).where(config_versions.c.id == row.id)).scalar_one()
+        _PARSED[row.version] = HallConfig.model_validate_json(content)
+    return ConfigVersion(row.id, row.version, _PARSED[row.version], row.imported_at)
 
 
 def current_config(conn) -> ConfigVersion | None:

@@ -8,13 +8,16 @@ Phone ratings live in the ``records`` table with ``source = 'qr'``, ``seq`` NULL
 chain) and the id ``qr:<case_no>`` (so a case can get at most one phone rating, even from two racing submits).
 
 CSRF: the form is public and the credential is the QR token in the URL, which a cross-site attacker does not
-have. Each rendered form also carries a one-time nonce (stored in ``qr_form_nonces``, valid
-``qr_form_ttl_s``) that the POST must return: it stops blind or repeated submissions of a stale page.
+have. Each rendered form also carries a form nonce, ``<issued unix time>.<HMAC(device secret, case, time)>``,
+that the POST must return within ``qr_form_ttl_s``: a POST that did not come from a page this server rendered
+for this case is refused. The nonce needs no storage (showing the page writes nothing, which keeps the page
+fast for a hall full of phones); a second submission is refused by the one-rating-per-case id above.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,14 +25,15 @@ from pathlib import Path
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select, update
+from markupsafe import Markup
+from sqlalchemy import select
 
 from haochaping.config import HallConfig
 from haochaping.errors import TokenError, TokenExpired, TokenForged
 from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, Level
 from haochaping.qrtoken import QrClaims, verify_token
 from sync_server.configs import current_config, current_rules
-from sync_server.db import Store, cases, devices, qr_form_nonces, records, utc_iso
+from sync_server.db import Store, cases, devices, records, utc_iso
 from sync_server.ratings import case_is_rated, case_row, ensure_cases, record_row, server_record, settle_cases
 
 TEMPLATES = Environment(
@@ -58,6 +62,7 @@ class CaseView:
     """What the phone page shows about the case."""
 
     claims: QrClaims
+    secret: bytes
     window: str | None
     window_name: str
     matter_code: str | None
@@ -67,6 +72,7 @@ class CaseView:
     prompted_at: str
     hall_name: str
     config: HallConfig | None
+    config_version: str
 
 
 def render(name: str, status: int = 200, **context) -> HTMLResponse:
@@ -84,8 +90,14 @@ def problem_page(p: PageProblem, hall_name: str = "") -> HTMLResponse:
 def load_case(conn, token: str, now: datetime) -> CaseView:
     """Verify the token and gather what the page shows; PageProblem for a bad, expired or rated case."""
     rules = current_rules(conn)
+    secrets_seen: dict[str, bytes | None] = {}
+
+    def secret_for(device_id: str) -> bytes | None:
+        secrets_seen[device_id] = _secret(conn, device_id)
+        return secrets_seen[device_id]
+
     try:
-        claims = verify_token(token, lambda d: _secret(conn, d), now, timedelta(days=rules.qr_valid_days))
+        claims = verify_token(token, secret_for, now, timedelta(days=rules.qr_valid_days))
     except TokenExpired:
         raise PageProblem(410, "评价已过期", f"本办件的扫码评价有效期为 {rules.qr_valid_days} 天，现已过期。") from None
     except TokenForged:
@@ -94,7 +106,7 @@ def load_case(conn, token: str, now: datetime) -> CaseView:
         raise PageProblem(400, "链接不完整", "二维码链接不完整或格式不正确，请重新扫描窗口的二维码。") from None
     if case_is_rated(conn, claims.case_no):
         raise PageProblem(409, "该办件已评价", f"办件 {claims.case_no} 已完成评价，感谢您的参与。")
-    return _case_view(conn, claims)
+    return _case_view(conn, claims, secrets_seen[claims.device_id])
 
 
 def _secret(conn, device_id: str) -> bytes | None:
@@ -102,7 +114,7 @@ def _secret(conn, device_id: str) -> bytes | None:
     return bytes.fromhex(row.secret_hex) if row else None
 
 
-def _case_view(conn, claims: QrClaims) -> CaseView:
+def _case_view(conn, claims: QrClaims, secret: bytes) -> CaseView:
     case = conn.execute(select(cases).where(cases.c.case_no == claims.case_no)).first()
     device = conn.execute(select(devices.c.window).where(devices.c.id == claims.device_id)).first()
     cv = current_config(conn)
@@ -112,6 +124,7 @@ def _case_view(conn, claims: QrClaims) -> CaseView:
     clerk_no = case.clerk_no if case else None
     return CaseView(
         claims=claims,
+        secret=secret,
         window=window,
         window_name=_name(config, "window", window, lambda w: w.name if w.code in w.name else f"{w.code} {w.name}")
         or (window or "—"),
@@ -122,6 +135,7 @@ def _case_view(conn, claims: QrClaims) -> CaseView:
         prompted_at=(case.prompted_at if case and case.prompted_at else utc_iso(claims.issued_at)),
         hall_name=config.hall.name if config else "",
         config=config,
+        config_version=cv.version if cv else "",
     )
 
 
@@ -150,10 +164,36 @@ def _levels(config: HallConfig | None) -> list[dict]:
     ]
 
 
-def issue_nonce(conn, case_no: str, now: datetime) -> str:
-    nonce = secrets.token_urlsafe(24)
-    conn.execute(qr_form_nonces.insert().values(nonce=nonce, case_no=case_no, issued_at=utc_iso(now)))
-    return nonce
+def _nonce_mac(secret: bytes, case_no: str, issued: int) -> str:
+    return hmac.new(secret, f"qr-form|{case_no}|{issued}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def form_nonce(view: CaseView, now: datetime) -> str:
+    issued = int(now.timestamp())
+    return f"{issued}.{_nonce_mac(view.secret, view.claims.case_no, issued)}"
+
+
+def nonce_valid(view: CaseView, nonce: str, now: datetime, ttl_s: int) -> bool:
+    """True for a nonce this server made for this case, no older than ``ttl_s``."""
+    issued, _, mac = nonce.partition(".")
+    if not issued.isdigit() or not hmac.compare_digest(mac, _nonce_mac(view.secret, view.claims.case_no, int(issued))):
+        return False
+    return 0 <= now.timestamp() - int(issued) <= ttl_s
+
+
+_CHOICES: dict[str, Markup] = {}  # config version -> the untouched levels-and-reasons block
+
+
+def _choices(view: CaseView, level: int | None, reasons) -> Markup:
+    pristine = level is None and not reasons
+    if pristine and view.config_version in _CHOICES:
+        return _CHOICES[view.config_version]
+    html = TEMPLATES.get_template("_choices.html").render(
+        levels=_levels(view.config), chosen_level=level, chosen_reasons=reasons
+    )
+    if pristine:
+        _CHOICES[view.config_version] = Markup(html)
+    return Markup(html)
 
 
 def form_page(view: CaseView, nonce: str, status: int = 200, message: str = "", **chosen) -> HTMLResponse:
@@ -165,12 +205,10 @@ def form_page(view: CaseView, nonce: str, status: int = 200, message: str = "", 
         window_name=view.window_name,
         clerk_name=view.clerk_name,
         hall_name=view.hall_name,
-        levels=_levels(view.config),
+        choices=_choices(view, chosen.get("level"), chosen.get("reasons", ())),
         nonce=nonce,
         message=message,
         comment_max=COMMENT_MAX_CHARS,
-        chosen_level=chosen.get("level"),
-        chosen_reasons=chosen.get("reasons", ()),
         comment=chosen.get("comment", ""),
     )
 
@@ -202,19 +240,8 @@ def parse_form(view: CaseView, level: str, reasons: list[str], comment: str) -> 
     return PhoneRating(int(chosen), codes, text or None)
 
 
-def store_rating(store: Store, conn, view: CaseView, rating: PhoneRating, nonce: str, now: datetime) -> None:
-    """Spend the form nonce and store the channel-3 rating, in the caller's transaction."""
-    spent = conn.execute(
-        update(qr_form_nonces)
-        .where(
-            qr_form_nonces.c.nonce == nonce,
-            qr_form_nonces.c.case_no == view.claims.case_no,
-            qr_form_nonces.c.used_at.is_(None),
-        )
-        .values(used_at=utc_iso(now))
-    )
-    if spent.rowcount != 1:
-        raise PageProblem(400, "页面已失效", "该评价页面已提交过或已失效，请重新扫描二维码。")
+def store_rating(store: Store, conn, view: CaseView, rating: PhoneRating, now: datetime) -> None:
+    """Store the channel-3 rating (at most one per case), in the caller's transaction."""
     rec = _phone_record(view, rating, now)
     inserted = conn.execute(
         store.insert(records)
@@ -248,11 +275,6 @@ def _phone_record(view: CaseView, rating: PhoneRating, now: datetime) -> dict:
     )
 
 
-def _nonce_fresh(conn, nonce: str, now: datetime, ttl_s: int) -> bool:
-    row = conn.execute(select(qr_form_nonces.c.issued_at).where(qr_form_nonces.c.nonce == nonce)).first()
-    return row is not None and row.issued_at >= utc_iso(now - timedelta(seconds=ttl_s))
-
-
 # ---------------------------------------------------------------- routes
 
 
@@ -269,12 +291,11 @@ def qr_router() -> APIRouter:
     def rating_page(token: str, request: Request):
         store, now = request.app.state.store, request.app.state.clock()
         try:
-            with store.write() as conn:
+            with store.read() as conn:
                 view = load_case(conn, token, now)
-                nonce = issue_nonce(conn, view.claims.case_no, now)
         except PageProblem as p:
             return problem_page(p, _hall_name(store))
-        return form_page(view, nonce)
+        return form_page(view, form_nonce(view, now))
 
     @router.post("/r/{token}", response_class=HTMLResponse, summary="提交扫码评价")
     def submit_rating(
@@ -296,16 +317,15 @@ def _submit(request: Request, token: str, level: str, reasons: list[str], commen
     try:
         with store.write() as conn:
             view = load_case(conn, token, now)
-            if not _nonce_fresh(conn, nonce, now, state.settings.qr_form_ttl_s):
-                fresh = issue_nonce(conn, view.claims.case_no, now)
-                return form_page(view, fresh, 400, "页面已失效，请重新选择后提交")
+            if not nonce_valid(view, nonce, now, state.settings.qr_form_ttl_s):
+                return form_page(view, form_nonce(view, now), 400, "页面已失效，请重新选择后提交")
             try:
                 rating = parse_form(view, level, reasons[:32], comment)
             except ValueError as e:
                 chosen = {"level": int(level) if level.isdigit() else None, "comment": comment[:COMMENT_MAX_CHARS]}
                 chosen["reasons"] = [int(r) for r in reasons if r.isdigit()]
                 return form_page(view, nonce, 400, str(e), **chosen)
-            store_rating(store, conn, view, rating, nonce, now)
+            store_rating(store, conn, view, rating, now)
     except PageProblem as p:
         return problem_page(p, _hall_name(store))
     return render(
