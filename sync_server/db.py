@@ -284,3 +284,6 @@ def current_revision(store: Store) -> str | None:
 
     with store.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+from sync_server.console import tables as _console_tables  # noqa: E402,F401 - the console's tables join METADATA

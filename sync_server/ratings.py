@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, select
 from haochaping.chain import record_hash
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config, current_rules
+from sync_server.console.rollup import apply_rollup_delta, rollup_snapshot
 from sync_server.db import Store, cases, ratings, records, utc_iso
 from sync_server.errors import NotConfigured
 
@@ -56,6 +57,7 @@ def settle_cases(store: Store, conn: Connection, case_nos: set[str]) -> None:
     if not case_nos:
         return
     follow_up = current_rules(conn).follow_up_allowed
+    before = rollup_snapshot(conn, case_nos)  # the console's daily rollup, kept in the same transaction
     locked = select(cases.c.case_no).where(cases.c.case_no.in_(case_nos)).with_for_update()
     conn.execute(locked)  # PostgreSQL: one settler per case at a time; SQLite holds the write lock already
     rows = conn.execute(
@@ -88,16 +90,19 @@ def settle_cases(store: Store, conn: Connection, case_nos: set[str]) -> None:
             set_={"role": stmt.excluded.role, "assess_number": stmt.excluded.assess_number},
         )
         conn.execute(stmt, upserts)
+    apply_rollup_delta(conn, before, case_nos)
 
 
 def ensure_cases(store: Store, conn: Connection, rows: list[dict]) -> None:
     """Create or complete the case rows these records tell about (prompted cases are what default ratings need)."""
     if not rows:
         return
+    before = rollup_snapshot(conn, {r["case_no"] for r in rows})  # the console's daily rollup, same transaction
     stmt = store.insert(cases)
     keep = {c: _coalesce(cases.c[c], stmt.excluded[c]) for c in ("window", "device_id", "matter_code", "clerk_no")}
     keep["prompted_at"] = _coalesce(cases.c.prompted_at, stmt.excluded.prompted_at)
     conn.execute(stmt.on_conflict_do_update(index_elements=["case_no"], set_=keep), rows)
+    apply_rollup_delta(conn, before, {r["case_no"] for r in rows})
 
 
 def _coalesce(a, b):

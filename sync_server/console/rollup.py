@@ -1,0 +1,273 @@
+"""The daily rollups the dashboard reads, kept in step with ingest in the same transaction.
+
+``rating_rollup``: China day × department × window × clerk × matter × channel × level × status → count, where
+status is ``effective`` (counts), ``excluded`` (an appeal upheld), ``superseded``, ``follow_up`` (追评) or ``test``.
+``case_rollup``: prompt day × department × window × clerk × matter → prompted, rated, default-only cases.
+
+Ingest and settling keep the buckets by deltas: ``rollup_snapshot(conn, case_nos)`` before a change and
+``apply_rollup_delta(conn, before, case_nos)`` after it, in the same transaction (an exclusion made or lifted does
+the same with the cases of its ratings). ``recompute_days`` rebuilds the buckets of given days from the stored rows,
+``rebuild`` all of them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from sqlalchemy import Connection, and_, delete, func, or_, select, text
+
+from haochaping.levels import CHANNEL_DEFAULT
+from sync_server.configs import current_config
+from sync_server.console.tables import case_rollup, rating_exclusions, rating_rollup
+from sync_server.db import cases, ratings, records
+
+CHINA = timezone(timedelta(hours=8), "CST")
+EFFECTIVE, EXCLUDED, SUPERSEDED, FOLLOW_UP, TEST = "effective", "excluded", "superseded", "follow_up", "test"
+STATUS_LABELS = {
+    EFFECTIVE: "有效评价",
+    EXCLUDED: "申诉排除",
+    SUPERSEDED: "重复评价（不计）",
+    FOLLOW_UP: "追评（不计入）",
+    TEST: "测试评价",
+}
+TEST_MARK = '%"test": true%'
+_departments_cache: dict[int, dict[str, str]] = {}
+
+
+def china_day(iso: str) -> str:
+    """The China (UTC+8) calendar date of an ISO time, as YYYY-MM-DD."""
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CHINA).date().isoformat()
+
+
+def day_bounds(day: str | date) -> tuple[str, str]:
+    """UTC ISO strings [start, end) of a China day, comparable with the database's time columns."""
+    start = datetime.combine(date.fromisoformat(str(day)), datetime.min.time(), CHINA)
+    return _iso(start), _iso(start + timedelta(days=1))
+
+
+def period_bounds(first: date, last: date) -> tuple[str, str]:
+    return day_bounds(first)[0], day_bounds(last)[1]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def department_of_windows(conn: Connection) -> dict[str, str]:
+    """window code → department code, from the current configuration (cached per configuration version)."""
+    cv = current_config(conn)
+    if cv is None:
+        return {}
+    if cv.id not in _departments_cache:
+        _departments_cache[cv.id] = {w.code: w.department for w in cv.config.hall.windows}
+    return _departments_cache[cv.id]
+
+
+def rating_status(role: str | None, excluded: bool, detail: str | None) -> str | None:
+    """The rollup status of a rating; None while it is not settled yet (no ``ratings`` row)."""
+    if role is None:
+        return None
+    if detail and '"test": true' in detail:
+        return TEST
+    if role == SUPERSEDED:
+        return SUPERSEDED
+    if excluded:
+        return EXCLUDED
+    return FOLLOW_UP if role == FOLLOW_UP else EFFECTIVE
+
+
+def active_exclusion():
+    """Rating ids with an exclusion not lifted (a subquery)."""
+    return select(rating_exclusions.c.record_id).where(rating_exclusions.c.lifted_at.is_(None))
+
+
+# ---------------------------------------------------------------- keeping buckets in step (deltas)
+
+
+def rollup_snapshot(conn: Connection, case_nos: Iterable[str]) -> tuple[Counter, Counter]:
+    """What these cases contribute to the rollups now. Take it BEFORE changing their ratings, cases or
+    exclusions, then call ``apply_rollup_delta`` after: the difference is added to the buckets. Deltas commute,
+    so concurrent transactions on PostgreSQL never overwrite each other's counts (each case is locked first)."""
+    case_nos = sorted({c for c in case_nos if c})
+    if conn.dialect.name == "postgresql":
+        for case_no in case_nos:  # sorted order: no deadlock between two ingests sharing cases
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": case_no})
+    return _contributions(conn, case_nos)
+
+
+def apply_rollup_delta(conn: Connection, before: tuple[Counter, Counter], case_nos: Iterable[str]) -> None:
+    after = _contributions(conn, sorted({c for c in case_nos if c}))
+    rating_delta = Counter(after[0])
+    rating_delta.subtract(before[0])
+    case_delta = Counter(after[1])
+    case_delta.subtract(before[1])
+    _add_rating_counts(conn, {k: n for k, n in rating_delta.items() if n})
+    _add_case_counts(conn, {k: n for k, n in case_delta.items() if n})
+
+
+def refresh_for_records(conn: Connection, record_ids: Iterable[str]):
+    """The case numbers of these ratings, for ``rollup_snapshot``/``apply_rollup_delta`` around an exclusion."""
+    ids = sorted(set(record_ids))
+    case_nos: set[str] = set()
+    for chunk in _chunks(ids, 500):
+        case_nos |= {r.case_no for r in conn.execute(select(records.c.case_no).where(records.c.id.in_(chunk)))}
+    return {c for c in case_nos if c}
+
+
+def _contributions(conn: Connection, case_nos: list[str]) -> tuple[Counter, Counter]:
+    departments = department_of_windows(conn)
+    rating_counts: Counter = Counter()
+    case_counts: Counter = Counter()
+    for chunk in _chunks(case_nos, 500):
+        rating_counts.update(_rating_counts(conn, records.c.case_no.in_(chunk), departments))
+        case_counts.update(_case_counts(conn, cases.c.case_no.in_(chunk), departments))
+    return rating_counts, case_counts
+
+
+def _upsert(conn: Connection, table, rows: list[dict], columns: tuple[str, ...]):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in columns})
+    conn.execute(stmt, rows)
+
+
+def _add_rating_counts(conn: Connection, counts: dict) -> None:
+    if counts:
+        _upsert(conn, rating_rollup, [_rating_row(k, n) for k, n in counts.items()], ("n",))
+
+
+def _add_case_counts(conn: Connection, counts: dict) -> None:
+    if counts:
+        _upsert(conn, case_rollup, _case_rows(counts), ("prompted", "rated", "default_only"))
+
+
+def recompute_days(conn: Connection, days: Iterable[str | date]) -> None:
+    """Recompute every bucket of these China days from the stored rows (a repair; ingest keeps them by deltas)."""
+    departments = department_of_windows(conn)
+    for day in sorted({str(d) for d in days}):
+        start, end = day_bounds(day)
+        conn.execute(delete(rating_rollup).where(rating_rollup.c.day == day))
+        conn.execute(delete(case_rollup).where(case_rollup.c.day == day))
+        in_day = and_(records.c.occurred_at >= start, records.c.occurred_at < end)
+        _add_rating_counts(conn, _rating_counts(conn, in_day, departments))
+        _add_case_counts(
+            conn, _case_counts(conn, and_(cases.c.prompted_at >= start, cases.c.prompted_at < end), departments)
+        )
+
+
+def rebuild(conn: Connection) -> int:
+    """Recompute the whole rollup from the stored ratings and cases; returns the number of days."""
+    days = {china_day(r[0]) for r in conn.execute(select(records.c.occurred_at).where(records.c.kind == "rating"))}
+    days |= {china_day(r[0]) for r in conn.execute(select(cases.c.prompted_at).where(cases.c.prompted_at.is_not(None)))}
+    conn.execute(delete(rating_rollup))
+    conn.execute(delete(case_rollup))
+    recompute_days(conn, days)
+    return len(days)
+
+
+def _rating_counts(conn: Connection, where, departments: dict) -> Counter:
+    excluded = active_exclusion().where(rating_exclusions.c.record_id == records.c.id).exists()
+    query = (
+        select(
+            records.c.occurred_at,
+            records.c.window,
+            func.coalesce(records.c.clerk_no, cases.c.clerk_no).label("clerk_no"),
+            func.coalesce(records.c.matter_code, cases.c.matter_code).label("matter_code"),
+            records.c.channel,
+            records.c.level,
+            records.c.detail,
+            ratings.c.role,
+            excluded.label("excluded"),
+        )
+        .select_from(records)
+        .outerjoin(ratings, ratings.c.record_id == records.c.id)
+        .outerjoin(cases, cases.c.case_no == records.c.case_no)
+        .where(records.c.kind == "rating", records.c.level.is_not(None), where)
+    )
+    counts: Counter = Counter()
+    for r in conn.execute(query):
+        w = r.window or ""
+        status = rating_status(r.role, bool(r.excluded), r.detail)
+        if status is None:
+            continue
+        key = (
+            china_day(r.occurred_at),
+            departments.get(w, ""),
+            w,
+            r.clerk_no or "",
+            r.matter_code or "",
+            r.channel or 0,
+            r.level,
+            status,
+        )
+        counts[key] += 1
+    return counts
+
+
+def _rating_row(k: tuple, n: int) -> dict:
+    return dict(
+        day=k[0],
+        department=k[1],
+        window=k[2],
+        clerk_no=k[3],
+        matter_code=k[4],
+        channel=k[5],
+        level=k[6],
+        status=k[7],
+        n=n,
+    )
+
+
+def _case_counts(conn: Connection, where, departments: dict) -> Counter:
+    real = select(ratings.c.record_id).where(
+        ratings.c.case_no == cases.c.case_no, or_(ratings.c.channel.is_(None), ratings.c.channel != CHANNEL_DEFAULT)
+    )
+    default = select(ratings.c.record_id).where(
+        and_(ratings.c.case_no == cases.c.case_no, ratings.c.channel == CHANNEL_DEFAULT)
+    )
+    query = select(
+        cases.c.prompted_at,
+        cases.c.window,
+        cases.c.clerk_no,
+        cases.c.matter_code,
+        real.exists().label("rated"),
+        default.exists().label("defaulted"),
+    ).where(cases.c.prompted_at.is_not(None), where)
+    counts: Counter = Counter()
+    for c in conn.execute(query):
+        w = c.window or ""
+        key = (china_day(c.prompted_at), departments.get(w, ""), w, c.clerk_no or "", c.matter_code or "")
+        rated, defaulted = bool(c.rated), bool(c.defaulted)
+        counts[key + ("prompted",)] += 1
+        counts[key + ("rated",)] += int(rated)
+        counts[key + ("default_only",)] += int(defaulted and not rated)
+    return counts
+
+
+def _case_rows(counts: dict) -> list[dict]:
+    keys = {k[:5] for k in counts}
+    return [
+        dict(
+            day=k[0],
+            department=k[1],
+            window=k[2],
+            clerk_no=k[3],
+            matter_code=k[4],
+            prompted=counts.get(k + ("prompted",), 0),
+            rated=counts.get(k + ("rated",), 0),
+            default_only=counts.get(k + ("default_only",), 0),
+        )
+        for k in keys
+    ]
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
