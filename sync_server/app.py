@@ -46,6 +46,17 @@ def create_app(store: Store, clock: Clock = system_clock, settings: ServerSettin
     return app
 
 
+DB_ENV = "HCP_SERVER_DB"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for one of several ``hcp server --workers N`` processes: uvicorn starts each worker from an import
+    string, so the CLI hands the database URL over in ``HCP_SERVER_DB`` (read here, at the process edge only)."""
+    import os
+
+    return create_app(Store.from_url(os.environ[DB_ENV]))
+
+
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status, headers=headers)
 

@@ -18,6 +18,7 @@ def register(sub) -> None:
     server.add_argument("--db", default=DEFAULT_DB_URL, help=_DB_HELP)
     server.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1）")
     server.add_argument("--port", type=int, default=8000, help="监听端口（默认 8000）")
+    server.add_argument("--workers", type=int, default=1, help="工作进程数（默认 1；服务无本地状态，可多进程）")
     server.set_defaults(func=_run)
     ssub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND")
     _command(ssub, "migrate", "把数据库结构升级到最新版本", _migrate)
@@ -76,7 +77,17 @@ def _run(args) -> int:
 
     store = _store(args)
     print(f"好差评中心服务：http://{args.host}:{args.port}（数据库 {_safe_url(args.db)}）", flush=True)
-    uvicorn.run(create_app(store), host=args.host, port=args.port, log_level="warning")
+    options = {"host": args.host, "port": args.port, "log_level": "warning", "timeout_graceful_shutdown": 5}
+    if args.workers > 1:
+        import os
+
+        from sync_server.app import DB_ENV
+
+        os.environ[DB_ENV] = args.db
+        store.dispose()
+        uvicorn.run("sync_server.app:app_from_environment", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(create_app(store), **options)
     return 0
 
 
