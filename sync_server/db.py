@@ -185,16 +185,6 @@ triggers = Table(
     Index("ix_triggers_window_open", "window", "acked_at"),
 )
 
-qr_form_nonces = Table(
-    "qr_form_nonces",
-    METADATA,
-    Column("nonce", String(64), primary_key=True),
-    Column("case_no", String(64), nullable=False),
-    Column("issued_at", String(40), nullable=False),
-    Column("used_at", String(40)),
-)
-
-
 # ---------------------------------------------------------------- engine
 
 
