@@ -110,7 +110,7 @@ class LocalServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(2)  # uvicorn waits for open long polls; do not wait for them long
             except subprocess.TimeoutExpired:
                 self.kill()
 

@@ -314,3 +314,38 @@ def test_a_kiosk_whose_clock_is_20_minutes_fast_corrects_it_and_syncs(server, ou
     assert outbox.depth() == 0
     assert outbox.state("clock_offset_s") == pytest.approx(-1200, abs=5)
     assert server.query("SELECT count(*) FROM records WHERE device_id = ?", identity.device_id) == [(10,)]
+
+
+# ---------------------------------------------------------------- all of it, as the app starts it
+
+
+def test_start_sync_carries_a_server_prompt_to_the_flow_and_the_rating_back(server, tmp_path, hall_config):
+    from kiosk.flow import Submit, TapLevel
+    from kiosk.settings import KioskSettings
+    from kiosk.sync import start_sync
+
+    key = server.case_system_key()
+    identity = enrolled_identity(server)
+    settings = KioskSettings(
+        window="A01", trigger_token="x" * 16, admin_pin_hash=ADMIN_PIN_HASH, data_dir=tmp_path / "kiosk"
+    )
+    outbox = Outbox(tmp_path / "kiosk.db", identity.device_id)
+    flow = Flow(hall_config, "A01", outbox, utcnow, lambda c, n: f"http://qr.test/r/{c}", ADMIN_PIN_HASH)
+    flow.handle(SignIn("1001", "1111"))
+    policy = SyncPolicy(**{**FAST.__dict__, "trigger_wait_s": 5, "read_timeout_s": 10.0})
+    handle = start_sync(settings, identity, outbox, flow.handle, policy=policy)
+    try:
+        matter = hall_config.hall.window("A01").matters[0]
+        prompt_through_server(server, key, "2026-E2E-0001", matter)
+        wait_until(lambda: flow.screen is Screen.PROMPT, 15, "the server prompt to reach the flow")
+        flow.handle(TapLevel(5))
+        if flow.screen is Screen.REASONS:
+            flow.handle(Submit())
+        assert flow.screen is Screen.THANKS
+        handle.wake()
+        wait_until(lambda: outbox.depth() == 0, 15, "the rating to reach the server")
+    finally:
+        handle.stop()
+    rows = server.query("SELECT kind, level FROM records WHERE case_no = ? ORDER BY seq", "2026-E2E-0001")
+    assert rows == [("prompt", None), ("rating", 5)]
+    assert read_config_cache(tmp_path / "kiosk", "A01") is not None  # and it pulled the hall configuration
