@@ -29,6 +29,7 @@ def system_clock() -> datetime:
 
 def create_app(store: Store, clock: Clock = system_clock, settings: ServerSettings | None = None) -> FastAPI:
     from sync_server.api import device_router
+    from sync_server.console.web import install_console
     from sync_server.qrpage import qr_router
 
     settings = settings or ServerSettings()
@@ -36,6 +37,7 @@ def create_app(store: Store, clock: Clock = system_clock, settings: ServerSettin
     app.state.store, app.state.clock, app.state.settings = store, clock, settings
     app.include_router(device_router())
     app.include_router(qr_router())
+    install_console(app)  # the admin console: /console pages, /static files
     _add_error_handlers(app)
     app.add_middleware(EdgeMiddleware, clock=clock, max_body_bytes=settings.max_body_bytes)
 

@@ -17,10 +17,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Connection, and_, func, select, update
 
 from sync_server.console.errors import BadCredentials, BadInput, CsrfRefused, RoleForbidden, SignInRequired, Throttled
@@ -287,3 +288,9 @@ def require_user(*roles: str) -> Callable[[Request], Viewer]:
         return viewer
 
     return dependency
+
+
+# Annotated shortcuts for route signatures: ``viewer: AnyUser`` etc.
+AnyUser = Annotated[Viewer, Depends(require_user())]
+AdminUser = Annotated[Viewer, Depends(require_user(ADMIN))]
+OverseerUser = Annotated[Viewer, Depends(require_user(ADMIN, SUPERVISOR))]

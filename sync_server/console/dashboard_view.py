@@ -1,0 +1,87 @@
+"""``GET /console/dashboard``: the figures of a period and scope, the trend, the split by level and channel, tables
+by department, window, clerk and matter (each row drills down to the ratings list), and the rankings."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+
+from haochaping.levels import CHANNELS
+from sync_server.console import charts, labels, metrics
+from sync_server.console.auth import AnyUser, Scope
+from sync_server.console.context import console_settings
+from sync_server.console.errors import BadInput
+from sync_server.console.period import parse_period
+
+LEVEL_COLORS = {5: "#0e9f6e", 4: "#57b894", 3: "#9ccfb4", 2: "#f08c8c", 1: "#c8161d"}
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/console", include_in_schema=False)
+
+    @r.get("/dashboard")
+    def dashboard_page(request: Request, viewer: AnyUser):
+        from sync_server.console.web import names_of, page
+
+        q = request.query_params
+        period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), q.get("month"))
+        granularity = q.get("by") or "day"
+        if granularity not in metrics.GRANULARITIES:
+            raise BadInput("趋势粒度只能是 day、week 或 month")
+        with request.app.state.store.read() as conn:
+            board = metrics.dashboard(conn, viewer.scope, period.first, period.last, q.get("department"), granularity)
+        settings = console_settings(request.app)
+        names = names_of(request)
+        base = {**period.query(), **({"department": board.department} if board.department else {})}
+        return page(
+            request,
+            "dashboard.html",
+            viewer,
+            names=names,
+            board=board,
+            period=period,
+            granularity=granularity,
+            granularities=metrics.GRANULARITIES,
+            departments=_departments(names, viewer.scope),
+            trend_svg=charts.trend([(k, f.n, f.good_rate) for k, f in board.trend]),
+            level_svg=_level_bars(board.total),
+            channel_svg=_channel_bars(board.by_channel, board.total.n),
+            best_windows=metrics.ranking(board.by_window, settings.min_ratings_to_rank),
+            stars=metrics.ranking(board.by_clerk, settings.min_ratings_to_rank),
+            repeated_bad=metrics.repeated_bad(board.by_clerk, settings.repeated_bad_threshold),
+            settings=settings,
+            drill=lambda **kw: "/console/ratings?" + urlencode({**base, **kw}),
+            self_url=lambda **kw: "/console/dashboard?" + urlencode({**base, "by": granularity, **kw}),
+        )
+
+    return r
+
+
+def _departments(names: labels.Names, scope: Scope) -> list[tuple[str, str]]:
+    if scope.restricted:
+        return [(scope.department, names.department(scope.department))]
+    return sorted(names.departments.items())
+
+
+def _level_bars(total: metrics.Figures) -> str:
+    items = [
+        charts.Bar(
+            labels.level_label(lv), n, f"{n}（{labels.percent(n / total.n if total.n else None)}）", LEVEL_COLORS[lv]
+        )
+        for lv, n in sorted(total.by_level.items(), reverse=True)
+    ]
+    return charts.bars(items)
+
+
+def _channel_bars(by_channel: dict[int, int], total: int) -> str:
+    items = [
+        charts.Bar(
+            CHANNELS[c].label if c in CHANNELS else str(c),
+            n,
+            f"{n}（{labels.percent(n / total if total else None)}）",
+            "#3370ff",
+        )
+        for c, n in sorted(by_channel.items(), key=lambda cn: -cn[1])
+    ]
+    return charts.bars(items) if items else ""

@@ -1,0 +1,151 @@
+"""``GET /console/integrity``: what the server flagged on ingest (sequence gaps, broken hash links, reused sequence
+numbers, conflicting content) and what it computes for review: bursts of top ratings seconds apart on one terminal,
+and ratings given faster after the prompt than a person can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection, select
+
+from sync_server.console.auth import OverseerUser, Scope
+from sync_server.console.period import parse_period
+from sync_server.console.rollup import day_bounds
+from sync_server.console.settings import ConsoleSettings
+from sync_server.db import devices, integrity_flags, record_conflicts, records
+
+
+@dataclass(frozen=True)
+class Burst:
+    device_id: str
+    window: str | None
+    first_at: str
+    last_at: str
+    record_ids: tuple[str, ...]
+
+    @property
+    def seconds(self) -> float:
+        return (datetime.fromisoformat(self.last_at) - datetime.fromisoformat(self.first_at)).total_seconds()
+
+
+@dataclass(frozen=True)
+class FastRating:
+    record_id: str
+    device_id: str
+    window: str | None
+    level: int
+    occurred_at: str
+    seconds: float
+
+
+def find_bursts(rows: list, window_s: float, min_count: int) -> list[Burst]:
+    """Runs of ``min_count`` or more 非常满意 ratings on one device, each within ``window_s`` of the run's first
+    (pure: ``rows`` are (id, device_id, window, occurred_at, level) ordered by device and time)."""
+    bursts: list[Burst] = []
+    run: list = []
+
+    def close() -> None:
+        if len(run) >= min_count:
+            bursts.append(Burst(run[0][1], run[0][2], run[0][3], run[-1][3], tuple(r[0] for r in run)))
+
+    for row in rows:
+        if row[4] != 5:
+            continue
+        if run and (row[1] != run[0][1] or _gap(run[0][3], row[3]) > window_s):
+            close()
+            run = []
+        run.append(row)
+    close()
+    return bursts
+
+
+def _gap(a: str, b: str) -> float:
+    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
+
+
+def find_fast(rows: list, min_read_s: float) -> list[FastRating]:
+    """Ratings whose time after the prompt is below a human reading time (pure)."""
+    out = []
+    for rid, device_id, window, occurred_at, level, prompted_at in rows:
+        if prompted_at:
+            seconds = _gap(prompted_at, occurred_at)
+            if 0 <= seconds < min_read_s:
+                out.append(FastRating(rid, device_id, window, level, occurred_at, seconds))
+    return out
+
+
+def review(conn: Connection, scope: Scope, start: str, end: str, settings: ConsoleSettings):
+    """Flags, bursts and fast ratings of the period within the scope."""
+    device_windows = {d.id: d.window for d in conn.execute(select(devices.c.id, devices.c.window))}
+    flags = [
+        f
+        for f in conn.execute(
+            select(integrity_flags)
+            .where(integrity_flags.c.flagged_at >= start, integrity_flags.c.flagged_at < end)
+            .order_by(integrity_flags.c.id.desc())
+            .limit(1000)
+        )
+        if scope.allows_window(device_windows.get(f.device_id))
+    ]
+    conflicts = {
+        c.record_id: c
+        for c in conn.execute(select(record_conflicts).where(record_conflicts.c.received_at >= start))
+        if scope.allows_window(device_windows.get(c.device_id))
+    }
+    where = [
+        records.c.kind == "rating",
+        records.c.source == "device",
+        records.c.occurred_at >= start,
+        records.c.occurred_at < end,
+    ]
+    in_scope = scope.window_condition(records.c.window)
+    if in_scope is not None:
+        where.append(in_scope)
+    rows = conn.execute(
+        select(
+            records.c.id,
+            records.c.device_id,
+            records.c.window,
+            records.c.occurred_at,
+            records.c.level,
+            records.c.prompted_at,
+        )
+        .where(*where)
+        .order_by(records.c.device_id, records.c.occurred_at)
+    ).all()
+    bursts = find_bursts([r[:5] for r in rows], settings.burst_window_s, settings.burst_min_ratings)
+    fast = find_fast(rows, settings.min_read_s)
+    return flags, conflicts, bursts, fast
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/console", include_in_schema=False)
+
+    @r.get("/integrity")
+    def integrity_page(request: Request, viewer: OverseerUser):
+        from sync_server.console.context import console_settings
+        from sync_server.console.ratings_view import FLAG_LABELS
+        from sync_server.console.web import page
+
+        q = request.query_params
+        period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), q.get("month"))
+        settings = console_settings(request.app)
+        start, end = day_bounds(period.first)[0], day_bounds(period.last)[1]
+        with request.app.state.store.read() as conn:
+            flags, conflicts, bursts, fast = review(conn, viewer.scope, start, end, settings)
+        return page(
+            request,
+            "integrity.html",
+            viewer,
+            period=period,
+            flags=flags,
+            conflicts=conflicts,
+            bursts=bursts,
+            fast=fast,
+            settings=settings,
+            flag_labels=FLAG_LABELS,
+        )
+
+    return r

@@ -1,0 +1,383 @@
+"""The monthly report (通报) per hall or department as an Excel workbook or CSV, and the export of ratings in the
+field set of GB/T 39046-2020 表9. The page, the download routes and ``hcp server report`` share these builders."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import Connection, and_, or_, select
+
+from haochaping.levels import Level
+from sync_server.console import metrics
+from sync_server.console.auth import AnyUser, Scope, Viewer, client_address, write_audit
+from sync_server.console.labels import Names, china_time, china_today, gbt_time, level_label, mask_contact
+from sync_server.console.period import month_period
+from sync_server.console.ratings_view import RatingFilter, conditions, excluded_flag, parse_filter
+from sync_server.console.rollup import STATUS_LABELS
+from sync_server.console.settings import ConsoleSettings
+from sync_server.db import ratings, records
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+GBT_HEADER = [
+    "办件编号",
+    "评价渠道",
+    "评价人",
+    "评价时间",
+    "评价次数",
+    "满意度",
+    "满意度代码",
+    "文字评价",
+    "行政区划",
+    "备注",
+]
+FIGURE_HEADER = [
+    "有效评价",
+    "好评",
+    "好评率",
+    "主动评价好评率",
+    "差评",
+    "差评率",
+    "平均等级",
+    "提示办件",
+    "参评率",
+    "未评率",
+]
+
+
+@dataclass
+class Section:
+    """One table of the report: a sheet of the workbook, a block of the CSV."""
+
+    title: str
+    header: list[str]
+    rows: list[list]
+
+
+# ---------------------------------------------------------------- the monthly report
+
+
+def monthly_report(
+    conn: Connection, scope: Scope, month: str, department: str | None, names: Names, settings: ConsoleSettings
+) -> list[Section]:
+    period = month_period(month)
+    board = metrics.dashboard(conn, scope, period.first, period.last, department, "day")
+    t = board.total
+    scope_name = names.department(board.department) if board.department else "全大厅"
+    summary = [
+        ["大厅", names.hall_name],
+        ["范围", scope_name],
+        ["统计期", period.label],
+        ["有效评价数", t.n],
+        ["好评数", t.good],
+        ["好评率", t.good_rate],
+        ["主动评价好评率", t.active_good_rate],
+        ["差评数", t.bad],
+        ["差评率", t.bad_rate],
+        ["平均等级", t.mean_level],
+        ["提示办件数", t.prompted],
+        ["参评办件数", t.rated],
+        ["参评率", t.participation_rate],
+        ["未评办件数", t.unrated],
+        ["未评率", t.unrated_rate],
+        ["系统默认评价数", t.n - t.active_n],
+    ]
+    summary += [[f"未计入：{STATUS_LABELS.get(s, s)}", n] for s, n in sorted(board.left_out.items())]
+    sections = [Section("概况", ["项目", "数值"], summary)]
+    for title, table, name in (
+        ("按部门", board.by_department, names.department),
+        ("按窗口", board.by_window, names.window),
+        ("按工作人员", board.by_clerk, names.clerk),
+        ("按事项", board.by_matter, names.matter),
+    ):
+        sections.append(
+            Section(title, [title[1:]] + FIGURE_HEADER, [[name(k)] + _figures(f) for k, f in sorted(table.items())])
+        )
+    sections.append(_rankings(board, names, settings))
+    sections += _bad_summary(conn, scope, board, period, names)
+    return sections
+
+
+def _figures(f: metrics.Figures) -> list:
+    return [
+        f.n,
+        f.good,
+        f.good_rate,
+        f.active_good_rate,
+        f.bad,
+        f.bad_rate,
+        f.mean_level,
+        f.prompted,
+        f.participation_rate,
+        f.unrated_rate,
+    ]
+
+
+def _rankings(board, names: Names, settings: ConsoleSettings) -> Section:
+    rows = []
+    for i, (code, f) in enumerate(metrics.ranking(board.by_window, settings.min_ratings_to_rank), 1):
+        rows.append(["最佳服务窗口", i, names.window(code), f.n, f.good_rate, f.bad])
+    for i, (code, f) in enumerate(metrics.ranking(board.by_clerk, settings.min_ratings_to_rank), 1):
+        rows.append(["服务之星", i, names.clerk(code), f.n, f.good_rate, f.bad])
+    for i, (code, f) in enumerate(metrics.repeated_bad(board.by_clerk, settings.repeated_bad_threshold), 1):
+        rows.append(["多次差评人员", i, names.clerk(code), f.n, f.good_rate, f.bad])
+    return Section("排名", ["榜单", "名次", "名称", "有效评价", "好评率", "差评"], rows)
+
+
+def _bad_summary(conn, scope: Scope, board, period, names: Names) -> list[Section]:
+    f = RatingFilter(period=period, department=board.department, level="bad")
+    where = conditions(f, scope, names) + [ratings.c.role == "counting"]
+    query = (
+        select(records, excluded_flag())
+        .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
+        .where(*where)
+        .order_by(records.c.occurred_at)
+    )
+    rows, reasons = [], Counter()
+    for r in conn.execute(query):
+        if r.excluded or '"test": true' in (r.detail or ""):
+            continue
+        codes = json.loads(r.reasons or "[]")
+        reasons.update(codes)
+        rows.append(
+            [
+                china_time(r.occurred_at),
+                level_label(r.level),
+                names.window(r.window),
+                names.clerk(r.clerk_no),
+                names.matter(r.matter_code),
+                r.case_no or "",
+                "；".join(names.reason(c) for c in codes),
+                r.comment or "",
+            ]
+        )
+    by_reason = [[code, names.reason(code), n] for code, n in sorted(reasons.items(), key=lambda cn: (-cn[1], cn[0]))]
+    return [
+        Section("差评汇总", ["评价时间", "等级", "窗口", "工作人员", "事项", "办件编号", "测评内容", "文字评价"], rows),
+        Section("差评原因", ["代码", "测评内容", "条数"], by_reason),
+    ]
+
+
+def workbook_bytes(sections: list[Section]) -> bytes:
+    wb = Workbook()
+    wb.remove(wb.active)
+    for s in sections:
+        ws = wb.create_sheet(s.title)
+        ws.append(s.header)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in s.rows:
+            ws.append(row)
+        rate_cols = {i for i, h in enumerate(s.header) if h.endswith("率")}
+        for row_cells in ws.iter_rows(min_row=2):
+            label = row_cells[0].value
+            for i, cell in enumerate(row_cells):
+                is_rate = i in rate_cols or (s.title == "概况" and i == 1 and str(label).endswith("率"))
+                if is_rate and isinstance(cell.value, float):
+                    cell.number_format = "0.0%"
+                elif isinstance(cell.value, float):
+                    cell.number_format = "0.00"
+        for i, _ in enumerate(s.header):
+            ws.column_dimensions[ws.cell(1, i + 1).column_letter].width = 18
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def csv_text(sections: list[Section]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for s in sections:
+        writer.writerow([f"【{s.title}】"])
+        writer.writerow(s.header)
+        for row in s.rows:
+            label = str(row[0]) if row else ""
+            writer.writerow(
+                [_csv_cell(v, s.header[i] if i < len(s.header) else "", label, s.title, i) for i, v in enumerate(row)]
+            )
+        writer.writerow([])
+    return out.getvalue()
+
+
+def _csv_cell(value, header: str, label: str, title: str, i: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        is_rate = header.endswith("率") or (title == "概况" and i == 1 and label.endswith("率"))
+        return f"{value * 100:.1f}%" if is_rate else f"{value:.2f}"
+    return str(value)
+
+
+# ---------------------------------------------------------------- GB/T 39046-2020 表9 export
+
+
+def gbt_rows(conn: Connection, f: RatingFilter, scope: Scope, names: Names, batch: int = 5000) -> Iterator[list]:
+    """Counting ratings and 追评 of the filter, oldest first, in the 表9 field set (plus 备注: why a rating does
+    not count). 评价人 is always masked or 匿名."""
+    where = conditions(f, scope, names) + [ratings.c.role.in_(("counting", "follow_up"))]
+    after = None
+    while True:
+        page_where = list(where)
+        if after:
+            page_where.append(
+                or_(records.c.occurred_at > after[0], and_(records.c.occurred_at == after[0], records.c.id > after[1]))
+            )
+        rows = conn.execute(
+            select(
+                records.c.id,
+                records.c.case_no,
+                records.c.channel,
+                records.c.occurred_at,
+                records.c.level,
+                records.c.comment,
+                records.c.detail,
+                ratings.c.assess_number,
+                ratings.c.role,
+                excluded_flag(),
+            )
+            .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
+            .where(*page_where)
+            .order_by(records.c.occurred_at, records.c.id)
+            .limit(batch)
+        ).all()
+        for r in rows:
+            yield _gbt_row(r, names)
+        if len(rows) < batch:
+            return
+        after = (rows[-1].occurred_at, rows[-1].id)
+
+
+def _gbt_row(r, names: Names) -> list:
+    detail = json.loads(r.detail or "{}")
+    note = []
+    if r.excluded:
+        note.append("已申诉排除，不计入统计")
+    if r.role == "follow_up":
+        note.append("追评")
+    if r.channel == 0:
+        note.append("系统默认评价")
+    return [
+        r.case_no or "",
+        r.channel if r.channel is not None else "",
+        mask_contact(detail.get("contact")) or "匿名",
+        gbt_time(r.occurred_at),
+        r.assess_number or 1,
+        level_label(r.level),
+        Level(r.level).gbt39046_code,
+        r.comment or "",
+        names.region_code,
+        "；".join(note),
+    ]
+
+
+# ---------------------------------------------------------------- routes
+
+
+def _audit_export(request: Request, viewer: Viewer, what: str, detail: dict) -> None:
+    app = request.app
+    with app.state.store.write() as conn:
+        write_audit(conn, app.state.clock(), viewer.username, "export", what, detail, client_address(request))
+
+
+def _download(body: bytes | str, filename: str, media: str) -> Response:
+    from urllib.parse import quote
+
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}", "Cache-Control": "no-store"}
+    return Response(body, media_type=media, headers=headers)
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/console", include_in_schema=False)
+
+    @r.get("/reports")
+    def reports_page(request: Request, viewer: AnyUser):
+        from sync_server.console.labels import china_today
+        from sync_server.console.web import names_of, page
+
+        names = names_of(request)
+        today = china_today(request.app.state.clock())
+        departments = [
+            (d, n) for d, n in names.departments.items() if not viewer.scope.restricted or d == viewer.scope.department
+        ]
+        return page(
+            request,
+            "reports.html",
+            viewer,
+            names=names,
+            month=today.strftime("%Y-%m"),
+            departments=departments,
+            today=today.isoformat(),
+            first=today.replace(day=1).isoformat(),
+        )
+
+    @r.get("/reports/monthly.{fmt}")
+    def monthly(request: Request, fmt: str, viewer: AnyUser, month: str = "", department: str = ""):
+        from sync_server.console.context import console_settings
+        from sync_server.console.web import names_of
+
+        if fmt not in ("xlsx", "csv"):
+            from sync_server.console.errors import BadInput
+
+            raise BadInput("格式只能是 xlsx 或 csv")
+        names = names_of(request)
+        month = month or china_today(request.app.state.clock()).strftime("%Y-%m")
+        dept = viewer.scope.department_filter(department or None)
+        with request.app.state.store.read() as conn:
+            sections = monthly_report(conn, viewer.scope, month, dept, names, console_settings(request.app))
+        _audit_export(request, viewer, f"monthly.{fmt}", {"month": month, "department": dept})
+        filename = f"好差评通报-{month}{'-' + dept if dept else ''}.{fmt}"
+        if fmt == "xlsx":
+            return _download(workbook_bytes(sections), filename, XLSX)
+        return _download("\ufeff" + csv_text(sections), filename, "text/csv; charset=utf-8")
+
+    @r.get("/export/gbt39046.{fmt}")
+    def gbt_export(request: Request, fmt: str, viewer: AnyUser):
+        from sync_server.console.web import names_of
+
+        names = names_of(request)
+        f = parse_filter(request, viewer.scope)
+        _audit_export(request, viewer, f"gbt39046.{fmt}", f.query())
+        filename = f"评价数据-GBT39046-{f.period.first.isoformat()}-{f.period.last.isoformat()}.{fmt}"
+        store = request.app.state.store
+        if fmt == "csv":
+            return StreamingResponse(
+                _stream_csv(store, f, viewer.scope, names),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": _disposition(filename), "Cache-Control": "no-store"},
+            )
+        if fmt != "xlsx":
+            from sync_server.console.errors import BadInput
+
+            raise BadInput("格式只能是 xlsx 或 csv")
+        with store.read() as conn:
+            rows = list(gbt_rows(conn, f, viewer.scope, names))
+        return _download(workbook_bytes([Section("评价数据", GBT_HEADER, rows)]), filename, XLSX)
+
+    return r
+
+
+def _disposition(filename: str) -> str:
+    from urllib.parse import quote
+
+    return f"attachment; filename*=UTF-8''{quote(filename)}"
+
+
+def _stream_csv(store, f: RatingFilter, scope: Scope, names: Names) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(GBT_HEADER)
+    yield "\ufeff" + buf.getvalue()
+    with store.read() as conn:
+        for row in gbt_rows(conn, f, scope, names):
+            buf.seek(0)
+            buf.truncate()
+            writer.writerow(row)
+            yield buf.getvalue()

@@ -1,0 +1,209 @@
+"""The console's web layer: ``install_console(app)`` adds its routes, static files and error pages; sign-in,
+sign-out, users and the audit log live here, the data pages in their own modules."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+
+from sync_server.console import labels
+from sync_server.console.auth import (
+    ADMIN,
+    LOGIN_CSRF_COOKIE,
+    REVIEWER,
+    ROLES,
+    SESSION_COOKIE,
+    SUPERVISOR,
+    AdminUser,
+    AnyUser,
+    OverseerUser,
+    Viewer,
+    add_user,
+    client_address,
+    sign_in,
+    sign_out,
+)
+from sync_server.console.context import console_settings, current_version
+from sync_server.console.errors import BadCredentials, BadInput, ConsoleError, SignInRequired, Throttled
+from sync_server.console.tables import audit_log, users
+
+SERVER_DIR = Path(__file__).resolve().parent.parent
+STATIC_DIR = SERVER_DIR / "static"
+TEMPLATES = Environment(
+    loader=FileSystemLoader(SERVER_DIR / "templates" / "console"),
+    autoescape=select_autoescape(["html"]),
+)
+TEMPLATES.filters.update(
+    percent=labels.percent,
+    mean=labels.mean,
+    china_time=labels.china_time,
+    level_label=labels.level_label,
+    channel_label=labels.channel_label,
+    status_label=labels.status_label,
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+NAV = (
+    ("dashboard", "/console/dashboard", "统计概览", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("ratings", "/console/ratings", "评价明细", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("integrity", "/console/integrity", "数据完整性", (ADMIN, SUPERVISOR)),
+    ("devices", "/console/devices", "评价器设备", (ADMIN, SUPERVISOR)),
+    ("reports", "/console/reports", "报表与导出", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("users", "/console/users", "用户", (ADMIN,)),
+    ("audit", "/console/audit", "审计日志", (ADMIN, SUPERVISOR)),
+)
+
+
+def names_of(request: Request) -> labels.Names:
+    cv = current_version(request.app)
+    return labels.Names.of(cv.config if cv else None)
+
+
+def page(request: Request, name: str, viewer: Viewer | None, status: int = 200, **context) -> HTMLResponse:
+    """Render a console page with the navigation for the viewer's role."""
+    names = context.pop("names", None) or names_of(request)
+    nav = [(key, href, text) for key, href, text, roles in NAV if viewer and viewer.role in roles]
+    html = TEMPLATES.get_template(name).render(
+        viewer=viewer, nav=nav, names=names, hall_name=names.hall_name, path=request.url.path, **context
+    )
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def install_console(app: FastAPI) -> None:
+    """Add the console to the server app: routes under /console, files under /static, HTML error pages."""
+    from sync_server.console import dashboard_view, devices_view, integrity, ratings_view, reports
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (dashboard_view, ratings_view, integrity, devices_view, reports):
+        app.include_router(module.router())
+    app.include_router(_auth_router())
+
+    @app.exception_handler(ConsoleError)
+    async def _console_error(request: Request, exc: ConsoleError):
+        if isinstance(exc, SignInRequired):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/console/login?next={quote(target)}", status_code=303)
+        viewer = getattr(request.state, "viewer", None)
+        response = page(request, "error.html", viewer, exc.status, title=exc.title, message=exc.message)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/console/") and not target.startswith("//"):
+        return target
+    return "/console/dashboard"
+
+
+def _auth_router() -> APIRouter:
+    router = APIRouter(prefix="/console", include_in_schema=False)
+
+    @router.get("")
+    @router.get("/")
+    def root():
+        return RedirectResponse("/console/dashboard", status_code=303)
+
+    @router.get("/login")
+    def login_form(request: Request, next: str | None = None):
+        return _login_page(request, next)
+
+    @router.post("/login")
+    def login(
+        request: Request,
+        username: str = Form(""),
+        password: str = Form(""),
+        csrf_token: str = Form(""),
+        next: str = Form(""),
+    ):
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not expected or not secrets.compare_digest(expected, csrf_token):
+            return _login_page(request, next, "登录表单已失效，请重新输入", 403)
+        app = request.app
+        try:
+            token = sign_in(
+                app.state.store,
+                username,
+                password,
+                client_address(request),
+                app.state.clock(),
+                console_settings(app),
+            )
+        except (BadCredentials, Throttled) as e:
+            response = _login_page(request, next, e.message, e.status)
+            if isinstance(e, Throttled):
+                response.headers["Retry-After"] = str(e.retry_after_s)
+            return response
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
+        return response
+
+    @router.post("/logout")
+    def logout(request: Request, viewer: AnyUser):
+        app = request.app
+        sign_out(
+            app.state.store, request.cookies.get(SESSION_COOKIE, ""), viewer, app.state.clock(), client_address(request)
+        )
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.get("/users")
+    def users_page(request: Request, viewer: AdminUser):
+        return _users_page(request, viewer)
+
+    @router.post("/users")
+    async def users_add(request: Request, viewer: AdminUser):
+        form = await request.form()
+        app = request.app
+        try:
+            add_user(
+                app.state.store,
+                str(form.get("username", "")),
+                str(form.get("role", "")),
+                str(form.get("password", "")),
+                app.state.clock(),
+                viewer.username,
+                department=str(form.get("department", "")) or None,
+                address=client_address(request),
+            )
+        except BadInput as e:
+            return _users_page(request, viewer, e.message, 400)
+        return RedirectResponse("/console/users", status_code=303)
+
+    @router.get("/audit")
+    def audit_page(request: Request, viewer: OverseerUser):
+        with request.app.state.store.read() as conn:
+            rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).all()
+        entries = [(r, json.loads(r.detail or "{}")) for r in rows]
+        return page(request, "audit.html", viewer, entries=entries)
+
+    return router
+
+
+def _login_page(request: Request, next: str | None, message: str = "", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = page(request, "login.html", None, status, csrf_token=token, next=next or "", message=message)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console/login")
+    return response
+
+
+def _users_page(request: Request, viewer: Viewer, message: str = "", status: int = 200) -> Response:
+    with request.app.state.store.read() as conn:
+        rows = conn.execute(select(users).order_by(users.c.id)).all()
+    return page(request, "users.html", viewer, status, users=rows, roles=ROLES, message=message)
