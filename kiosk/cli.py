@@ -58,4 +58,5 @@ def _enroll(args) -> int:
 
     identity = enroll(args.settings, args.server, args.code, force=args.force)
     print(f"已登记：设备 {identity.device_id}，窗口 {identity.window}，服务器 {identity.server_url}")
+    print("请（重新）启动评价器，以新身份同步")
     return 0
