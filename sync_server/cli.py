@@ -30,6 +30,9 @@ def register(sub) -> None:
     add.add_argument("--name", required=True, help="办件系统名称")
     dr = _command(ssub, "default-ratings", "对超期未评价的办件做系统默认评价（可重复运行）", _default_ratings)
     dr.add_argument("--now", help="以此时间为当前时间（ISO 8601，默认现在）")
+    from sync_server.console.cli import register as register_console
+
+    register_console(ssub, _command)  # hcp server user add, hcp server report
 
 
 def _command(sub, name: str, help_text: str, func):

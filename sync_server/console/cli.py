@@ -1,0 +1,92 @@
+"""``hcp server user add`` and ``hcp server report``: the console's command-line side."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def register(ssub, command) -> None:
+    """Add the console's subcommands to ``hcp server`` (``command`` is the server CLI's parser factory)."""
+    user = ssub.add_parser("user", help="管理后台用户")
+    usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = command(usub, "add", "新增管理后台用户（密码以 argon2 散列保存）", _user_add)
+    add.add_argument("--username", required=True, help="用户名")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "reviewer", "supervisor"],
+        help="角色：admin 大厅管理员，reviewer 部门审核员，supervisor 督查",
+    )
+    add.add_argument("--department", help="部门编码（部门审核员必填）")
+    add.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（否则交互输入两次）")
+    report = command(ssub, "report", "生成月度通报（Excel 或 CSV，与管理后台下载的文件相同）", _report)
+    report.add_argument("--month", required=True, help="月份，如 2026-11")
+    report.add_argument("--department", help="部门编码（默认全大厅）")
+    report.add_argument("--out", required=True, type=Path, help="输出文件，扩展名 .xlsx 或 .csv")
+
+
+def _password(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("密码：")
+    if getpass.getpass("再输入一次：") != first:
+        raise SystemExit("hcp: 两次输入的密码不一致")
+    return first
+
+
+def _user_add(args) -> int:
+    from sync_server.cli import _store
+    from sync_server.console.auth import add_user
+    from sync_server.console.errors import BadInput
+
+    try:
+        add_user(
+            _store(args),
+            args.username,
+            args.role,
+            _password(args),
+            datetime.now(UTC),
+            "cli",
+            department=args.department,
+        )
+    except BadInput as e:
+        print(f"hcp: {e.message}", file=sys.stderr)
+        return 2
+    print(f"已新增用户 {args.username}（{args.role}{'，部门 ' + args.department if args.department else ''}）")
+    return 0
+
+
+def _report(args) -> int:
+    from sync_server.cli import _store
+    from sync_server.configs import current_config
+    from sync_server.console.auth import Scope, write_audit
+    from sync_server.console.errors import ConsoleError
+    from sync_server.console.labels import Names
+    from sync_server.console.reports import csv_text, monthly_report, workbook_bytes
+    from sync_server.console.settings import ConsoleSettings
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        print("hcp: --out 的扩展名应为 .xlsx 或 .csv", file=sys.stderr)
+        return 2
+    store = _store(args)
+    try:
+        with store.read() as conn:
+            cv = current_config(conn)
+            names = Names.of(cv.config if cv else None)
+            sections = monthly_report(conn, Scope(), args.month, args.department, names, ConsoleSettings())
+    except ConsoleError as e:
+        print(f"hcp: {e.message}", file=sys.stderr)
+        return 2
+    if suffix == ".xlsx":
+        args.out.write_bytes(workbook_bytes(sections))
+    else:
+        args.out.write_text("\ufeff" + csv_text(sections), encoding="utf-8")
+    with store.write() as conn:
+        detail = {"month": args.month, "department": args.department, "out": str(args.out)}
+        write_audit(conn, datetime.now(UTC), "cli", "export", f"monthly{suffix}", detail)
+    print(f"已生成 {args.month} 月度通报：{args.out}")
+    return 0
