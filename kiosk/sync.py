@@ -211,6 +211,8 @@ class SyncClient:
             )
         except requests.Timeout as e:
             raise ServerUnavailable(f"服务器响应超时：{type(e).__name__}") from e
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as e:
+            raise ServerUnavailable(f"服务器响应不完整：{type(e).__name__}") from e
         except requests.RequestException as e:
             raise ServerUnavailable(f"无法连接服务器：{type(e).__name__}") from e
         self._learn_offset(response, sent_at, self.clock().timestamp())
