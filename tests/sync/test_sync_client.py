@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 import requests
-from fakes import FakeSession, acks, reply
+from sync_fakes import FakeSession, acks, reply
 
 from haochaping.signing import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_matches
 from kiosk.errors import ServerRefused, ServerUnavailable

@@ -4,7 +4,7 @@ client understands. Payloads are captured from the real client (fake session) an
 from __future__ import annotations
 
 import pytest
-from fakes import FakeSession, reply
+from sync_fakes import FakeSession, reply
 
 from kiosk.identity import DeviceIdentity
 from kiosk.sync import SyncClient, plan_acks

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from fakes import FakeSession, reply
+from sync_fakes import FakeSession, reply
 
 from haochaping.cli import main
 from kiosk.enrol import enroll

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from fakes import FakeSession, acks, reply
+from sync_fakes import FakeSession, acks, reply
 
 from kiosk.config_cache import CACHE_FILE, read_config_cache
 from kiosk.errors import TriggerRefused
