@@ -1,0 +1,64 @@
+"""Maintenance (administrator only): device id, configuration version, outbox depth, last sync, clock offset,
+free disk, sync status."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+
+from kivy.factory import Factory
+from kivy.lang import Builder
+
+from kiosk.flow import Back
+from kiosk.view import theme
+from kiosk.view.widgets import KioskScreen
+
+
+def maintenance_facts(app) -> list[tuple[str, str]]:
+    """What the administrator checks, as (label, value) rows."""
+    outbox, settings = app.kiosk.outbox, app.kiosk.settings
+    offset = outbox.state("clock_offset_s")
+    return [
+        ("设备编号", app.kiosk.identity.device_id),
+        ("窗口", f"{app.flow.window.code}　{app.flow.window.name}"),
+        ("配置版本", outbox.state("config_version") or app.flow.config.version),
+        ("测评内容版本", app.flow.config.reasons.version),
+        ("待同步记录", f"{outbox.depth()} 条"),
+        ("上次同步", _local_time(outbox.state("last_sync_at")) or "尚未同步"),
+        ("时钟偏差", f"{float(offset):+.1f} 秒（服务器减本机）" if offset is not None else "未知"),
+        ("剩余磁盘空间", _free_disk(settings.data_dir)),
+        ("同步状态", outbox.state("sync_status") or ("未登记中心服务器" if not app.sync else "等待同步")),
+    ]
+
+
+def _local_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def _free_disk(path) -> str:
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return "未知"
+    return f"{free / 2**30:.1f} GB"
+
+
+class MaintenanceScreen(KioskScreen):
+    def show(self, state) -> None:
+        super().show(state)
+        grid = self.ids.facts
+        grid.clear_widgets()
+        for label, value in maintenance_facts(self.app):
+            grid.add_widget(Factory.FactName(text=label))
+            grid.add_widget(Factory.FactValue(text=str(value)))
+
+    def back(self) -> None:
+        self.send(Back())
+
+
+Builder.load_file(theme.kv_path("maintenance"))

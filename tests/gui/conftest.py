@@ -1,0 +1,89 @@
+"""GUI fixtures: one Xvfb server for the session (started here, so no DISPLAY is needed), and a kiosk
+settings file in tmp_path with its own data dir, a free trigger port and a given window size."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "screenshots"
+
+
+def _free_display() -> int:
+    for n in range(90, 190):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    """A private Xvfb display; yields the DISPLAY value."""
+    n = _free_display()
+    proc = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("Xvfb did not start")
+        time.sleep(0.05)
+    yield f":{n}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_settings(tmp_path: Path, width: int, height: int, **extra) -> Path:
+    lines = {
+        "window": '"A01"',
+        "config_dir": f'"{ROOT / "config"}"',
+        "rules_file": '"rules/default.toml"',
+        "data_dir": f'"{tmp_path / "data"}"',
+        "trigger_host": '"127.0.0.1"',
+        "trigger_port": str(free_port()),
+        "trigger_token": '"gui-test-trigger-token-0123456789"',
+        "qr_base_url": '"http://127.0.0.1:8000"',
+        # administrator PIN 8888, as in config/kiosk.toml
+        "admin_pin_hash": '"scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="',
+        "screen_dpi": "96",
+        "fullscreen": "false",
+        "width": str(width),
+        "height": str(height),
+    }
+    lines.update(extra)
+    path = tmp_path / "kiosk.toml"
+    path.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))
+    return path
+
+
+def kivy_env(tmp_path: Path, display: str | None) -> dict:
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    if display:
+        env["DISPLAY"] = display
+    env.update(KIVY_HOME=str(tmp_path / "kivy"), KIVY_NO_CONSOLELOG="1", KIVY_NO_ARGS="1")
+    return env
+
+
+def keep_screenshots(out_dir: Path, label: str) -> None:
+    """Copy a run's screenshots to screenshots/<label>/ (gitignored) for people to look at."""
+    target = SCREENSHOTS / label
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for png in out_dir.glob("*.png"):
+        shutil.copy2(png, target / png.name)

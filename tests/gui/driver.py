@@ -1,0 +1,167 @@
+"""Runs the real kiosk app in this process under a display and walks a citizen's and a clerk's whole day.
+
+    python tests/gui/driver.py SETTINGS OUT_DIR
+
+Writes OUT_DIR/<screen>.png for every screen and OUT_DIR/summary.json (texts, labels cut off,
+small touch targets, the QR link shown); the GUI tests read those and the outbox afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+CLERK, CLERK_PIN, ADMIN_PIN = "1001", "1111", "8888"
+CASE_HTTP, CASE_STAFF, CASE_TIMEOUT = "2026112700017", "ZW2026-0042", "2026112700018"
+MATTER_2 = "11450102MB1234567X4000112"
+
+
+def full_day(robot, clock):
+    """Sign in, rate a case badly over HTTP, rate one from the staff menu in large text, let one time out,
+    pause and resume, look at maintenance, sign out."""
+    from kiosk.view.widgets import HoldArea, LevelButton
+
+    app = robot.app
+    rules = app.flow.config.rules
+    yield robot.screen("signed_out")
+    yield from robot.shoot("signed_out")
+
+    robot.type_keys(CLERK)
+    robot.tap("下一步")
+    robot.type_keys("9999")
+    robot.tap("签到")
+    yield robot.until("wrong PIN message", lambda: app.flow.state.message != "")
+    yield from robot.shoot("signed_out_wrong_pin")
+    robot.type_keys(CLERK_PIN)
+    robot.tap("签到")
+    yield robot.screen("idle")
+    yield from robot.shoot("idle")
+
+    status, answer = robot.http_trigger(CASE_HTTP, MATTER_2)
+    robot.summary["http_trigger"] = [status, answer]
+    yield robot.screen("prompt")
+    robot.summary["qr_url"] = app.flow.state.prompt.qr_url
+    yield from robot.shoot("prompt")
+
+    robot.tap(robot.find(cls=LevelButton, where=lambda w: w.level == 2))
+    yield robot.screen("reasons")
+    yield from robot.shoot("reasons")
+    robot.tap("提交")  # a bad rating needs a reason first
+    yield robot.until("reason required", lambda: app.flow.state.message != "")
+    yield from robot.shoot("reasons_need_one")
+    robot.tap("窗口人员业务不熟练")
+    robot.tap("服务态度生硬")
+    robot.tap("窗口人员业务不熟练")  # changed her mind: only 214 stays
+    yield robot.frames(2)
+    robot.tap("提交")
+    yield robot.screen("thanks")
+    yield from robot.shoot("thanks")
+    clock.advance(rules.thanks_s + 1)
+    yield robot.screen("idle")
+
+    yield from staff_menu(robot, clock)
+    robot.tap("发起评价")
+    yield robot.screen("case_entry")
+    robot.type_keys(CASE_HTTP)
+    robot.tap("发起评价")
+    yield robot.until("refusal shown", lambda: app.manager.current_screen.message != "")
+    yield from robot.shoot("case_entry_refused")
+    for _ in CASE_HTTP:
+        robot.tap("删除")
+    robot.type_keys(CASE_STAFF)
+    robot.tap("食品经营许可")
+    yield from robot.shoot("case_entry")
+    clock.advance(rules.min_prompt_interval_s + 1)
+    robot.tap("发起评价")
+    yield robot.screen("prompt")
+    robot.tap("大字")
+    yield robot.until("large text", lambda: app.large_text)
+    yield from robot.shoot("prompt_large")
+    robot.tap(robot.find(cls=LevelButton, where=lambda w: w.level == 1))
+    yield robot.screen("reasons")
+    robot.tap(robot.find(where=lambda w: getattr(w, "value", None) == 113))
+    yield from robot.shoot("reasons_large")
+    robot.tap("提交")
+    yield robot.screen("thanks")
+    yield from robot.shoot("thanks_large")
+    clock.advance(rules.thanks_s + 1)
+    yield robot.screen("idle")
+    yield from robot.shoot("idle_large")
+    robot.summary["large_text_after"] = app.large_text
+
+    clock.advance(rules.min_prompt_interval_s + 1)
+    robot.http_trigger(CASE_TIMEOUT)
+    yield robot.screen("prompt")
+    clock.advance(rules.prompt_timeout_s + 1)
+    yield robot.screen("idle")
+    yield from robot.shoot("idle_timeout")
+
+    yield from staff_menu(robot, clock)
+    robot.tap("暂停服务")
+    yield robot.screen("paused")
+    yield from robot.shoot("paused")
+    yield from hold(robot, clock, robot.find(cls=HoldArea))
+    yield robot.screen("staff_pin")
+    yield from robot.shoot("staff_pin_resume")
+    robot.type_keys(CLERK_PIN)
+    robot.tap("确定")
+    yield robot.screen("idle")
+
+    yield from staff_menu(robot, clock)
+    robot.tap("维护")
+    yield robot.screen("admin_pin")
+    yield from robot.shoot("admin_pin")
+    robot.type_keys(ADMIN_PIN)
+    robot.tap("确定")
+    yield robot.screen("maintenance")
+    yield from robot.shoot("maintenance")
+    robot.tap("返回")
+    yield robot.screen("idle")
+
+    yield from staff_menu(robot, clock, shoot=False)
+    robot.tap("签退")
+    yield robot.screen("signed_out")
+    yield from robot.shoot("signed_out_again")
+
+
+def staff_menu(robot, clock, shoot: bool = True):
+    from kiosk.view.widgets import HoldArea
+
+    yield from hold(robot, clock, robot.find(cls=HoldArea))
+    yield robot.screen("staff_pin")
+    if shoot and not any(s["name"] == "staff_pin" for s in robot.summary["screens"]):
+        yield from robot.shoot("staff_pin")
+    robot.type_keys(CLERK_PIN)
+    robot.tap("确定")
+    yield robot.screen("staff_menu")
+    if shoot and not any(s["name"] == "staff_menu" for s in robot.summary["screens"]):
+        yield from robot.shoot("staff_menu")
+
+
+def hold(robot, clock, widget):
+    """Press, let 1.6 s pass on the kiosk's clock, release."""
+    touch = robot.press(widget)
+    yield robot.tick()
+    clock.advance(1.6)
+    yield robot.tick()
+    yield robot.tick()
+    touch.touch_up()
+
+
+def main(settings: str, out_dir: str) -> int:
+    from kiosk.app import run
+    from kiosk.view.robot import MovableClock
+
+    clock = MovableClock()
+
+    def script(app):
+        from kiosk.view.robot import Robot
+
+        robot = Robot(app, Path(out_dir))
+        robot.play(full_day(robot, clock))
+
+    return run(settings, clock=clock, script=script)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
