@@ -110,7 +110,7 @@ def apply_rollup_delta(conn: Connection, before: tuple[Counter, Counter], case_n
     _add_case_counts(conn, {k: n for k, n in case_delta.items() if n})
 
 
-def refresh_for_records(conn: Connection, record_ids: Iterable[str]):
+def cases_of_records(conn: Connection, record_ids: Iterable[str]) -> set[str]:
     """The case numbers of these ratings, for ``rollup_snapshot``/``apply_rollup_delta`` around an exclusion."""
     ids = sorted(set(record_ids))
     case_nos: set[str] = set()

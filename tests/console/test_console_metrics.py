@@ -1,0 +1,118 @@
+"""Dashboard figures on SQLite and PostgreSQL, checked against the hand-made month of ``conftest.py``:
+effective vs excluded vs superseded vs follow-up vs test vs default ratings, and 参评率/未评率 of prompted cases."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import at, seed_hall
+from sqlalchemy import select
+
+from sync_server.console.auth import Scope, scope_for
+from sync_server.console.errors import RoleForbidden
+from sync_server.console.exclusions import exclude_rating, lift_exclusion
+from sync_server.console.metrics import dashboard, ranking, repeated_bad
+from sync_server.console.rollup import rebuild
+from sync_server.console.tables import case_rollup, rating_rollup
+
+NOV = (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def board(store, scope=Scope(), department=None, granularity="day"):
+    with store.read() as conn:
+        return dashboard(conn, scope, *NOV, department, granularity)
+
+
+def test_hall_figures_count_only_effective_ratings(store):
+    seed_hall(store, with_users=False)
+    b = board(store)
+    t = b.total
+    assert (t.n, t.good, t.bad) == (11, 9, 2)
+    assert t.good_rate == pytest.approx(9 / 11)  # 好评率 81.8%
+    assert (t.active_n, t.active_good) == (10, 8)  # 主动评价好评率 leaves the default rating of C11 out
+    assert t.active_good_rate == pytest.approx(0.8)
+    assert t.bad_rate == pytest.approx(2 / 11)
+    assert t.mean_level == pytest.approx(43 / 11)
+    assert t.by_level == {5: 5, 4: 3, 3: 1, 2: 1, 1: 1}
+    assert dict(b.left_out) == {"excluded": 1, "follow_up": 1, "test": 1, "superseded": 1}
+    assert dict(b.by_channel) == {4: 8, 3: 2, 0: 1}
+
+
+def test_participation_counts_prompted_cases_timeouts_and_default_only_as_unrated(store):
+    seed_hall(store, with_users=False)
+    t = board(store).total
+    assert (t.prompted, t.rated, t.unrated, t.default_only) == (14, 12, 2, 1)
+    assert t.participation_rate == pytest.approx(12 / 14)
+    assert t.unrated_rate == pytest.approx(2 / 14)
+
+
+def test_tables_by_department_window_clerk_and_matter(store):
+    seed_hall(store, with_users=False)
+    b = board(store)
+    sc, rs, bdc = b.by_department["SC"], b.by_department["RS"], b.by_department["BDC"]
+    assert (sc.n, sc.good, sc.bad, sc.prompted, sc.rated) == (6, 5, 1, 8, 7)
+    assert (rs.n, rs.good, rs.bad, rs.active_n, rs.active_good) == (3, 2, 1, 2, 1)
+    assert (bdc.n, bdc.good) == (2, 2)
+    assert b.by_window["A01"].n == 6
+    assert (b.by_clerk["1001"].n, b.by_clerk["1002"].n, b.by_clerk["1003"].n) == (4, 2, 3)
+    assert b.by_matter["11450102MB5555555Z2000301"].mean_level == pytest.approx(4.5)
+
+
+def test_rankings_need_the_minimum_number_of_ratings(store):
+    seed_hall(store, with_users=False)
+    b = board(store)
+    assert [k for k, _ in ranking(b.by_window, min_ratings=3)] == ["A01", "B03"]  # C05 has 2 ratings only
+    assert [k for k, _ in ranking(b.by_clerk, min_ratings=2)] == ["1004", "1002", "1001", "1003"]
+    assert [k for k, _ in repeated_bad(b.by_clerk, threshold=1)] == ["1001", "1003"]
+
+
+def test_trend_per_week_adds_up_to_the_total(store):
+    seed_hall(store, with_users=False)
+    b = board(store, granularity="week")
+    assert sum(f.n for _, f in b.trend) == 11
+    assert sum(f.prompted for _, f in b.trend) == 14
+    assert b.trend[0][0] == "2026-10-26"  # the Monday of the week holding 1 November
+
+
+def test_lifting_an_exclusion_counts_the_rating_again_and_excluding_leaves_it_out(store):
+    hall = seed_hall(store, with_users=False)
+    with store.write() as conn:
+        assert lift_exclusion(conn, hall.ids["C7"], at(26, 9)) == 1
+    b = board(store)
+    assert (b.total.n, b.total.bad) == (12, 3)
+    assert "excluded" not in {k for k, v in b.left_out.items() if v}
+    with store.write() as conn:
+        exclude_rating(conn, hall.ids["C10"], "申诉成立", at(27, 9))
+    b = board(store)
+    assert (b.total.n, b.total.bad, b.left_out["excluded"]) == (11, 2, 1)
+    assert b.by_department["RS"].n == 2
+
+
+def test_the_rollup_kept_by_ingest_equals_a_rebuild_from_the_stored_rows(store):
+    seed_hall(store, with_users=False)
+
+    def snapshot():
+        with store.read() as conn:
+            ratings = {tuple(r[:-1]): r[-1] for r in conn.execute(select(rating_rollup)) if r[-1]}
+            cases = {tuple(r[:5]): tuple(r[5:]) for r in conn.execute(select(case_rollup)) if any(r[5:])}
+        return ratings, cases
+
+    kept = snapshot()
+    with store.write() as conn:
+        assert rebuild(conn) > 0
+    assert snapshot() == kept
+
+
+def test_a_reviewer_sees_only_its_department_and_cannot_ask_for_another(store):
+    from sync_server.configs import current_config
+
+    seed_hall(store, with_users=False)
+    with store.read() as conn:
+        hall_config = current_config(conn).config.hall
+    sc = scope_for("reviewer", "SC", hall_config)
+    b = board(store, scope=sc)
+    assert b.department == "SC"
+    assert set(b.by_department) == {"SC"} and b.total.n == 6
+    with pytest.raises(RoleForbidden):
+        board(store, scope=sc, department="RS")
