@@ -134,7 +134,13 @@ class Robot:
         self._shot = name
         yield Wait(f"screenshot {name}", lambda: self._shot is None)
         self.summary["screens"].append(
-            {"name": name, "screen": self.app.manager.current, "shot": f"{name}.png", **self.audit()}
+            {
+                "name": name,
+                "screen": self.app.manager.current,
+                "shot": f"{name}.png",
+                "font_scale": self.app.fs,
+                **self.audit(),
+            }
         )
 
     def visible_widgets(self):

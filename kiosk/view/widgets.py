@@ -10,7 +10,7 @@ from kivy.app import App
 from kivy.graphics import Color, Rectangle
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
@@ -85,10 +85,6 @@ class PinPad(BoxLayout):
 
     def on_confirm(self, value: str) -> None:
         pass
-
-
-def masked(text: str) -> str:
-    return "●" * len(text)
 
 
 class Face(Widget):
