@@ -292,6 +292,6 @@ def run(settings_path: Path | str, clock: Callable[[], datetime] | None = None, 
     try:
         kiosk = assemble(settings_path, clock)
     except (HaochapingError, KioskError) as e:
-        print(f"hcp kiosk: {e}", file=sys.stderr)
+        print(f"hcp kiosk: {e}", file=sys.__stderr__)  # Kivy's logger has taken over sys.stderr
         return 2
     return launch(kiosk, script)
