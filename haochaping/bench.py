@@ -11,6 +11,15 @@ def register(sub) -> None:
     sync = which.add_parser("sync", help="同步：服务器入库速率、清空 1 万条待传记录、扫码页 p99（本机真实服务进程）")
     sync.add_argument("--ratings", type=int, default=10_000, help="入库测试的评价条数（默认 10000）")
     sync.set_defaults(func=_bench_sync)
+    _register_console(which)
+
+
+def _register_console(which) -> None:
+    try:
+        from sync_server.console.bench import register
+    except ImportError:  # the server extra is not installed
+        return
+    register(which)
 
 
 def _bench_kiosk(args) -> int:

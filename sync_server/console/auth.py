@@ -200,11 +200,13 @@ def sign_in(store: Store, username: str, password: str, address: str, now: datet
         check_throttle(conn, username, address, now, settings)
         user = conn.execute(select(users).where(users.c.username == username, users.c.disabled_at.is_(None))).first()
     ok = verify_password(user.password_hash, password) if user else verify_password(_DUMMY_HASH, password) and False
-    with store.write() as conn:
-        conn.execute(login_attempts.insert().values(username=username, address=address, at=utc_iso(now), ok=int(ok)))
-        if not ok:
+    if not ok:
+        with store.write() as conn:  # committed before refusing: the throttle counts it
+            conn.execute(login_attempts.insert().values(username=username, address=address, at=utc_iso(now), ok=0))
             write_audit(conn, now, username or "-", "signin.failed", username, None, address)
-            raise BadCredentials("用户名或密码不正确")
+        raise BadCredentials("用户名或密码不正确")
+    with store.write() as conn:
+        conn.execute(login_attempts.insert().values(username=username, address=address, at=utc_iso(now), ok=1))
         token = secrets.token_urlsafe(32)
         conn.execute(
             sessions.insert().values(

@@ -53,6 +53,8 @@ audit_log = Table(
     Column("target", String(256)),
     Column("detail", Text, nullable=False, server_default="{}", comment="JSON object"),
     Column("address", String(64)),
+    Column("prev_hash", String(64), comment="hash of the entry before (hash chain, migration 0004)"),
+    Column("hash", String(64), comment="sha256 over prev_hash and this entry's content"),
     Index("ix_audit_log_at", "at"),
 )
 

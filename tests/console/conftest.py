@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -257,9 +258,32 @@ def sqlite_store(tmp_path):
     s.dispose()
 
 
+@pytest.fixture(scope="session")
+def seeded_file(tmp_path_factory) -> tuple[Path, Hall]:
+    """The seeded hall as a SQLite file, made once per session (argon2 hashing is deliberately slow)."""
+    from sync_server.db import Store, migrate
+
+    path = tmp_path_factory.mktemp("hall") / "server.db"
+    s = Store.from_url(f"sqlite:///{path}")
+    migrate(s)
+    seeded = seed_hall(s)
+    with s.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    s.dispose()
+    return path, seeded
+
+
 @pytest.fixture
-def hall(sqlite_store) -> Hall:
-    return seed_hall(sqlite_store)
+def hall(seeded_file, tmp_path) -> Hall:
+    """A private copy of the seeded hall for one test."""
+    from sync_server.db import Store
+
+    source, seeded = seeded_file
+    path = tmp_path / "server.db"
+    shutil.copy(source, path)
+    s = Store.from_url(f"sqlite:///{path}")
+    yield Hall(s, dict(seeded.devices), dict(seeded.ids))
+    s.dispose()
 
 
 @pytest.fixture

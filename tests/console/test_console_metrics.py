@@ -19,9 +19,9 @@ from sync_server.console.tables import case_rollup, rating_rollup
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
 
 
-def board(store, scope=Scope(), department=None, granularity="day"):
+def board(store, scope: Scope | None = None, department=None, granularity="day"):
     with store.read() as conn:
-        return dashboard(conn, scope, *NOV, department, granularity)
+        return dashboard(conn, scope or Scope(), *NOV, department, granularity)
 
 
 def test_hall_figures_count_only_effective_ratings(store):
