@@ -91,6 +91,7 @@ def _records(router: APIRouter) -> None:
             raise Forbidden("记录的设备编号与签名设备不一致，整批拒收")
         batch = [r.model_dump() for r in body.records]
         results = ingest.ingest(state.store, device.id, batch, state.clock())
+        state.event_metrics.batch(results)  # hcp_sync_batches / hcp_sync_records{result} (observability.py)
         return {
             "ok": True,
             "results": [{"id": rid, "status": status} for rid, status in results],

@@ -7,20 +7,23 @@ of its own: every nonce, code and trigger is in the database.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haochaping.signing import HEADER_SERVER_TIME
 from sync_server.db import Store
-from sync_server.errors import ServerError
+from sync_server.errors import CaseSystemKeyInvalid, ServerError, Unauthorized
+from sync_server.observability import CONTENT_TYPE, EventMetrics, ObservabilityMiddleware, metrics_text
 from sync_server.settings import ServerSettings
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 def system_clock() -> datetime:
@@ -40,12 +43,26 @@ def create_app(store: Store, clock: Clock = system_clock, settings: ServerSettin
     install_console(app)  # the admin console: /console pages, /static files
     _add_error_handlers(app)
     app.add_middleware(EdgeMiddleware, clock=clock, max_body_bytes=settings.max_body_bytes)
+    app.state.event_metrics = EventMetrics()
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.event_metrics)  # outermost: ids every answer
+    _add_ops_routes(app)
+    return app
 
-    @app.get("/healthz", tags=["运维"])
-    def healthz() -> dict:
+
+def _add_ops_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["运维"], summary="健康检查：数据库可用时 200，否则 503")
+    def healthz():
+        try:
+            with app.state.store.read() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as e:  # noqa: BLE001 - any database failure means unhealthy
+            log.error("health check: the database does not answer: %s", e)
+            return error_response(503, "数据库无法访问")
         return {"ok": True}
 
-    return app
+    @app.get("/metrics", tags=["运维"], summary="Prometheus 指标（文本格式）")
+    def metrics():
+        return Response(metrics_text(app), media_type=CONTENT_TYPE)
 
 
 DB_ENV = "HCP_SERVER_DB"
@@ -56,6 +73,9 @@ def app_from_environment() -> FastAPI:
     string, so the CLI hands the database URL over in ``HCP_SERVER_DB`` (read here, at the process edge only)."""
     import os
 
+    from sync_server.observability import configure_json_logging
+
+    configure_json_logging()
     return create_app(Store.from_url(os.environ[DB_ENV]))
 
 
@@ -66,6 +86,8 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServerError)
     async def _server_error(_request: Request, exc: ServerError):
+        if isinstance(exc, Unauthorized) and not isinstance(exc, CaseSystemKeyInvalid):
+            app.state.event_metrics.refused(exc)
         return error_response(exc.status, exc.message)
 
     @app.exception_handler(RequestValidationError)
@@ -78,7 +100,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, _exc: Exception):
+    async def _unexpected(_request: Request, exc: Exception):
+        log.error("unexpected error", exc_info=exc)
         return error_response(500, "服务器内部错误，请稍后重试")
 
 

@@ -30,6 +30,7 @@ def register(sub) -> None:
     add.add_argument("--name", required=True, help="办件系统名称")
     dr = _command(ssub, "default-ratings", "对超期未评价的办件做系统默认评价（可重复运行）", _default_ratings)
     dr.add_argument("--now", help="以此时间为当前时间（ISO 8601，默认现在）")
+    _backup_commands(ssub)
     from sync_server.console.cli import register as register_console
 
     register_console(ssub, _command)  # hcp server user add, hcp server report
@@ -51,6 +52,14 @@ def _device_commands(ssub) -> None:
     _command(dsub, "list", "列出已登记的设备", _device_list)
     revoke = _command(dsub, "revoke", "停用设备：其后的请求一律拒绝", _device_revoke)
     revoke.add_argument("device_id", help="设备编号")
+
+
+def _backup_commands(ssub) -> None:
+    backup = _command(ssub, "backup", "在线备份 SQLite 数据库（服务运行中也一致）；PostgreSQL 用 pg_dump", _backup)
+    backup.add_argument("--out", required=True, type=Path, help="备份文件路径")
+    restore = _command(ssub, "restore", "从备份文件恢复 SQLite 数据库（先停止服务）", _restore)
+    restore.add_argument("file", type=Path, help="hcp server backup 生成的备份文件")
+    restore.add_argument("--force", action="store_true", help="目标数据库已有数据时仍然覆盖")
 
 
 def _config_commands(ssub) -> None:
@@ -77,16 +86,22 @@ def _run(args) -> int:
     import uvicorn
 
     from sync_server.app import create_app
+    from sync_server.observability import configure_json_logging
 
+    configure_json_logging()
     store = _store(args)
     print(f"好差评中心服务：http://{args.host}:{args.port}（数据库 {_safe_url(args.db)}）", flush=True)
     options = {"host": args.host, "port": args.port, "log_level": "warning", "timeout_graceful_shutdown": 5}
+    options["log_config"] = None  # keep our JSON log lines
     if args.workers > 1:
         import os
+        import tempfile
 
         from sync_server.app import DB_ENV
+        from sync_server.observability import MULTIPROC_ENV
 
         os.environ[DB_ENV] = args.db
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="hcp-metrics-")  # counters summed over the workers
         store.dispose()
         uvicorn.run("sync_server.app:app_from_environment", factory=True, workers=args.workers, **options)
     else:
@@ -170,4 +185,20 @@ def _default_ratings(args) -> int:
         now = now.replace(tzinfo=UTC)
     done = apply_default_ratings(_store(args), now)
     print(json.dumps({"default_rated": len(done), "cases": done}, ensure_ascii=False))
+    return 0
+
+
+def _backup(args) -> int:
+    from sync_server.backup import backup
+
+    done = backup(args.db, args.out)
+    print(f"已备份到 {done.path}（{done.bytes / 2**20:.1f} MiB，{done.records} 条记录，完整性检查通过）")
+    return 0
+
+
+def _restore(args) -> int:
+    from sync_server.backup import restore
+
+    done = restore(args.file, args.db, force=args.force)
+    print(f"已从 {args.file} 恢复到 {done.path}（{done.records} 条记录，数据库结构已升级到最新）")
     return 0

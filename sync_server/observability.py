@@ -1,0 +1,326 @@
+"""Watching the server: ``/metrics`` in Prometheus text format, one JSON log line per request with a request id.
+
+Where the numbers come from, so they stay right with several worker processes behind one database:
+
+- facts the database holds (ratings received, terminals silent or with a clock off, open and overdue 差评) are
+  counted from the database at scrape time by ``DatabaseCollector``: every process answers the same, and a
+  restart loses nothing;
+- events no table keeps (sync batches and their per-record results, signature refusals, request latency) are
+  ``prometheus_client`` counters and a histogram. With ``hcp server --workers N`` the CLI sets
+  ``PROMETHEUS_MULTIPROC_DIR`` before the workers start, and a scrape of any worker sums every worker's files
+  (prometheus_client's multiprocess mode). They restart from zero with the server, as Prometheus expects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import and_, func, select
+
+from sync_server.db import devices, ratings, records, utc_iso
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+CHINA = timedelta(hours=8)
+
+request_id_var: ContextVar[str] = ContextVar("hcp_request_id", default="")
+access_log = logging.getLogger("hcp.access")
+
+
+# ---------------------------------------------------------------- the event counters
+
+
+class EventMetrics:
+    """Counters and the latency histogram of one app (in multiprocess mode, backed by files shared by workers)."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.batches = Counter("hcp_sync_batches", "收到的评价器同步批次", registry=r)
+        self.records = Counter("hcp_sync_records", "同步记录的处理结果", ["result"], registry=r)
+        self.refusals = Counter("hcp_signature_refusals", "被拒绝的设备签名请求", ["reason"], registry=r)
+        self.requests = Counter("hcp_http_requests", "HTTP 请求数", ["method", "route", "status"], registry=r)
+        self.latency = Histogram(
+            "hcp_http_request_duration_seconds",
+            "HTTP 请求耗时（秒）",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        for result in ("stored", "duplicate", "conflict"):
+            self.records.labels(result)  # present at 0 before the first batch
+
+    def batch(self, results: list[tuple[str, str]]) -> None:
+        self.batches.inc()
+        for _rid, status in results:
+            self.records.labels(status).inc()
+
+    def refused(self, exc: Exception) -> None:
+        self.refusals.labels(_snake(type(exc).__name__)).inc()
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+# ---------------------------------------------------------------- facts from the database
+
+
+class DatabaseCollector:
+    """Gauges and totals counted from the database at scrape time (the same answer from every process)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def describe(self):
+        return []  # computed at scrape time only; nothing to query at registration
+
+    def collect(self):
+        state = self.app.state
+        now = state.clock()
+        silent_minutes, clock_warn_s = _device_thresholds(self.app)
+        with state.store.read() as conn:
+            received = conn.execute(
+                select(records.c.source, func.count()).where(records.c.kind == "rating").group_by(records.c.source)
+            ).all()
+            device_rows = conn.execute(
+                select(devices.c.last_seen_at, devices.c.last_status).where(devices.c.revoked_at.is_(None))
+            ).all()
+            open_bad, overdue = bad_ratings(conn, now, _contact_days(conn))
+        yield _received_family(received)
+        yield from _device_families(device_rows, now, silent_minutes, clock_warn_s)
+        yield GaugeMetricFamily(
+            "hcp_bad_ratings_open", "未办结的差评（计入统计的 1–2 级评价，未被申诉排除）", value=open_bad
+        )
+        yield GaugeMetricFamily("hcp_bad_ratings_overdue", "已超过联系群众期限仍未办结的差评", value=overdue)
+
+
+def _received_family(rows) -> CounterMetricFamily:
+    family = CounterMetricFamily(
+        "hcp_ratings_received", "收到的评价（按来源：device 评价器、qr 扫码、default 默认）", labels=["source"]
+    )
+    counts = {"device": 0, "qr": 0, "default": 0} | {source: n for source, n in rows}
+    for source, n in sorted(counts.items()):
+        family.add_metric([source], n)
+    return family
+
+
+def _device_families(rows, now: datetime, silent_minutes: int, clock_warn_s: float):
+    cutoff = utc_iso(now - timedelta(minutes=silent_minutes))
+    silent = sum(1 for seen, _ in rows if seen is None or seen < cutoff)
+    off = sum(1 for _, status in rows if clock_is_off(status, clock_warn_s))
+    yield GaugeMetricFamily("hcp_terminals", "在用的评价器", value=len(rows))
+    yield GaugeMetricFamily("hcp_terminals_silent", f"超过 {silent_minutes} 分钟未联系的评价器", value=silent)
+    yield GaugeMetricFamily("hcp_terminals_clock_off", f"时钟偏差超过 {clock_warn_s:g} 秒的评价器", value=off)
+
+
+def clock_is_off(last_status: str | None, warn_s: float) -> bool:
+    """Did the terminal's last status report a clock offset larger than ``warn_s`` either way?"""
+    try:
+        offset = float(json.loads(last_status or "{}").get("clock_offset_s"))
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return abs(offset) > warn_s
+
+
+def _device_thresholds(app) -> tuple[int, float]:
+    from sync_server.console.context import console_settings
+
+    settings = console_settings(app)
+    return settings.device_silent_minutes, float(getattr(settings, "device_clock_warn_s", 120))
+
+
+def _contact_days(conn) -> int:
+    from sync_server.configs import current_config
+
+    cv = current_config(conn)
+    return cv.config.rules.deadlines.contact_days if cv else 2
+
+
+def bad_ratings(conn, now: datetime, contact_days: int) -> tuple[int, int]:
+    """(open, overdue) 差评 from the database.
+
+    Open: counting ratings of level 1–2 that no upheld appeal excludes and that have no closed handling record.
+    The 差评 workflow's own answer is used when its module provides ``open_and_overdue(conn, now)``; until then
+    no handling is recorded anywhere, so every such rating is open, and overdue once the citizen should have
+    been contacted (``deadlines.contact_days`` working days after the rating day, China time).
+    """
+    workflow = _workflow_counter()
+    if workflow is not None:
+        return workflow(conn, now)
+    from sync_server.console.tables import rating_exclusions
+
+    excluded = select(rating_exclusions.c.record_id).where(rating_exclusions.c.lifted_at.is_(None))
+    query = (
+        select(func.substr(ratings.c.rated_at, 1, 19), func.count())
+        .where(and_(ratings.c.role == "counting", ratings.c.level <= 2, ratings.c.record_id.not_in(excluded)))
+        .group_by(func.substr(ratings.c.rated_at, 1, 19))
+    )
+    by_moment = conn.execute(query).all()
+    today = (now.astimezone(UTC) + CHINA).date()
+    by_day: dict[date, int] = {}
+    for moment, n in by_moment:
+        day = (datetime.fromisoformat(moment).replace(tzinfo=UTC) + CHINA).date()
+        by_day[day] = by_day.get(day, 0) + n
+    calendar = _calendar()
+    overdue = sum(n for day, n in by_day.items() if calendar.add_working_days(day, contact_days).due < today)
+    return sum(by_day.values()), overdue
+
+
+def _workflow_counter():
+    try:
+        from sync_server.workflow import open_and_overdue  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return open_and_overdue
+
+
+_CALENDAR = None
+
+
+def _calendar():
+    global _CALENDAR
+    if _CALENDAR is None:
+        from haochaping.workdays import WorkdayCalendar
+
+        _CALENDAR = WorkdayCalendar.from_dir(Path(__file__).resolve().parents[1] / "config" / "workdays")
+    return _CALENDAR
+
+
+# ---------------------------------------------------------------- /metrics
+
+
+def metrics_text(app) -> bytes:
+    """The exposition of every metric: this process's (or all workers') events plus the database facts."""
+    folder = multiprocess_dir()
+    if folder is not None:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(folder))
+    else:
+        registry = app.state.event_metrics.registry
+    text = generate_latest(registry)
+    return text + generate_latest(_DatabaseRegistry(app))
+
+
+def multiprocess_dir() -> Path | None:
+    """The folder of the multiprocess counters when the CLI started several workers (process edge)."""
+    value = os.environ.get(MULTIPROC_ENV)
+    return Path(value) if value else None
+
+
+class _DatabaseRegistry:
+    """Enough of a registry for ``generate_latest``: one collector, collected afresh each time."""
+
+    def __init__(self, app):
+        self.collector = DatabaseCollector(app)
+
+    def collect(self):
+        return self.collector.collect()
+
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+# ---------------------------------------------------------------- request ids and JSON logs
+
+
+def request_id_from(headers: dict[bytes, bytes]) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one."""
+    given = headers.get(b"x-request-id", b"").decode("latin-1").strip()
+    return given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
+
+
+class ObservabilityMiddleware:
+    """Pure ASGI: a request id in and out, one JSON access log line, the latency histogram and request counter."""
+
+    def __init__(self, app, metrics: EventMetrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        rid = request_id_from(dict(scope.get("headers") or ()))
+        token = request_id_var.set(rid)
+        started, status = time.perf_counter(), [500]
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                headers = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._finish(scope, status[0], time.perf_counter() - started)
+            request_id_var.reset(token)
+
+    def _finish(self, scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope.get("method", "")
+        self.metrics.request(method, route, status, seconds)
+        access_log.info(
+            "request",
+            extra={
+                "http": {
+                    "method": method,
+                    "path": scope.get("path", ""),
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                }
+            },
+        )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and, for requests, the HTTP facts."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id_var.get() or None,
+        }
+        line.update(getattr(record, "http", None) or {})
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_json_logging(stream=None, level: int = logging.INFO) -> logging.Handler:
+    """Send the server's logs (ours and uvicorn's errors) to ``stream`` as JSON lines; returns the handler."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True  # our access line replaces it
+    return handler

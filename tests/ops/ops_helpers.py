@@ -1,0 +1,113 @@
+"""Helpers for the operations tests: a terminal that enrols and pushes signed, chained records; server processes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
+from haochaping.signing import sign_headers
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = ROOT / "config"
+
+
+def real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Terminal:
+    """A kiosk as the server sees it (any client with ``post``: TestClient or httpx.Client)."""
+
+    def __init__(self, client, store, clock=real_clock, window: str = "A01"):
+        from sync_server.devices import add_enrolment_code
+
+        self.client, self.clock = client, clock
+        code, _ = add_enrolment_code(store, window, clock())
+        body = client.post("/api/v1/enroll", json={"code": code}).json()
+        self.device_id, self.secret, self.window = body["device_id"], bytes.fromhex(body["secret"]), body["window"]
+        self.seq, self.prev = 0, GENESIS_HASH
+
+    def rating(self, case_no: str, level: int = 5, reasons: tuple[int, ...] = ()) -> dict:
+        self.seq += 1
+        rec = {k: None for k in RECORD_FIELDS}
+        rec.update(
+            id=uuid.uuid4().hex,
+            seq=self.seq,
+            kind="rating",
+            device_id=self.device_id,
+            window=self.window,
+            case_no=case_no,
+            matter_code="11450102MB1234567X4000111",
+            level=level,
+            reasons=list(reasons),
+            reasons_version="national-2019-v1",
+            channel=4,
+            detail={},
+            occurred_at=self.clock().isoformat(timespec="milliseconds"),
+            prompted_at=self.clock().isoformat(timespec="milliseconds"),
+            prev_hash=self.prev,
+        )
+        rec["hash"] = record_hash(rec)
+        self.prev = rec["hash"]
+        return rec
+
+    def post(self, path: str, payload, secret: bytes | None = None):
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = sign_headers(self.device_id, secret or self.secret, "POST", path, body, self.clock().timestamp())
+        headers["Content-Type"] = "application/json"
+        return self.client.post(path, content=body, headers=headers)
+
+    def push(self, records: list[dict], secret: bytes | None = None):
+        return self.post("/api/v1/records", {"records": records}, secret=secret)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db_url: str, log_path: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """``hcp server`` on a free loopback port (not waited for)."""
+    port = free_port()
+    log = open(log_path, "wb")  # noqa: SIM115 - the process owns it until it ends
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "haochaping.cli", "server", "--db", db_url, "--port", str(port), *extra],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, limit_s: float = 60) -> int:
+    import httpx
+
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            status = httpx.get(base + "/healthz", timeout=2).status_code
+            if status == 200:
+                return status
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
