@@ -57,14 +57,28 @@ def trend(points: list[tuple[str, int, float | None]], width: int = 940, height:
             f'<rect x="{x + step * 0.15:.1f}" y="{top + inner_h - h:.1f}" width="{step * 0.7:.1f}" '
             f'height="{h:.1f}" fill="#f7c5c7"><title>{escape(label)}：{n} 条</title></rect>'
         )
-        if rate is not None:
-            line.append(f"{x + step / 2:.1f},{top + inner_h * (1 - rate):.1f}")
+        line.append(None if rate is None else f"{x + step / 2:.1f},{top + inner_h * (1 - rate):.1f}")
         if i % label_every == 0:
             parts.append(
                 f'<text x="{x + step / 2:.1f}" y="{height - 14}" text-anchor="middle">'
                 f"{escape(label[5:] or label)}</text>"
             )
-    if line:
-        parts.append(f'<polyline points="{" ".join(line)}" fill="none" stroke="#c8161d" stroke-width="2"/>')
+    for run in _runs(line):
+        if len(run) > 1:
+            parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="#c8161d" stroke-width="2"/>')
+        for point in run:
+            x, y = point.split(",")
+            parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="#c8161d"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _runs(points: list[str | None]) -> list[list[str]]:
+    """Consecutive points, split where a period has no rating (the line does not bridge empty periods)."""
+    runs: list[list[str]] = [[]]
+    for p in points:
+        if p is None:
+            runs.append([])
+        else:
+            runs[-1].append(p)
+    return [r for r in runs if r]
