@@ -149,13 +149,15 @@ class Robot:
                 yield widget
 
     def audit(self) -> dict:
-        """Texts, labels whose text does not fit, touch targets under 15 mm, widgets off the window."""
+        """Texts, labels whose text does not fit, touch targets under 15 mm, widgets off the window or
+        spilling out of their parent (a layout that overflowed)."""
         texts, cut_off, too_small, outside = [], [], [], []
         touch = self.app.touch
         for w in self.visible_widgets():
-            x, y = w.to_window(w.x, w.y)
-            if x < -1 or y < -1 or x + w.width > Window.width + 1 or y + w.height > Window.height + 1:
+            if not _inside(w, (0, 0, Window.width, Window.height)):
                 outside.append(_describe(w))
+            elif w.parent is not None and not _inside(w, _window_rect(w.parent)):
+                outside.append(f"{_describe(w)} spills out of {_describe(w.parent)}")
             if isinstance(w, Label) and w.text:
                 texts.append(w.text)
                 tw, th = w.texture_size
@@ -219,6 +221,23 @@ class Robot:
                 return response.status, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"{}")
+
+
+def _window_rect(widget) -> tuple[float, float, float, float]:
+    x, y = widget.to_window(widget.x, widget.y)
+    return x, y, widget.width, widget.height
+
+
+def _inside(widget, rect, tolerance: float = 1.0) -> bool:
+    """Whether a widget lies within a window rectangle (x, y, width, height)."""
+    x, y, w, h = _window_rect(widget)
+    rx, ry, rw, rh = rect
+    return (
+        x >= rx - tolerance
+        and y >= ry - tolerance
+        and x + w <= rx + rw + tolerance
+        and y + h <= ry + rh + tolerance
+    )
 
 
 def _touch(widget):

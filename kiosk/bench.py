@@ -1,0 +1,217 @@
+"""``hcp bench kiosk``: how fast the real kiosk starts, shows a prompt and stores a rating, under Xvfb.
+
+Prints one ``<name> <value> <unit>`` line per figure:
+
+- ``kiosk.start_to_idle_s``: process start until the first frame of the idle screen is drawn;
+- ``kiosk.trigger_to_prompt_ms.p95``: an HTTP trigger sent to the kiosk until the prompt frame is drawn;
+- ``kiosk.tap_to_commit_ms.p99``: the tap on 提交 until the rating row is committed (WAL, synchronous=FULL).
+
+The kiosk runs in a child process (Kivy allows one window per process) against a throwaway data dir;
+a private Xvfb display is started when ``DISPLAY`` is not set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROUNDS = 40
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+SAMPLE_ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
+CLERK, CLERK_PIN = "1001", "1111"
+
+
+def run(args) -> int:
+    rounds = getattr(args, "rounds", None) or ROUNDS
+    if not (CONFIG_DIR / "hall.toml").is_file():
+        print(f"hcp bench kiosk: 需要示例配置目录 {CONFIG_DIR}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="hcp-bench-kiosk-") as tmp, _display() as display:
+        tmp = Path(tmp)
+        settings = _write_settings(tmp)
+        out = tmp / "result.json"
+        env = dict(os.environ, DISPLAY=display, KIVY_HOME=str(tmp / "kivy"), KIVY_NO_CONSOLELOG="1")
+        started = time.time()
+        done = subprocess.run(
+            [sys.executable, "-m", "kiosk.bench", str(settings), str(out), str(rounds)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0 or not out.exists():
+            print(f"hcp bench kiosk: 评价器未能完成测量\n{done.stderr[-2000:]}", file=sys.stderr)
+            return 1
+        result = json.loads(out.read_text())
+    if result.get("error"):
+        print(f"hcp bench kiosk: {result['error']}", file=sys.stderr)
+        return 1
+    for name, value, unit in figures(result, started):
+        print(f"{name} {value} {unit}")
+    return 0
+
+
+def figures(result: dict, started: float) -> list[tuple[str, str, str]]:
+    prompt, commit = result["trigger_to_prompt_ms"], result["tap_to_commit_ms"]
+    return [
+        ("kiosk.start_to_idle_s", f"{result['idle_frame_at'] - started:.2f}", "s"),
+        ("kiosk.trigger_to_prompt_ms.p50", f"{percentile(prompt, 50):.1f}", "ms"),
+        ("kiosk.trigger_to_prompt_ms.p95", f"{percentile(prompt, 95):.1f}", "ms"),
+        ("kiosk.tap_to_commit_ms.p50", f"{percentile(commit, 50):.1f}", "ms"),
+        ("kiosk.tap_to_commit_ms.p99", f"{percentile(commit, 99):.1f}", "ms"),
+        ("kiosk.rounds", str(len(prompt)), "count"),
+    ]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+# ---------------------------------------------------------------- set-up
+
+
+def _write_settings(tmp: Path) -> Path:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = tmp / "kiosk.toml"
+    path.write_text(
+        f'window = "A01"\nconfig_dir = "{CONFIG_DIR}"\ndata_dir = "{tmp / "data"}"\n'
+        f'trigger_port = {port}\ntrigger_token = "bench-trigger-token-0123456789"\n'
+        f'admin_pin_hash = "{SAMPLE_ADMIN_PIN_HASH}"\nfullscreen = false\nwidth = 1280\nheight = 800\n'
+    )
+    return path
+
+
+@contextlib.contextmanager
+def _display():
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("hcp bench kiosk: 没有 DISPLAY，也没有安装 Xvfb")
+    n = next(n for n in range(150, 250) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    proc = subprocess.Popen(
+        ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{n}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- the child: the kiosk measuring itself
+
+
+class _TimedOutbox:
+    """The outbox, noting when each rating's commit returned."""
+
+    def __init__(self, outbox):
+        self._outbox = outbox
+        self.rating_committed_at: float | None = None
+
+    def append(self, kind, occurred_at, **fields):
+        record = self._outbox.append(kind, occurred_at, **fields)
+        if kind == "rating":
+            self.rating_committed_at = time.perf_counter()
+        return record
+
+    def __getattr__(self, name):
+        return getattr(self._outbox, name)
+
+
+def _measure(robot, clock, rounds: int, result: dict):
+    from kiosk.view.widgets import LevelButton
+
+    app = robot.app
+    rules = app.flow.config.rules
+    timed = _TimedOutbox(app.flow.outbox)
+    app.flow.outbox = timed
+    prompt_drawn: list[float] = []
+    robot.flip_listeners.append(
+        lambda: prompt_drawn.append(time.perf_counter()) if app.manager.current == "prompt" else None
+    )
+    yield robot.screen("idle")
+    yield robot.frames(2)
+    for i in range(rounds):
+        clock.advance(rules.min_prompt_interval_s + 1)
+        sent = _post_in_background(robot, f"BENCH-{i:04d}")
+        prompt_drawn.clear()
+        yield robot.until("prompt drawn", lambda: bool(prompt_drawn))
+        result["trigger_to_prompt_ms"].append((prompt_drawn[0] - sent["at"]) * 1000)
+        yield robot.screen("prompt")
+        robot.tap(robot.find(cls=LevelButton, where=lambda w: w.level == 5))
+        yield robot.screen("reasons")
+        yield robot.frames(1)
+        tapped = time.perf_counter()
+        robot.tap("提交")
+        result["tap_to_commit_ms"].append((timed.rating_committed_at - tapped) * 1000)
+        yield robot.screen("thanks")
+        clock.advance(rules.thanks_s + 1)
+        yield robot.screen("idle")
+
+
+def _post_in_background(robot, case_no: str) -> dict:
+    sent: dict = {}
+
+    def post():
+        sent["at"] = time.perf_counter()
+        robot.http_trigger(case_no)
+
+    thread = threading.Thread(target=post, daemon=True)
+    thread.start()
+    while "at" not in sent:
+        time.sleep(0.0005)
+    return sent
+
+
+def _child(settings: str, out: str, rounds: int) -> int:
+    from kiosk.app import run as run_app
+    from kiosk.flow import SignIn
+    from kiosk.view.robot import MovableClock
+
+    clock = MovableClock()
+    result: dict = {"trigger_to_prompt_ms": [], "tap_to_commit_ms": [], "idle_frame_at": None, "error": None}
+
+    def script(app):
+        from kiosk.view.robot import Robot
+
+        robot = Robot(app, Path(out).parent / "screens")
+
+        def first_idle_frame():
+            if result["idle_frame_at"] is None and app.manager.current == "idle":
+                result["idle_frame_at"] = time.time()
+
+        robot.flip_listeners.append(first_idle_frame)
+        app.send(SignIn(CLERK, CLERK_PIN))  # the clerk signs in as the kiosk starts
+
+        def done(robot):
+            result["error"] = robot.summary["error"]
+            Path(out).write_text(json.dumps(result))
+
+        robot.play(_measure(robot, clock, rounds, result), on_done=done)
+
+    return run_app(settings, clock=clock, script=script)
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1], sys.argv[2], int(sys.argv[3])))
