@@ -258,6 +258,8 @@ def gbt_rows(conn: Connection, f: RatingFilter, scope: Scope, names: Names, batc
 def _gbt_row(r, names: Names) -> list:
     detail = json.loads(r.detail or "{}")
     note = []
+    if detail.get("test") is True:
+        note.append("测试评价，不计入统计")
     if r.excluded:
         note.append("已申诉排除，不计入统计")
     if r.role == "follow_up":

@@ -44,6 +44,7 @@ MATTER_BDC = "11450102MB5555555Z2000301"
 SCRIPT_COMMENT = "<script>alert('x')</script>态度差"
 CONTACT = "13812341234"
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 2026-11-28 10:00 China time
+NOV_CASES_EFFECTIVE = {"C1", "C2", "C3", "C4", "C5", "C8", "C9", "C10", "C11", "C13", "C14"}
 PASSWORDS = {
     "admin": "admin-pass-1",
     "sc_reviewer": "sc-pass-123",

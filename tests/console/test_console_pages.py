@@ -1,0 +1,164 @@
+"""Integrity review, device health, the GB/T 39046 export, the report command and ``hcp bench console``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+from conftest import NOV_CASES_EFFECTIVE, ROOT, at, iso, sign_in
+from openpyxl import load_workbook
+from sqlalchemy import update
+
+from sync_server.console.integrity import find_bursts, find_fast
+from sync_server.db import devices
+
+NOV = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+def test_bursts_of_top_ratings_seconds_apart_on_one_terminal_are_found():
+    rows = [(f"r{i}", "dev-1", "A01", iso(at(2, 9, 0, i * 5)), 5) for i in range(6)]  # six 5s within 25 s
+    rows += [("r9", "dev-1", "A01", iso(at(2, 11)), 5), ("x1", "dev-2", "B03", iso(at(2, 9)), 5)]
+    bursts = find_bursts(rows, window_s=60, min_count=5)
+    assert [(b.device_id, len(b.record_ids), b.seconds) for b in bursts] == [("dev-1", 6, 25.0)]
+    assert find_bursts(rows[:4], window_s=60, min_count=5) == []
+
+
+def test_ratings_faster_than_reading_are_listed():
+    rows = [
+        ("a", "d", "A01", iso(at(2, 9, 0, 1)), 5, iso(at(2, 9))),
+        ("b", "d", "A01", iso(at(2, 9, 1)), 5, iso(at(2, 9))),
+    ]
+    assert [f.record_id for f in find_fast(rows, min_read_s=2)] == ["a"]
+
+
+def test_integrity_page_lists_the_fast_rating_and_flags(app_client, hall):
+    sign_in(app_client, "admin")
+    page = app_client.get("/console/integrity", params=NOV).text
+    fast_table = page.split('id="fast"')[1].split("</table>")[0]
+    assert hall.ids["C2"] in fast_table  # rated one second after the prompt
+    assert hall.ids["C1"] not in fast_table
+
+
+def test_a_silent_terminal_stands_out_on_the_devices_page(app_client, hall):
+    status = {"outbox_depth": 17, "config_version": "x", "clock_offset_s": -3.5, "app_version": "1.0"}
+    with hall.store.write() as conn:
+        conn.execute(
+            update(devices)
+            .where(devices.c.window == "A01")
+            .values(last_seen_at=iso(at(28, 9, 55)), last_status=json.dumps(status))
+        )
+        conn.execute(update(devices).where(devices.c.window == "B03").values(last_seen_at=iso(at(27, 9))))
+    sign_in(app_client, "admin")
+    page = app_client.get("/console/devices").text
+    rows = {w: page.split(f'data-device="{hall.devices[w]}"')[0].rsplit("<tr", 1)[1] for w in ("A01", "B03")}
+    assert "silent" not in rows["A01"] and "silent" in rows["B03"]
+    a01 = page.split(f'data-device="{hall.devices["A01"]}"')[1].split("</tr>")[0]
+    assert "17" in a01 and "-3.5" in a01 and "非最新" in a01
+
+
+def test_gbt39046_export_has_the_table_9_fields(app_client, hall):
+    sign_in(app_client, "admin")
+    text = app_client.get("/console/export/gbt39046.csv", params=NOV).text.lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0])[:9] == [
+        "办件编号",
+        "评价渠道",
+        "评价人",
+        "评价时间",
+        "评价次数",
+        "满意度",
+        "满意度代码",
+        "文字评价",
+        "行政区划",
+    ]
+    by_case = {}
+    for r in rows:
+        by_case.setdefault(r["办件编号"], []).append(r)
+    assert set(by_case) == NOV_CASES_EFFECTIVE | {"C7", "C12"}  # counting ratings; the excluded one marked
+    c1 = by_case["C1"][0]
+    assert (c1["评价渠道"], c1["评价人"], c1["评价时间"], c1["评价次数"]) == ("4", "匿名", "20261102T090020", "1")
+    assert (c1["满意度"], c1["满意度代码"], c1["行政区划"]) == ("非常满意", "1", "450102")
+    assert [(r["评价次数"], r["满意度代码"]) for r in by_case["C8"]] == [("1", "1"), ("2", "2")]
+    assert "已申诉排除" in by_case["C7"][0]["备注"] and "测试评价" in by_case["C12"][0]["备注"]
+    assert by_case["C5"][0]["满意度代码"] == "5" and by_case["C11"][0]["评价渠道"] == "0"
+    book = load_workbook(io.BytesIO(app_client.get("/console/export/gbt39046.xlsx", params=NOV).content))
+    assert book.active.max_row == len(rows) + 1
+
+
+def test_hcp_server_report_writes_the_workbook(hall, tmp_path):
+    out = tmp_path / "通报.xlsx"
+    url = str(hall.store.engine.url)
+    hall.store.dispose()
+    cmd = [
+        sys.executable,
+        "-m",
+        "haochaping.cli",
+        "server",
+        "report",
+        "--db",
+        url,
+        "--month",
+        "2026-11",
+        "--department",
+        "RS",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    summary = {r[0]: r[1] for r in load_workbook(out)["概况"].iter_rows(min_row=2, values_only=True)}
+    assert (summary["范围"], summary["有效评价数"], summary["差评数"]) == ("人社局", 3, 1)
+
+
+def test_hcp_server_user_add_then_sign_in(sqlite_store, tmp_path):
+    url = str(sqlite_store.engine.url)
+    cmd = [
+        sys.executable,
+        "-m",
+        "haochaping.cli",
+        "server",
+        "user",
+        "add",
+        "--db",
+        url,
+        "--username",
+        "first",
+        "--role",
+        "reviewer",
+        "--password-stdin",
+    ]
+    refused = subprocess.run(cmd, cwd=ROOT, input="long-password\n", capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "必须指定部门" in refused.stderr
+    done = subprocess.run(
+        cmd + ["--department", "SC"], cwd=ROOT, input="long-password\n", capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    from sync_server.console.auth import sign_in as open_session
+    from sync_server.console.settings import ConsoleSettings
+
+    assert open_session(sqlite_store, "first", "long-password", "127.0.0.1", at(2), ConsoleSettings())
+
+
+def test_hcp_bench_console_prints_its_figures(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "haochaping.cli",
+        "bench",
+        "console",
+        "--ratings",
+        "2000",
+        "--requests",
+        "4",
+        "--db",
+        str(tmp_path / "bench.db"),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    figures = {line.split()[0]: float(line.split()[1]) for line in done.stdout.splitlines()}
+    assert figures["console.ratings"] == 2000
+    assert 0 < figures["console.dashboard_p95_ms"] < 5000
+    assert 0 < figures["console.ratings_list_p95_ms"] < 5000
