@@ -19,3 +19,6 @@ class ServerSettings(BaseModel):
     poll_interval_s: float = Field(default=0.5, gt=0, le=10, description="长轮询期间查询数据库的间隔秒数")
     trigger_ttl_s: int = Field(default=900, ge=10, description="办件系统触发的有效秒数，过期不再下发")
     qr_form_ttl_s: int = Field(default=3600, ge=60, description="扫码评价表单（随机数）的有效秒数")
+    device_silent_minutes: int = Field(
+        default=30, ge=1, le=7 * 24 * 60, description="评价器超过多少分钟未联系即在管理后台设备页标红（失联）"
+    )

@@ -162,3 +162,21 @@ def test_hcp_bench_console_prints_its_figures(tmp_path):
     assert figures["console.ratings"] == 2000
     assert 0 < figures["console.dashboard_p95_ms"] < 5000
     assert 0 < figures["console.ratings_list_p95_ms"] < 5000
+
+
+def test_the_silence_limit_is_a_server_setting(hall):
+    from conftest import NOW, FakeClock
+    from fastapi.testclient import TestClient
+
+    from sync_server.app import create_app
+    from sync_server.settings import ServerSettings
+
+    with hall.store.write() as conn:
+        conn.execute(update(devices).where(devices.c.window == "A01").values(last_seen_at=iso(at(28, 9, 55))))
+    app = create_app(hall.store, clock=FakeClock(NOW), settings=ServerSettings(device_silent_minutes=3))
+    with TestClient(app) as client:
+        sign_in(client, "admin")
+        page = client.get("/console/devices").text
+    assert "超过 3 分钟未联系" in page
+    a01_row = page.split(f'data-device="{hall.devices["A01"]}"')[0].rsplit("<tr", 1)[1]
+    assert "silent" in a01_row  # seen 5 minutes ago
