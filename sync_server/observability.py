@@ -104,7 +104,7 @@ class DatabaseCollector:
             device_rows = conn.execute(
                 select(devices.c.last_seen_at, devices.c.last_status).where(devices.c.revoked_at.is_(None))
             ).all()
-            open_bad, overdue = bad_ratings(conn, now, _contact_days(conn))
+            open_bad, overdue = bad_ratings(conn, now)
         yield _received_family(received)
         yield from _device_families(device_rows, now, silent_minutes, clock_warn_s)
         yield GaugeMetricFamily(
@@ -148,49 +148,79 @@ def _device_thresholds(app) -> tuple[int, float]:
     return settings.device_silent_minutes, float(getattr(settings, "device_clock_warn_s", 120))
 
 
-def _contact_days(conn) -> int:
+def _deadline_rules(conn):
+    from haochaping.config import DeadlineRules
     from sync_server.configs import current_config
 
     cv = current_config(conn)
-    return cv.config.rules.deadlines.contact_days if cv else 2
+    return cv.config.rules.deadlines if cv else DeadlineRules()
 
 
-def bad_ratings(conn, now: datetime, contact_days: int) -> tuple[int, int]:
-    """(open, overdue) 差评 from the database.
+def bad_ratings(conn, now: datetime) -> tuple[int, int]:
+    """(open, overdue) 差评, from the database.
 
-    Open: counting ratings of level 1–2 that no upheld appeal excludes and that have no closed handling record.
-    The 差评 workflow's own answer is used when its module provides ``open_and_overdue(conn, now)``; until then
-    no handling is recorded anywhere, so every such rating is open, and overdue once the citizen should have
-    been contacted (``deadlines.contact_days`` working days after the rating day, China time).
+    Open: counting ratings of level 1–2 that no upheld appeal excludes and whose handling record (差评工单 of the
+    workflow, table ``bad_cases``) is not closed. Overdue: the step the record waits for is past its deadline (red
+    card); a bad rating without a handling record yet is overdue once the contact deadline
+    (``deadlines.contact_days`` working days after the rating day, China time) has passed.
     """
-    workflow = _workflow_counter()
-    if workflow is not None:
-        return workflow(conn, now)
     from sync_server.console.tables import rating_exclusions
 
     excluded = select(rating_exclusions.c.record_id).where(rating_exclusions.c.lifted_at.is_(None))
-    query = (
-        select(func.substr(ratings.c.rated_at, 1, 19), func.count())
-        .where(and_(ratings.c.role == "counting", ratings.c.level <= 2, ratings.c.record_id.not_in(excluded)))
-        .group_by(func.substr(ratings.c.rated_at, 1, 19))
+    query = select(ratings.c.record_id, ratings.c.rated_at).where(
+        and_(ratings.c.role == "counting", ratings.c.level <= 2, ratings.c.record_id.not_in(excluded))
     )
-    by_moment = conn.execute(query).all()
-    today = (now.astimezone(UTC) + CHINA).date()
-    by_day: dict[date, int] = {}
-    for moment, n in by_moment:
-        day = (datetime.fromisoformat(moment).replace(tzinfo=UTC) + CHINA).date()
-        by_day[day] = by_day.get(day, 0) + n
-    calendar = _calendar()
-    overdue = sum(n for day, n in by_day.items() if calendar.add_working_days(day, contact_days).due < today)
-    return sum(by_day.values()), overdue
+    bad = conn.execute(query).all()
+    rules, today = _deadline_rules(conn), (now.astimezone(UTC) + CHINA).date()
+    handling = _handling_records(conn)
+    calendar = handling.calendar if handling else _calendar()
+    open_, overdue = 0, 0
+    for record_id, rated_at in bad:
+        case = handling.cases.get(record_id) if handling else None
+        if case is not None:
+            late = handling.overdue(case, today, rules)
+            if late is None:  # closed, or the appeal was upheld
+                continue
+        else:
+            day = (datetime.fromisoformat(rated_at).astimezone(UTC) + CHINA).date()
+            late = calendar.add_working_days(day, rules.contact_days).due < today
+        open_ += 1
+        overdue += late
+    return open_, overdue
 
 
-def _workflow_counter():
+class _Handling:
+    """The 差评 workflow's handling records, when its tables exist (migration 0004)."""
+
+    def __init__(self, conn):
+        from sync_server.workflow.cases import open_case_rows
+        from sync_server.workflow.deadlines import calendar_of
+
+        self.cases = {row.record_id: row for row in open_case_rows(conn)}
+        self.calendar = calendar_of(conn)
+
+    def overdue(self, case, today: date, rules) -> bool | None:
+        """None when the record is finished (closed or appeal upheld); else whether its pending step is red."""
+        from sync_server.workflow.deadlines import RED, card, pending_due, step_dues
+        from sync_server.workflow.machine import State
+
+        if case.closed_at is not None or case.state in (State.CLOSED, State.UPHELD):
+            return None
+        return_state = State(case.return_state) if case.return_state else None
+        due = pending_due(case, State(case.state), return_state, step_dues(case, rules, self.calendar))
+        return card(due, today, rules, self.calendar) == RED
+
+
+def _handling_records(conn) -> _Handling | None:
+    from sqlalchemy import inspect
+
     try:
-        from sync_server.workflow import open_and_overdue  # type: ignore[attr-defined]
+        import sync_server.workflow.cases  # noqa: F401
     except ImportError:
         return None
-    return open_and_overdue
+    if not inspect(conn).has_table("bad_cases"):
+        return None
+    return _Handling(conn)
 
 
 _CALENDAR = None
