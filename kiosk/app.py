@@ -7,6 +7,7 @@ Kivy opens a window, so ``hcp kiosk`` fails with one readable line and exit code
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -126,7 +127,9 @@ class KioskApp(App):
         from kivy.core.window import Window
 
         from kiosk.view.screens import build_screen_manager
+        from kiosk.view.widgets import cached_qr_matrix
 
+        self._cached_qr_matrix = cached_qr_matrix
         hall, window = self.flow.config.hall, self.flow.window
         self.window_title = f"{hall.name}　{window.name}"
         self.window_name = window.name
@@ -145,6 +148,7 @@ class KioskApp(App):
         self.triggers = self._start_triggers()
         self.sync = self._start_sync()
         Clock.schedule_interval(self._tick, TICK_S)
+        gc.freeze()  # the widget tree lives forever: keep it out of the collector's full passes
         if self.script:
             self.script(self)
 
@@ -217,7 +221,10 @@ class KioskApp(App):
         """For the HTTP endpoint and the sync poller (any thread): raises TriggerRefused."""
         self.flow.handle(trigger)
 
-    def _flow_changed(self, _state: FlowState) -> None:
+    def _flow_changed(self, state: FlowState) -> None:
+        """Runs on the thread that changed the flow (UI, HTTP or sync): hop to the Kivy thread to draw."""
+        if state.prompt is not None:
+            self._cached_qr_matrix(state.prompt.qr_url)  # the slow part of a prompt, done before the hop
         Clock.schedule_once(lambda _dt: self._render(), -1)
         if self.sync is not None and hasattr(self.sync, "wake"):
             self.sync.wake()

@@ -232,12 +232,7 @@ def _inside(widget, rect, tolerance: float = 1.0) -> bool:
     """Whether a widget lies within a window rectangle (x, y, width, height)."""
     x, y, w, h = _window_rect(widget)
     rx, ry, rw, rh = rect
-    return (
-        x >= rx - tolerance
-        and y >= ry - tolerance
-        and x + w <= rx + rw + tolerance
-        and y + h <= ry + rh + tolerance
-    )
+    return x >= rx - tolerance and y >= ry - tolerance and x + w <= rx + rw + tolerance and y + h <= ry + rh + tolerance
 
 
 def _touch(widget):

@@ -3,6 +3,7 @@ press-and-hold areas. Layout and colours live in ``kiosk/kv/widgets.kv``."""
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timedelta
 
@@ -117,17 +118,15 @@ class QrView(Widget):
     def on_text(self, _instance, text: str) -> None:
         if not text:
             return
-        matrix = qr_matrix(text)
+        matrix = cached_qr_matrix(text)
         n = len(matrix)
-        pixels = bytearray()
-        for row in reversed(matrix):  # textures start at the bottom row
-            for dark in row:
-                pixels += b"\x00\x00\x00\xff" if dark else b"\xff\xff\xff\xff"
+        dark, light = b"\x00\x00\x00\xff", b"\xff\xff\xff\xff"
+        pixels = b"".join(dark if module else light for row in reversed(matrix) for module in row)  # bottom row first
         texture = self.texture
         if texture is None or tuple(texture.size) != (n, n):
             texture = Texture.create(size=(n, n), colorfmt="rgba")
             texture.mag_filter = texture.min_filter = "nearest"
-        texture.blit_buffer(bytes(pixels), colorfmt="rgba", bufferfmt="ubyte")
+        texture.blit_buffer(pixels, colorfmt="rgba", bufferfmt="ubyte")
         self.texture = texture
         self._draw()
 
@@ -143,6 +142,12 @@ class QrView(Widget):
                 pos=(self.center_x - side / 2, self.center_y - side / 2),
                 size=(side, side),
             )
+
+
+@functools.lru_cache(maxsize=8)
+def cached_qr_matrix(text: str) -> list[list[bool]]:
+    """The QR matrix, computed once per link: the app computes it on the trigger's thread, off the UI thread."""
+    return qr_matrix(text)
 
 
 class HoldArea(BoxLayout):

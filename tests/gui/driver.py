@@ -89,8 +89,10 @@ def full_day(robot, clock):
     yield from robot.shoot("idle_large")
     robot.summary["large_text_after"] = app.large_text
 
+    press_escape()  # kiosk mode: Escape does not close the app
+    yield robot.frames(2)
     clock.advance(rules.min_prompt_interval_s + 1)
-    robot.http_trigger(CASE_TIMEOUT)
+    scan_barcode(CASE_TIMEOUT)  # the clerk scans the case slip while the idle screen shows
     yield robot.screen("prompt")
     clock.advance(rules.prompt_timeout_s + 1)
     yield robot.screen("idle")
@@ -136,6 +138,22 @@ def staff_menu(robot, clock, shoot: bool = True):
     yield robot.screen("staff_menu")
     if shoot and not any(s["name"] == "staff_menu" for s in robot.summary["screens"]):
         yield from robot.shoot("staff_menu")
+
+
+def scan_barcode(text: str) -> None:
+    """A keyboard-wedge scanner: the characters in one fast burst, then Enter."""
+    from kivy.core.window import Window
+
+    for ch in text:
+        Window.dispatch("on_textinput", ch)
+    Window.dispatch("on_key_down", 13, 40, None, [])
+
+
+def press_escape() -> None:
+    from kivy.core.window import Window
+
+    Window.dispatch("on_key_down", 27, 41, None, [])
+    Window.dispatch("on_keyboard", 27, 41, None, [])
 
 
 def hold(robot, clock, widget):

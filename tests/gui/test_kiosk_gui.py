@@ -50,7 +50,8 @@ class Day:
 def day(request, xvfb, tmp_path_factory) -> Day:
     width, height = request.param
     tmp = tmp_path_factory.mktemp(f"kiosk-{width}x{height}")
-    settings = write_settings(tmp, width, height)
+    # A sound file that is not there: the kiosk logs it and stays silent.
+    settings = write_settings(tmp, width, height, sound_file=f'"{tmp / "missing-ding.wav"}"')
     out = tmp / "screens"
     done = subprocess.run(
         [sys.executable, str(DRIVER), str(settings), str(out)],
@@ -66,6 +67,7 @@ def day(request, xvfb, tmp_path_factory) -> Day:
 
 
 def test_the_whole_day_ran_to_the_end(day):
+    """Escape was pressed on the idle screen and a missing sound file was configured: neither stopped it."""
     assert day.returncode == 0, day.stderr
     assert day.summary["error"] is None, day.summary["error"]
     assert day.summary["size"] == list(day.size)
@@ -116,6 +118,7 @@ def test_the_ratings_are_stored_with_reasons_case_clerk_and_window_and_the_chain
     try:
         ratings = list(box.records(kind="rating"))
         timeouts = list(box.records(kind="timeout"))
+        prompts = list(box.records(kind="prompt"))
         kinds = [r["kind"] for r in box.records()]
         assert box.verify_chain() is None
     finally:
@@ -127,6 +130,7 @@ def test_the_ratings_are_stored_with_reasons_case_clerk_and_window_and_the_chain
     ]
     assert all((r["clerk_no"], r["window"], r["channel"]) == ("1001", "A01", 4) for r in ratings)
     assert [t["case_no"] for t in timeouts] == [CASE_TIMEOUT]
+    assert [p["detail"]["source"] for p in prompts] == ["http", "staff", "barcode"]
     assert kinds[0] == "sign_in" and kinds[-1] == "sign_out"
     assert {"pause", "resume"} <= set(kinds)
 
