@@ -42,7 +42,9 @@ def create_app(store: Store, clock: Clock = system_clock, settings: ServerSettin
     app.include_router(qr_router())
     install_console(app)  # the admin console: /console pages, /static files
     _add_error_handlers(app)
-    app.add_middleware(EdgeMiddleware, clock=clock, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware, clock=clock, max_body_bytes=settings.max_body_bytes, upload_max_bytes=settings.max_upload_bytes
+    )
     app.state.event_metrics = EventMetrics()
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.event_metrics)  # outermost: ids every answer
     _add_ops_routes(app)
@@ -119,16 +121,23 @@ class EdgeMiddleware:
     """Pure ASGI: refuses bodies over the limit with 413 before anything parses them, and stamps every
     response with ``X-HCP-Server-Time``."""
 
-    def __init__(self, app, clock: Clock, max_body_bytes: int):
+    def __init__(self, app, clock: Clock, max_body_bytes: int, upload_max_bytes: int | None = None):
         self.app, self.clock, self.max_body_bytes = app, clock, max_body_bytes
+        self.upload_max_bytes = upload_max_bytes or max_body_bytes  # appeal evidence uploads (差评 workflow)
+
+    def _limit(self, scope) -> int:
+        path = scope.get("path", "")
+        upload = path.startswith("/console/cases/") and "/steps/" in path
+        return self.upload_max_bytes if upload else self.max_body_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         send = self._stamping(send)
+        limit = self._limit(scope)
         declared = dict(scope.get("headers") or ()).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            return await self._too_large(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await self._too_large(scope, receive, send, limit)
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -136,8 +145,8 @@ class EdgeMiddleware:
                 break
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_body_bytes:
-                return await self._too_large(scope, receive, send)
+            if size > limit:
+                return await self._too_large(scope, receive, send, limit)
             if not message.get("more_body"):
                 break
         await self.app(scope, _replay(b"".join(chunks), receive), send)
@@ -152,8 +161,8 @@ class EdgeMiddleware:
 
         return stamped
 
-    async def _too_large(self, scope, receive, send):
-        limit_kib = self.max_body_bytes // 1024
+    async def _too_large(self, scope, receive, send, limit: int):
+        limit_kib = limit // 1024
         response = error_response(413, f"请求体过大（上限 {limit_kib} KiB），请分批发送")
         await response(scope, receive, send)
 

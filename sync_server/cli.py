@@ -34,6 +34,9 @@ def register(sub) -> None:
     from sync_server.console.cli import register as register_console
 
     register_console(ssub, _command)  # hcp server user add, hcp server report
+    from sync_server.workflow.cli import register as register_workflow
+
+    register_workflow(ssub, _command)  # hcp server audit verify, webhooks set|deliver, workdays load
 
 
 def _command(sub, name: str, help_text: str, func):

@@ -277,3 +277,4 @@ def current_revision(store: Store) -> str | None:
 
 
 from sync_server.console import tables as _console_tables  # noqa: E402,F401 - the console's tables join METADATA
+from sync_server.workflow import tables as _workflow_tables  # noqa: E402,F401 - and the workflow's

@@ -12,6 +12,9 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="请求体的最大字节数，超出返回 413")
+    max_upload_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="上传申诉证据的表单（差评工单的办理步骤）请求体的最大字节数"
+    )
     max_batch_records: int = Field(
         default=MAX_BATCH_RECORDS, ge=1, le=10_000, description="一批记录的最大条数，超出返回 413"
     )

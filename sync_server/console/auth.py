@@ -159,17 +159,18 @@ def write_audit(
     detail: dict | None = None,
     address: str | None = None,
 ) -> None:
-    """Append one row to the audit log (the table refuses UPDATE and DELETE)."""
-    conn.execute(
-        audit_log.insert().values(
-            at=utc_iso(now),
-            actor=actor,
-            action=action,
-            target=target,
-            detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
-            address=address,
-        )
+    """Append one row to the audit log (the table refuses UPDATE and DELETE), chained to the row before it."""
+    from sync_server.workflow.auditchain import chained
+
+    values = dict(
+        at=utc_iso(now),
+        actor=actor,
+        action=action,
+        target=target,
+        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+        address=address,
     )
+    conn.execute(audit_log.insert().values(**chained(conn, values)))
 
 
 # ---------------------------------------------------------------- sign-in and sessions

@@ -31,6 +31,7 @@ def router() -> APIRouter:
             raise BadInput("趋势粒度只能是 day、week 或 month")
         with request.app.state.store.read() as conn:
             board = metrics.dashboard(conn, viewer.scope, period.first, period.last, q.get("department"), granularity)
+            handling = workflow_handling(conn, viewer.scope, period, board.department, request.app.state.clock())
         settings = console_settings(request.app)
         names = names_of(request)
         base = {**period.query(), **({"department": board.department} if board.department else {})}
@@ -40,6 +41,7 @@ def router() -> APIRouter:
             viewer,
             names=names,
             board=board,
+            handling=handling,
             period=period,
             granularity=granularity,
             granularities=metrics.GRANULARITIES,
@@ -56,6 +58,14 @@ def router() -> APIRouter:
         )
 
     return r
+
+
+def workflow_handling(conn, scope: Scope, period, department: str | None, now):
+    """The 差评处理 panel: yellow/red cards and 差评整改率 / 按时整改率 / 回访率 (sync_server.workflow.stats)."""
+    from sync_server.workflow.deadlines import china_today
+    from sync_server.workflow.stats import handling
+
+    return handling(conn, scope, period.first, period.last, department, china_today(now))
 
 
 def _departments(names: labels.Names, scope: Scope) -> list[tuple[str, str]]:

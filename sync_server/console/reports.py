@@ -91,6 +91,7 @@ def monthly_report(
         ["系统默认评价数", t.n - t.active_n],
     ]
     summary += [[f"未计入：{STATUS_LABELS.get(s, s)}", n] for s, n in sorted(board.left_out.items())]
+    summary += _handling_rows(conn, scope, board, period)
     sections = [Section("概况", ["项目", "数值"], summary)]
     for title, table, name in (
         ("按部门", board.by_department, names.department),
@@ -104,6 +105,26 @@ def monthly_report(
     sections.append(_rankings(board, names, settings))
     sections += _bad_summary(conn, scope, board, period, names)
     return sections
+
+
+def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
+    """差评整改率, 按时整改率, 回访率 of the month's bad ratings, and the cards at its end (sync_server.workflow)."""
+    from sync_server.workflow.stats import handling
+
+    h = handling(conn, scope, period.first, period.last, board.department, period.last)
+    return [
+        ["差评工单数", h.opened],
+        ["申诉成立（已排除）", h.appealed_away],
+        ["核实属实", h.substantiated],
+        ["已整改", h.rectified],
+        ["差评整改率", h.rectify_rate],
+        ["按时整改", h.fixed_on_time],
+        ["按时整改率", h.on_time_rate],
+        ["已回访", h.visited],
+        ["回访率", h.revisit_rate],
+        ["黄牌（统计期末）", len(h.yellow)],
+        ["红牌（统计期末）", len(h.red)],
+    ]
 
 
 def _figures(f: metrics.Figures) -> list:

@@ -60,11 +60,13 @@ SECURITY_HEADERS = {
 NAV = (
     ("dashboard", "/console/dashboard", "统计概览", (ADMIN, REVIEWER, SUPERVISOR)),
     ("ratings", "/console/ratings", "评价明细", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("cases", "/console/cases", "差评处理", (ADMIN, REVIEWER, SUPERVISOR)),
     ("integrity", "/console/integrity", "数据完整性", (ADMIN, SUPERVISOR)),
     ("devices", "/console/devices", "评价器设备", (ADMIN, SUPERVISOR)),
     ("reports", "/console/reports", "报表与导出", (ADMIN, REVIEWER, SUPERVISOR)),
     ("users", "/console/users", "用户", (ADMIN,)),
     ("audit", "/console/audit", "审计日志", (ADMIN, SUPERVISOR)),
+    ("webhooks", "/console/webhooks", "差评推送", (ADMIN, SUPERVISOR)),
 )
 
 
@@ -88,7 +90,9 @@ def install_console(app: FastAPI) -> None:
     from sync_server.console import dashboard_view, devices_view, integrity, ratings_view, reports
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (dashboard_view, ratings_view, integrity, devices_view, reports):
+    from sync_server.workflow import views as workflow_views
+
+    for module in (dashboard_view, ratings_view, integrity, devices_view, reports, workflow_views):
         app.include_router(module.router())
     app.include_router(_auth_router())
 

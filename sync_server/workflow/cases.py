@@ -1,0 +1,324 @@
+"""Handling records (差评工单) in the database: opened in the settling transaction, moved by ``take_step`` after the
+pure state machine agreed, every step appended to the record's history and to the audit log; nothing is deleted.
+
+An upheld appeal excludes the rating through ``rating_exclusions`` (the rating stays stored and visible); a
+supervisor's reversal on review lifts that exclusion, or applies it when the appeal had been rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, select, update
+
+from sync_server.console.auth import write_audit
+from sync_server.console.exclusions import exclude_rating, lift_exclusion
+from sync_server.console.rollup import china_day, department_of_windows
+from sync_server.db import Store, cases, ratings, records, utc_iso
+from sync_server.workflow import webhook
+from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefused
+from sync_server.workflow.evidence import Evidence
+from sync_server.workflow.machine import (
+    APPEAL_CATEGORIES,
+    PENDING_APPEAL,
+    REJECTED_APPEAL,
+    UPHELD_APPEAL,
+    Actor,
+    AppealFacts,
+    CaseFacts,
+    State,
+    Step,
+    decide,
+)
+from sync_server.workflow.settings import WorkflowSettings
+from sync_server.workflow.tables import appeal_evidence, appeals, bad_cases, case_events
+
+MAX_TEXT = 1000
+SYSTEM = Actor("system", "system")
+
+
+# ---------------------------------------------------------------- 当日建档: opened while the rating settles
+
+
+def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[int]:
+    """Open a handling record for every counting bad rating (level 1–2, not a test) of these cases that has none;
+    inside the settling transaction. Returns the new records' ids."""
+    query = (
+        select(records, cases.c.clerk_no.label("case_clerk"))
+        .select_from(
+            records.join(ratings, ratings.c.record_id == records.c.id)
+            .outerjoin(cases, cases.c.case_no == records.c.case_no)
+            .outerjoin(bad_cases, bad_cases.c.record_id == records.c.id)
+        )
+        .where(ratings.c.case_no.in_(case_nos), ratings.c.role == "counting", ratings.c.level <= 2)
+        .where(bad_cases.c.id.is_(None))
+    )
+    opened = []
+    for rec in conn.execute(query).all():
+        if '"test": true' in (rec.detail or ""):
+            continue
+        case_id = _insert_case(store, conn, rec)
+        if case_id is not None:
+            opened.append(case_id)
+    return opened
+
+
+def _insert_case(store: Store, conn: Connection, rec) -> int | None:
+    department = department_of_windows(conn).get(rec.window or "")
+    row = dict(
+        record_id=rec.id,
+        case_no=rec.case_no,
+        window=rec.window,
+        department=department,
+        clerk_no=rec.clerk_no or rec.case_clerk,
+        level=rec.level,
+        opened_at=rec.received_at,
+        arrival_day=china_day(rec.received_at),
+        state=State.PENDING.value,
+    )
+    stmt = store.insert(bad_cases).values(**row).on_conflict_do_nothing(index_elements=["record_id"])
+    case_id = conn.execute(stmt.returning(bad_cases.c.id)).scalar()
+    if case_id is None:  # another transaction opened it first
+        return None
+    _event(conn, case_id, rec.received_at, SYSTEM, "open", None, State.PENDING, {"level": rec.level})
+    webhook.enqueue(conn, case_id, "bad_rating.created", _webhook_payload(case_id, row, rec), rec.received_at)
+    return case_id
+
+
+def _webhook_payload(case_id: int, row: dict, rec) -> dict:
+    """What the external platform receives (contact data is left out: the rater's identity is protected)."""
+    return {
+        "case_id": case_id,
+        "rating_id": rec.id,
+        "case_no": rec.case_no,
+        "level": rec.level,
+        "reasons": json.loads(rec.reasons or "[]"),
+        "comment": rec.comment,
+        "window": rec.window,
+        "department": row["department"],
+        "clerk_no": row["clerk_no"],
+        "matter_code": rec.matter_code,
+        "channel": rec.channel,
+        "rated_at": rec.occurred_at,
+        "received_at": rec.received_at,
+    }
+
+
+def _event(conn, case_id: int, at: str, actor: Actor, step: str, before, after, detail: dict) -> None:
+    conn.execute(
+        case_events.insert().values(
+            case_id=case_id,
+            at=at,
+            actor=actor.username,
+            role=actor.role,
+            step=step,
+            from_state=before.value if before else None,
+            to_state=after.value,
+            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        )
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def facts_of(case, appeal) -> CaseFacts:
+    if appeal is None:
+        return CaseFacts(State(case.state), case.department)
+    facts = AppealFacts(appeal.status, appeal.filed_by, State(appeal.return_state), appeal.reviewed_at is not None)
+    return CaseFacts(State(case.state), case.department, facts)
+
+
+def load_case(conn: Connection, case_id: int, scope=None, lock: bool = False):
+    """(case row, appeal row or None); CaseNotFound when missing or outside the viewer's scope."""
+    query = select(bad_cases).where(bad_cases.c.id == case_id)
+    case = conn.execute(query.with_for_update() if lock else query).first()
+    if case is None or (scope is not None and not scope.allows_window(case.window)):
+        raise CaseNotFound("没有这张差评工单，或不在您的查看范围内")
+    appeal = conn.execute(select(appeals).where(appeals.c.case_id == case_id)).first()
+    return case, appeal
+
+
+def history(conn: Connection, case_id: int) -> list:
+    return conn.execute(select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.id)).all()
+
+
+def evidence_of(conn: Connection, appeal_id: int) -> list:
+    cols = [c for c in appeal_evidence.c if c.name != "content"]
+    query = select(*cols).where(appeal_evidence.c.appeal_id == appeal_id).order_by(appeal_evidence.c.id)
+    return conn.execute(query).all()
+
+
+def appeal_outcome(appeal) -> str | None:
+    """upheld | rejected after any review, or None while pending."""
+    if appeal is None or appeal.status == PENDING_APPEAL:
+        return None
+    if appeal.review_outcome == "reversed":
+        return REJECTED_APPEAL if appeal.status == UPHELD_APPEAL else UPHELD_APPEAL
+    return appeal.status
+
+
+# ---------------------------------------------------------------- taking a step
+
+
+@dataclass(frozen=True)
+class StepForm:
+    """What a step's form carries (unused fields stay empty)."""
+
+    text: str = ""  # finding / rectification / response / explanation / statement / note
+    fix_kind: str = ""  # simple | complex (核实·属实)
+    category: str = ""  # appeal category key
+    evidence: tuple[Evidence, ...] = ()
+
+
+def take_step(
+    store: Store,
+    case_id: int,
+    step: Step,
+    actor: Actor,
+    now: datetime,
+    form: StepForm,
+    settings: WorkflowSettings | None = None,
+    address: str | None = None,
+) -> State:
+    """Check the step with the state machine and apply it in one transaction (history, audit, exclusion)."""
+    settings = settings or WorkflowSettings()
+    with store.write() as conn:
+        case, appeal = load_case(conn, case_id, lock=True)
+        before = State(case.state)
+        after = decide(facts_of(case, appeal), step, actor)
+        detail = APPLY[step](conn, case, appeal, actor, now, form, settings)
+        conn.execute(update(bad_cases).where(bad_cases.c.id == case_id).values(state=after.value))
+        _event(conn, case_id, utc_iso(now), actor, step.value, before, after, detail)
+        audit = {"step": step.label, "from": before.label, "to": after.label, **detail}
+        write_audit(conn, now, actor.username, f"case.{step.value}", f"差评工单 {case_id}", audit, address)
+    return after
+
+
+def _text(form: StepForm, what: str, required: bool = True) -> str:
+    text = form.text.strip()
+    if required and not text:
+        raise StepInputInvalid(f"请填写{what}")
+    if len(text) > MAX_TEXT:
+        raise StepInputInvalid(f"{what}最多 {MAX_TEXT} 字")
+    return text
+
+
+def _set(conn, case, **values) -> None:
+    conn.execute(update(bad_cases).where(bad_cases.c.id == case.id).values(**values))
+
+
+def _verify_true(conn, case, appeal, actor, now, form, settings) -> dict:
+    finding = _text(form, "核实情况")
+    if form.fix_kind not in ("simple", "complex"):
+        raise StepInputInvalid("请选择问题类型：简单问题或复杂问题")
+    _set(conn, case, finding=finding, fix_kind=form.fix_kind, verified_at=utc_iso(now))
+    return {"finding": finding, "fix_kind": {"simple": "简单问题", "complex": "复杂问题"}[form.fix_kind]}
+
+
+def _verify_false(conn, case, appeal, actor, now, form, settings) -> dict:
+    finding = _text(form, "核实情况")
+    _set(conn, case, finding=finding, verified_at=utc_iso(now))
+    return {"finding": finding}
+
+
+def _timestamp(column: str, what: str, required: bool = True):
+    def apply(conn, case, appeal, actor, now, form, settings) -> dict:
+        text = _text(form, what, required)
+        _set(conn, case, **{column: utc_iso(now)})
+        return {"text": text} if text else {}
+
+    return apply
+
+
+def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
+    if form.category not in APPEAL_CATEGORIES:
+        raise StepInputInvalid("请选择申诉类别：" + "、".join(APPEAL_CATEGORIES.values()))
+    statement = _text(form, "申诉理由")
+    if len(form.evidence) > settings.evidence_max_files:
+        raise StepInputInvalid(f"证据文件最多 {settings.evidence_max_files} 个")
+    appeal_id = conn.execute(
+        appeals.insert().values(
+            case_id=case.id,
+            record_id=case.record_id,
+            category=form.category,
+            statement=statement,
+            filed_by=actor.username,
+            filed_at=utc_iso(now),
+            return_state=case.state,
+            status=PENDING_APPEAL,
+        )
+    ).inserted_primary_key[0]
+    for ev in form.evidence:
+        conn.execute(
+            appeal_evidence.insert().values(
+                appeal_id=appeal_id,
+                filename=ev.filename,
+                content_type=ev.content_type,
+                size=ev.size,
+                sha256=ev.sha256,
+                content=ev.content,
+                uploaded_at=utc_iso(now),
+            )
+        )
+    files = [{"name": ev.filename, "sha256": ev.sha256, "size": ev.size} for ev in form.evidence]
+    return {"category": APPEAL_CATEGORIES[form.category], "statement": statement, "evidence": files}
+
+
+def _decide(status: str):
+    def apply(conn, case, appeal, actor, now, form, settings) -> dict:
+        note = _text(form, "审核意见", required=status == REJECTED_APPEAL)
+        values = dict(status=status, decided_by=actor.username, decided_at=utc_iso(now), decision_note=note)
+        conn.execute(update(appeals).where(appeals.c.id == appeal.id).values(**values))
+        if status == UPHELD_APPEAL:
+            reason = f"申诉成立：{APPEAL_CATEGORIES[appeal.category]}" + (f"（{note}）" if note else "")
+            exclude_rating(conn, case.record_id, reason, now, appeal_id=str(appeal.id))
+        return {"appeal_id": appeal.id, "note": note}
+
+    return apply
+
+
+def _review(outcome: str):
+    def apply(conn, case, appeal, actor, now, form, settings) -> dict:
+        note = _text(form, "复核意见", required=outcome == "reversed")
+        values = dict(reviewed_by=actor.username, reviewed_at=utc_iso(now), review_note=note, review_outcome=outcome)
+        conn.execute(update(appeals).where(appeals.c.id == appeal.id).values(**values))
+        if outcome == "reversed" and appeal.status == UPHELD_APPEAL:
+            if not lift_exclusion(conn, case.record_id, now):
+                raise StepRefused("这条评价当前没有生效的排除，无法改判")
+        elif outcome == "reversed":
+            reason = f"复核改判申诉成立：{APPEAL_CATEGORIES[appeal.category]}（{note}）"
+            exclude_rating(conn, case.record_id, reason, now, appeal_id=str(appeal.id))
+        return {"appeal_id": appeal.id, "note": note}
+
+    return apply
+
+
+APPLY = {
+    Step.VERIFY_TRUE: _verify_true,
+    Step.VERIFY_FALSE: _verify_false,
+    Step.RECTIFY: _timestamp("fixed_at", "整改情况"),
+    Step.REVISIT: _timestamp("visited_at", "回访情况（群众反馈）"),
+    Step.EXPLAIN: _timestamp("explained_at", "解释说明的内容"),
+    Step.CLOSE: _timestamp("closed_at", "办结意见", required=False),
+    Step.APPEAL: _appeal,
+    Step.UPHOLD: _decide(UPHELD_APPEAL),
+    Step.REJECT: _decide(REJECTED_APPEAL),
+    Step.REVIEW_CONFIRM: _review("confirmed"),
+    Step.REVIEW_REVERSE: _review("reversed"),
+}
+
+
+def open_case_rows(conn: Connection, scope=None, states: list[str] | None = None) -> list:
+    """Handling records in the scope (newest first), optionally of some states."""
+    where = []
+    if scope is not None and scope.restricted:
+        where.append(scope.window_condition(bad_cases.c.window))
+    if states:
+        where.append(bad_cases.c.state.in_(states))
+    query = select(bad_cases, appeals.c.return_state, appeals.c.status.label("appeal_status")).select_from(
+        bad_cases.outerjoin(appeals, appeals.c.case_id == bad_cases.c.id)
+    )
+    return conn.execute(query.where(and_(True, *where)).order_by(bad_cases.c.id.desc())).all()

@@ -1,0 +1,112 @@
+"""Working-day deadlines of a handling record and its yellow/red card, from the rules and the working-day calendar.
+
+Each step's deadline counts from the next working day after the event that starts it (限时办结 rules):
+  核实 (contact)   contact_days after the rating arrived
+  整改 (fix)       simple_fix_days or complex_fix_days after the 属实 finding
+  回访 (revisit)   revisit_days after rectification
+  解释说明         revisit_days after the 不属实 finding (the citizen hears back as fast as after a fix)
+While an appeal is open the deadlines keep running. A pending step due within ``yellow_card_days`` working days
+carries a yellow card (黄牌), an overdue one a red card (红牌).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, select
+
+from haochaping.config import DeadlineRules
+from haochaping.workdays import OfficialSchedule, WorkdayCalendar
+from sync_server.console.rollup import china_day
+from sync_server.workflow.machine import State
+from sync_server.workflow.tables import workday_schedules
+
+YELLOW, RED = "yellow", "red"
+CARD_LABELS = {YELLOW: "黄牌", RED: "红牌"}
+STEP_NAMES = {"contact": "核实（联系群众）", "fix": "整改", "revisit": "回访", "explain": "解释说明"}
+PENDING_STEP = {
+    State.PENDING: "contact",
+    State.RECTIFYING: "fix",
+    State.RECTIFIED: "revisit",
+    State.UNFOUNDED: "explain",
+}
+
+
+@dataclass(frozen=True)
+class StepDue:
+    step: str  # contact | fix | revisit | explain
+    due: date
+    done_on: date | None
+    confirmed: bool
+
+    @property
+    def name(self) -> str:
+        return STEP_NAMES[self.step]
+
+    @property
+    def on_time(self) -> bool | None:
+        return None if self.done_on is None else self.done_on <= self.due
+
+    @property
+    def warning(self) -> str:
+        return "" if self.confirmed else "截止日期按未确认的节假日安排计算，公布后可能变动"
+
+
+def _day(iso: str | None) -> date | None:
+    return date.fromisoformat(china_day(iso)) if iso else None
+
+
+def step_dues(case, rules: DeadlineRules, calendar: WorkdayCalendar) -> list[StepDue]:
+    """Every deadline the record has so far (``case`` is a ``bad_cases`` row)."""
+    dues = [_due(calendar, "contact", _day(case.opened_at), rules.contact_days, _day(case.verified_at))]
+    verified = _day(case.verified_at)
+    if verified and case.fix_kind:
+        days = rules.complex_fix_days if case.fix_kind == "complex" else rules.simple_fix_days
+        dues.append(_due(calendar, "fix", verified, days, _day(case.fixed_at)))
+        if case.fixed_at:
+            dues.append(_due(calendar, "revisit", _day(case.fixed_at), rules.revisit_days, _day(case.visited_at)))
+    elif verified:
+        dues.append(_due(calendar, "explain", verified, rules.revisit_days, _day(case.explained_at)))
+    return dues
+
+
+def _due(calendar: WorkdayCalendar, step: str, start: date, days: int, done: date | None) -> StepDue:
+    deadline = calendar.add_working_days(start, days)
+    return StepDue(step, deadline.due, done, deadline.confirmed)
+
+
+def pending_due(case, state: State, return_state: State | None, dues: list[StepDue]) -> StepDue | None:
+    """The deadline of the step the record waits for now (an open appeal keeps the clock of where it was)."""
+    waiting = PENDING_STEP.get(return_state if state == State.APPEALING else state)
+    return next((d for d in dues if d.step == waiting and d.done_on is None), None)
+
+
+def card(due: StepDue | None, today: date, rules: DeadlineRules, calendar: WorkdayCalendar) -> str | None:
+    """``red`` when overdue, ``yellow`` when due within ``yellow_card_days`` working days, else None."""
+    if due is None:
+        return None
+    if today > due.due:
+        return RED
+    if calendar.working_days_between(today, due.due) <= rules.yellow_card_days:
+        return YELLOW
+    return None
+
+
+def china_today(now: datetime) -> date:
+    return date.fromisoformat(china_day(now.isoformat()))
+
+
+# ---------------------------------------------------------------- the calendar, with schedules loaded by admins
+
+_CALENDARS: dict[tuple, WorkdayCalendar] = {}
+
+
+def calendar_of(conn: Connection) -> WorkdayCalendar:
+    """The calendar with every loaded official schedule (the newest of each year wins); cached by content."""
+    rows = conn.execute(select(workday_schedules.c.year, workday_schedules.c.content).order_by(workday_schedules.c.id))
+    latest = {row.year: row.content for row in rows}
+    key = tuple(sorted(latest.items()))
+    if key not in _CALENDARS:
+        _CALENDARS[key] = WorkdayCalendar([OfficialSchedule.model_validate_json(c) for c in latest.values()])
+    return _CALENDARS[key]

@@ -1,0 +1,69 @@
+"""Errors of the 差评 workflow; each becomes a console error page (they are ``ConsoleError`` subclasses).
+
+WorkflowError (ConsoleError)
+ ├── StepRefused (409)           the step is not possible from the record's current state
+ ├── RoleRefused (403)           this role may not take this step
+ ├── OutsideDepartment (403)     a department reviewer acting on another department's record
+ ├── OwnAppeal (403)             four-eyes: an administrator deciding an appeal they filed
+ ├── CaseNotFound (404)          no such handling record in the viewer's scope
+ ├── StepInputInvalid (400)      a required text or choice is missing or malformed
+ └── EvidenceRejected (400)      an evidence file of a type or size that is not accepted
+"""
+
+from __future__ import annotations
+
+from sync_server.console.errors import ConsoleError
+
+
+class WorkflowError(ConsoleError):
+    """Base of the workflow's errors."""
+
+    title = "无法办理"
+
+
+class StepRefused(WorkflowError):
+    """The step is not possible from the record's current state."""
+
+    status = 409
+
+
+class RoleRefused(WorkflowError):
+    """This role may not take this step."""
+
+    status = 403
+    title = "无权办理"
+
+
+class OutsideDepartment(WorkflowError):
+    """A department reviewer acting on a record of another department."""
+
+    status = 403
+    title = "无权办理"
+
+
+class OwnAppeal(WorkflowError):
+    """Four-eyes: whoever filed an appeal may not decide it."""
+
+    status = 403
+    title = "需由他人审核"
+
+
+class CaseNotFound(WorkflowError):
+    """No such handling record within the viewer's scope."""
+
+    status = 404
+    title = "未找到"
+
+
+class StepInputInvalid(WorkflowError):
+    """A required text or choice of a step is missing or malformed."""
+
+    status = 400
+    title = "参数有误"
+
+
+class EvidenceRejected(WorkflowError):
+    """An evidence file whose type or size is not accepted."""
+
+    status = 400
+    title = "证据文件不符合要求"

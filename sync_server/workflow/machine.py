@@ -1,0 +1,183 @@
+"""The 差评 handling state machine, pure: which step may be taken from which state, by which role.
+
+    待核实 ──核实·属实──▶ 整改中 ──已整改──▶ 已整改 ──回访──▶ 已回访 ──办结──▶ 办结
+      │  └──核实·不属实──▶ 不属实 ──解释说明──▶ 已解释说明 ──办结──▶ 办结
+      └─(待核实或整改中)──申诉──▶ 申诉中 ──申诉成立──▶ 申诉成立（评价排除）
+                                         └──申诉驳回──▶ back where it was (deadlines kept running)
+    a decided appeal ──复核·维持 / 复核·改判──▶ (改判 reverses: lifts or applies the exclusion)
+
+``decide(facts, step, actor)`` returns the next state or raises the precise refusal. Nothing here touches the
+database or the clock; ``cases.py`` applies the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sync_server.console.auth import ADMIN, REVIEWER, SUPERVISOR
+from sync_server.workflow.errors import OutsideDepartment, OwnAppeal, RoleRefused, StepRefused
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    RECTIFYING = "rectifying"
+    RECTIFIED = "rectified"
+    REVISITED = "revisited"
+    UNFOUNDED = "unfounded"
+    EXPLAINED = "explained"
+    CLOSED = "closed"
+    APPEALING = "appealing"
+    UPHELD = "upheld"
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS = {
+    State.PENDING: "待核实",
+    State.RECTIFYING: "整改中",
+    State.RECTIFIED: "已整改",
+    State.REVISITED: "已回访",
+    State.UNFOUNDED: "不属实（待解释说明）",
+    State.EXPLAINED: "已解释说明",
+    State.CLOSED: "办结",
+    State.APPEALING: "申诉中",
+    State.UPHELD: "申诉成立（评价已排除）",
+}
+
+
+class Step(StrEnum):
+    VERIFY_TRUE = "verify_true"
+    VERIFY_FALSE = "verify_false"
+    RECTIFY = "rectify"
+    REVISIT = "revisit"
+    EXPLAIN = "explain"
+    CLOSE = "close"
+    APPEAL = "appeal"
+    UPHOLD = "uphold"
+    REJECT = "reject"
+    REVIEW_CONFIRM = "review_confirm"
+    REVIEW_REVERSE = "review_reverse"
+
+    @property
+    def label(self) -> str:
+        return STEP_LABELS[self]
+
+
+STEP_LABELS = {
+    Step.VERIFY_TRUE: "核实：属实",
+    Step.VERIFY_FALSE: "核实：不属实",
+    Step.RECTIFY: "整改完成",
+    Step.REVISIT: "回访",
+    Step.EXPLAIN: "解释说明",
+    Step.CLOSE: "办结",
+    Step.APPEAL: "提出申诉",
+    Step.UPHOLD: "申诉成立",
+    Step.REJECT: "申诉驳回",
+    Step.REVIEW_CONFIRM: "复核：维持原决定",
+    Step.REVIEW_REVERSE: "复核：改判",
+}
+
+APPEAL_CATEGORIES = {
+    "malicious": "恶意差评",
+    "mistake": "误操作",
+    "not_this_window": "非本窗口业务",
+    "duplicate": "重复评价",
+    "unrelated": "与服务无关",
+}
+
+PENDING_APPEAL, UPHELD_APPEAL, REJECTED_APPEAL = "pending", "upheld", "rejected"
+DEPARTMENT = (ADMIN, REVIEWER)  # the department's own reviewer, or a hall administrator
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset[State] | None  # None: any state (the appeal's status decides)
+    roles: tuple[str, ...]
+    target: State | None  # None: computed from the appeal
+
+
+RULES: dict[Step, Rule] = {
+    Step.VERIFY_TRUE: Rule(frozenset({State.PENDING}), DEPARTMENT, State.RECTIFYING),
+    Step.VERIFY_FALSE: Rule(frozenset({State.PENDING}), DEPARTMENT, State.UNFOUNDED),
+    Step.RECTIFY: Rule(frozenset({State.RECTIFYING}), DEPARTMENT, State.RECTIFIED),
+    Step.REVISIT: Rule(frozenset({State.RECTIFIED}), DEPARTMENT, State.REVISITED),
+    Step.EXPLAIN: Rule(frozenset({State.UNFOUNDED}), DEPARTMENT, State.EXPLAINED),
+    Step.CLOSE: Rule(frozenset({State.REVISITED, State.EXPLAINED}), (ADMIN,), State.CLOSED),
+    Step.APPEAL: Rule(frozenset({State.PENDING, State.RECTIFYING}), DEPARTMENT, State.APPEALING),
+    Step.UPHOLD: Rule(frozenset({State.APPEALING}), (ADMIN,), State.UPHELD),
+    Step.REJECT: Rule(frozenset({State.APPEALING}), (ADMIN,), None),
+    Step.REVIEW_CONFIRM: Rule(None, (SUPERVISOR,), None),
+    Step.REVIEW_REVERSE: Rule(None, (SUPERVISOR,), None),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    role: str
+    department: str | None = None
+
+
+@dataclass(frozen=True)
+class AppealFacts:
+    status: str  # pending | upheld | rejected
+    filed_by: str
+    return_state: State
+    reviewed: bool = False
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    state: State
+    department: str | None
+    appeal: AppealFacts | None = None
+
+
+def decide(facts: CaseFacts, step: Step, actor: Actor) -> State:
+    """The state after ``actor`` takes ``step``; raises RoleRefused, OutsideDepartment, OwnAppeal or StepRefused."""
+    rule = RULES[step]
+    if actor.role not in rule.roles:
+        raise RoleRefused(f"“{step.label}”须由{_role_names(rule.roles)}办理")
+    if actor.role == REVIEWER and actor.department != facts.department:
+        raise OutsideDepartment("部门审核员只能办理本部门的差评工单")
+    if step in (Step.UPHOLD, Step.REJECT) and facts.appeal and facts.appeal.filed_by == actor.username:
+        raise OwnAppeal("申诉须由提出人以外的大厅管理员审核")
+    if rule.sources is not None and facts.state not in rule.sources:
+        raise StepRefused(f"工单当前为“{facts.state.label}”，不能“{step.label}”")
+    if step == Step.APPEAL and facts.appeal is not None:
+        raise StepRefused("每张工单只能申诉一次（对审核结果可由督查复核）")
+    return _target(facts, step, rule)
+
+
+def _target(facts: CaseFacts, step: Step, rule: Rule) -> State:
+    appeal = facts.appeal
+    if step == Step.REJECT:
+        return appeal.return_state
+    if step in (Step.REVIEW_CONFIRM, Step.REVIEW_REVERSE):
+        if appeal is None or appeal.status == PENDING_APPEAL or appeal.reviewed:
+            raise StepRefused("只有已审核、尚未复核的申诉可以复核")
+        if step == Step.REVIEW_CONFIRM:
+            return facts.state
+        return appeal.return_state if appeal.status == UPHELD_APPEAL else State.UPHELD
+    return rule.target
+
+
+def allowed_steps(facts: CaseFacts, actor: Actor) -> list[Step]:
+    """The steps this actor may take now (for the page's forms)."""
+    allowed = []
+    for step in Step:
+        try:
+            decide(facts, step, actor)
+        except (RoleRefused, OutsideDepartment, OwnAppeal, StepRefused):
+            continue
+        allowed.append(step)
+    return allowed
+
+
+def _role_names(roles: tuple[str, ...]) -> str:
+    from sync_server.console.auth import ROLES
+
+    return "或".join(("本部门审核员" if r == REVIEWER else ROLES[r]) for r in roles)

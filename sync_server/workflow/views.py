@@ -1,0 +1,192 @@
+"""Console pages of the 差评 workflow: the list of handling records with their cards, one record's page (rating,
+deadlines, history, appeal and evidence, the forms this viewer may use), evidence downloads, webhook deliveries."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from sync_server.console.auth import AnyUser, OverseerUser, Viewer, client_address
+from sync_server.console.errors import BadInput
+from sync_server.db import records
+from sync_server.workflow import webhook
+from sync_server.workflow.cases import (
+    StepForm,
+    appeal_outcome,
+    evidence_of,
+    facts_of,
+    history,
+    load_case,
+    take_step,
+)
+from sync_server.workflow.deadlines import CARD_LABELS, china_today
+from sync_server.workflow.errors import CaseNotFound
+from sync_server.workflow.evidence import accept
+from sync_server.workflow.machine import APPEAL_CATEGORIES, STATE_LABELS, STEP_LABELS, Actor, State, Step, allowed_steps
+from sync_server.workflow.settings import WorkflowSettings
+from sync_server.workflow.stats import case_lines, line_of
+from sync_server.workflow.tables import appeal_evidence
+
+DETAIL_LABELS = {
+    "finding": "核实情况",
+    "fix_kind": "问题类型",
+    "text": "说明",
+    "category": "申诉类别",
+    "statement": "申诉理由",
+    "evidence": "证据文件",
+    "note": "意见",
+    "appeal_id": "申诉编号",
+    "level": "评价等级",
+}
+OUTCOME_LABELS = {"pending": "待审核", "upheld": "申诉成立", "rejected": "申诉驳回"}
+
+
+def actor_of(viewer: Viewer) -> Actor:
+    return Actor(viewer.username, viewer.role, viewer.department)
+
+
+def workflow_settings(app) -> WorkflowSettings:
+    return getattr(app.state, "workflow_settings", None) or WorkflowSettings()
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/console", include_in_schema=False)
+
+    @r.get("/cases")
+    def cases_page(request: Request, viewer: AnyUser):
+        from sync_server.console.web import page
+
+        state, card_filter = request.query_params.get("state") or "", request.query_params.get("card") or ""
+        if state and state not in STATE_LABELS:
+            raise BadInput(f"未知的工单状态：{state}")
+        today = china_today(request.app.state.clock())
+        with request.app.state.store.read() as conn:
+            lines = case_lines(conn, viewer.scope, today, [state] if state else None)
+        if card_filter:
+            lines = [line for line in lines if line.card == card_filter]
+        return page(
+            request,
+            "case_list.html",
+            viewer,
+            lines=lines,
+            state=state,
+            card_filter=card_filter,
+            states=STATE_LABELS,
+            cards=CARD_LABELS,
+            today=today,
+        )
+
+    @r.get("/cases/{case_id}")
+    def case_page(request: Request, case_id: int, viewer: AnyUser):
+        return _case_page(request, case_id, viewer)
+
+    @r.post("/cases/{case_id}/steps/{step}")
+    async def case_step(request: Request, case_id: int, step: str, viewer: AnyUser):
+        if step not in Step.__members__.values():
+            raise BadInput(f"未知的办理步骤：{step}")
+        form = await request.form()
+        settings = workflow_settings(request.app)
+        files = [f for f in form.getlist("evidence") if getattr(f, "filename", "")]
+        evidence = tuple([accept(f.filename, await f.read(), settings) for f in files])
+        step_form = StepForm(
+            text=str(form.get("text", "")),
+            fix_kind=str(form.get("fix_kind", "")),
+            category=str(form.get("category", "")),
+            evidence=evidence,
+        )
+        app = request.app
+        with app.state.store.read() as conn:
+            load_case(conn, case_id, viewer.scope)  # not visible: 404 before anything else
+        take_step(
+            app.state.store, case_id, Step(step), actor_of(viewer), app.state.clock(), step_form, settings,
+            client_address(request),
+        )  # fmt: skip
+        return RedirectResponse(f"/console/cases/{case_id}?done={quote(step)}", status_code=303)
+
+    @r.get("/cases/{case_id}/evidence/{evidence_id}")
+    def evidence_file(request: Request, case_id: int, evidence_id: int, viewer: AnyUser):
+        with request.app.state.store.read() as conn:
+            _case, appeal = load_case(conn, case_id, viewer.scope)
+            row = conn.execute(select(appeal_evidence).where(appeal_evidence.c.id == evidence_id)).first()
+        if row is None or appeal is None or row.appeal_id != appeal.id:
+            raise CaseNotFound("没有这个证据文件")
+        disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
+        headers = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+        return Response(row.content, media_type=row.content_type, headers=headers)
+
+    @r.get("/webhooks")
+    def webhooks_page(request: Request, viewer: OverseerUser):
+        from sync_server.console.web import page
+
+        with request.app.state.store.read() as conn:
+            target = webhook.current_target(conn)
+            rows = webhook.deliveries(conn)
+        return page(request, "case_webhooks.html", viewer, target=target, rows=rows, labels=webhook.STATE_LABELS)
+
+    return r
+
+
+def _case_page(request: Request, case_id: int, viewer: Viewer):
+    from sync_server.console.web import page
+
+    app = request.app
+    today = china_today(app.state.clock())
+    with app.state.store.read() as conn:
+        case, appeal = load_case(conn, case_id, viewer.scope)
+        line = line_of(_with_return(case, appeal), today, *_rules_and_calendar(conn))
+        rating = conn.execute(select(records).where(records.c.id == case.record_id)).first()
+        events = [(e, json.loads(e.detail or "{}")) for e in history(conn, case_id)]
+        files = evidence_of(conn, appeal.id) if appeal else []
+        sent = webhook.deliveries(conn, case_id=case_id) if viewer.role != "reviewer" else []
+    steps = allowed_steps(facts_of(case, appeal), actor_of(viewer))
+    return page(
+        request,
+        "case_detail.html",
+        viewer,
+        case=case,
+        line=line,
+        appeal=appeal,
+        outcome=appeal_outcome(appeal),
+        outcome_labels=OUTCOME_LABELS,
+        rating=rating,
+        reasons=json.loads(rating.reasons or "[]") if rating else [],
+        events=events,
+        files=files,
+        sent=sent,
+        steps=steps,
+        Step=Step,
+        state_labels=STATE_LABELS,
+        step_labels=STEP_LABELS,
+        detail_labels=DETAIL_LABELS,
+        categories=APPEAL_CATEGORIES,
+        cards=CARD_LABELS,
+        delivery_labels=webhook.STATE_LABELS,
+        settings=workflow_settings(app),
+        done=request.query_params.get("done", ""),
+        State=State,
+    )
+
+
+class _Row:
+    """A case row with the appeal's return state attached (what ``line_of`` reads)."""
+
+    def __init__(self, case, return_state):
+        self._case, self.return_state = case, return_state
+
+    def __getattr__(self, name):
+        return getattr(self._case, name)
+
+
+def _with_return(case, appeal):
+    return _Row(case, appeal.return_state if appeal else None)
+
+
+def _rules_and_calendar(conn):
+    from sync_server.configs import current_rules
+    from sync_server.workflow.deadlines import calendar_of
+
+    return current_rules(conn).deadlines, calendar_of(conn)

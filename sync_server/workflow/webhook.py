@@ -1,0 +1,173 @@
+"""Pushing new bad ratings to an external platform (e.g. a 12345 hotline), signed and retried until acknowledged.
+
+A delivery row is written in the same transaction that opens the handling record, when a target is enabled
+(``hcp server webhooks set``; off by default). ``deliver_due`` claims due rows with a lease, so several processes
+running ``hcp server webhooks deliver`` never send the same row at once, POSTs the stored body with
+
+    X-HCP-Webhook-Signature: sha256=<hex HMAC-SHA256 of the body with the target's secret>
+    X-HCP-Webhook-Id: <delivery id>          (the receiver can drop a repeat it already has)
+
+and marks it delivered on any 2xx; anything else is retried after 30 s, 60 s, 120 s … (capped), forever.
+This module is the only one on the server that makes outgoing HTTP requests (``urllib``, no extra dependency).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, or_, select, update
+
+from sync_server.db import Store, utc_iso
+from sync_server.workflow.settings import WorkflowSettings
+from sync_server.workflow.tables import webhook_deliveries, webhook_targets
+
+SIGNATURE_HEADER = "X-HCP-Webhook-Signature"
+ID_HEADER = "X-HCP-Webhook-Id"
+PENDING, DELIVERED = "pending", "delivered"
+STATE_LABELS = {PENDING: "待推送", DELIVERED: "已送达"}
+
+# (url, body, headers, timeout_s) -> (HTTP status or None when nothing answered, short error text)
+Post = Callable[[str, bytes, dict, float], tuple[int | None, str]]
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str) -> bool:
+    """What a receiver does: recompute the HMAC over the exact body and compare in constant time."""
+    return hmac.compare_digest(sign(secret, body), header or "")
+
+
+def current_target(conn: Connection):
+    return conn.execute(select(webhook_targets).order_by(webhook_targets.c.id.desc()).limit(1)).first()
+
+
+def set_target(conn: Connection, url: str, secret: str | None, enabled: bool, actor: str, now: datetime) -> str:
+    """Configure the target (a new row; the newest wins). Returns the secret in force (generated when None)."""
+    previous = current_target(conn)
+    secret = secret or (previous.secret if previous and previous.url == url else None) or secrets.token_urlsafe(32)
+    conn.execute(
+        webhook_targets.insert().values(
+            url=url, secret=secret, enabled=int(enabled), created_at=utc_iso(now), created_by=actor
+        )
+    )
+    return secret
+
+
+def enqueue(conn: Connection, case_id: int, event: str, payload: dict, at: str) -> int | None:
+    """Queue one delivery when a target is enabled (inside the caller's transaction)."""
+    target = current_target(conn)
+    if target is None or not target.enabled:
+        return None
+    body = json.dumps({"event": event, **payload}, ensure_ascii=False, sort_keys=True)
+    return conn.execute(
+        webhook_deliveries.insert().values(
+            target_id=target.id,
+            case_id=case_id,
+            event=event,
+            body=body,
+            state=PENDING,
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+    ).inserted_primary_key[0]
+
+
+def backoff_s(attempts: int, settings: WorkflowSettings) -> float:
+    """Seconds to wait after the ``attempts``-th failure: 30, 60, 120 … up to the cap."""
+    return min(settings.webhook_backoff_s * 2 ** max(attempts - 1, 0), settings.webhook_backoff_max_s)
+
+
+def claim(store: Store, owner: str, now: datetime, settings: WorkflowSettings, limit: int = 20) -> list:
+    """Lease up to ``limit`` due deliveries to ``owner``; rows leased by a live lease elsewhere are skipped."""
+    now_iso = utc_iso(now)
+    free = or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < now_iso)
+    with store.write() as conn:
+        query = (
+            select(webhook_deliveries.c.id)
+            .where(webhook_deliveries.c.state == PENDING, webhook_deliveries.c.next_attempt_at <= now_iso, free)
+            .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
+            .limit(limit)
+        )
+        ids = [r.id for r in conn.execute(query.with_for_update(skip_locked=True))]
+        if not ids:
+            return []
+        until = utc_iso(now + timedelta(seconds=settings.webhook_lease_s))
+        conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_(ids), free)
+            .values(lease_owner=owner, lease_until=until)
+        )
+        rows = select(webhook_deliveries, webhook_targets.c.url, webhook_targets.c.secret).join(
+            webhook_targets, webhook_targets.c.id == webhook_deliveries.c.target_id
+        )
+        return conn.execute(
+            rows.where(webhook_deliveries.c.id.in_(ids), webhook_deliveries.c.lease_owner == owner)
+        ).all()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: int
+    status: int | None
+    delivered: bool
+
+
+def deliver_due(
+    store: Store, now: datetime, post: Post | None = None, settings: WorkflowSettings | None = None, owner: str = ""
+) -> list[Attempt]:
+    """Send every due delivery once; returns what happened to each."""
+    settings = settings or WorkflowSettings()
+    post = post or urllib_post
+    owner = owner or secrets.token_hex(8)
+    done = []
+    for row in claim(store, owner, now, settings):
+        body = row.body.encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", SIGNATURE_HEADER: sign(row.secret, body)}
+        headers[ID_HEADER] = str(row.id)
+        status, error = post(row.url, body, headers, settings.webhook_timeout_s)
+        done.append(_record(store, row, owner, now, status, error, settings))
+    return done
+
+
+def _record(store: Store, row, owner: str, now: datetime, status, error: str, settings) -> Attempt:
+    ok = status is not None and 200 <= status < 300
+    attempts = row.attempts + 1
+    values = dict(attempts=attempts, last_status=status, last_error=None if ok else error[:500], lease_owner=None)
+    values["lease_until"] = None
+    if ok:
+        values.update(state=DELIVERED, delivered_at=utc_iso(now))
+    else:
+        values["next_attempt_at"] = utc_iso(now + timedelta(seconds=backoff_s(attempts, settings)))
+    with store.write() as conn:
+        mine = (webhook_deliveries.c.id == row.id) & (webhook_deliveries.c.lease_owner == owner)
+        conn.execute(update(webhook_deliveries).where(mine).values(**values))
+    return Attempt(row.id, status, ok)
+
+
+def urllib_post(url: str, body: bytes, headers: dict, timeout_s: float) -> tuple[int | None, str]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310 - the admin's URL
+            return answer.status, ""
+    except urllib.error.HTTPError as e:
+        return e.code, f"HTTP {e.code} {e.reason}"
+    except (urllib.error.URLError, OSError) as e:
+        return None, f"无法连接：{getattr(e, 'reason', e)}"
+
+
+def deliveries(conn: Connection, limit: int = 200, case_id: int | None = None) -> list:
+    query = select(webhook_deliveries).order_by(webhook_deliveries.c.id.desc()).limit(limit)
+    if case_id is not None:
+        query = query.where(webhook_deliveries.c.case_id == case_id)
+    return conn.execute(query).all()
