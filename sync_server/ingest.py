@@ -38,6 +38,7 @@ class Plan:
     to_store: list[dict] = field(default_factory=list)  # records to insert
     flags: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # record id -> [(kind, detail)]
     conflicts: list[dict] = field(default_factory=list)  # records whose id is taken by other content
+    content_hashes: dict[str, str] = field(default_factory=dict)  # record id -> hash of its content, as received
 
 
 def plan_batch(batch: Sequence[dict], stored: Stored) -> Plan:
@@ -46,32 +47,30 @@ def plan_batch(batch: Sequence[dict], stored: Stored) -> Plan:
     seen = dict(stored.hash_by_id)
     by_seq = dict(stored.by_seq)
     for rec in batch:
-        rid, identity = rec["id"], _identity(rec)
+        content_hash = record_hash(rec)  # once per record: it is the costly part of planning
+        rid, identity = rec["id"], (rec["hash"], content_hash)
         if rid in seen:
             status = "duplicate" if seen[rid] == identity else "conflict"
             if status == "conflict":
                 plan.conflicts.append(rec)
             plan.results.append((rid, status))
             continue
-        flags = _chain_flags(rec, by_seq)
+        flags = _chain_flags(rec, by_seq, content_hash)
         if flags:
             plan.flags[rid] = flags
         plan.to_store.append(rec)
+        plan.content_hashes[rid] = content_hash
         plan.results.append((rid, "stored"))
         seen[rid] = identity
         by_seq.setdefault(rec["seq"], (rid, rec["hash"]))
     return plan
 
 
-def _identity(rec: dict) -> tuple[str, str]:
-    """Same record = same claimed hash AND same content (a record altered but keeping its hash is a conflict)."""
-    return rec["hash"], record_hash(rec)
-
-
-def _chain_flags(rec: dict, by_seq: dict[int, tuple[str, str]]) -> list[tuple[str, str]]:
+def _chain_flags(rec: dict, by_seq: dict[int, tuple[str, str]], content_hash: str) -> list[tuple[str, str]]:
+    """Same record = same claimed hash AND same content, so a record altered but keeping its hash is caught."""
     flags = []
     seq = rec["seq"]
-    if record_hash(rec) != rec["hash"]:
+    if content_hash != rec["hash"]:
         flags.append(("broken_link", f"序号 {seq}：记录内容与其散列不符（可能被改动）"))
     if seq in by_seq and by_seq[seq][0] != rec["id"]:
         flags.append(("seq_reused", f"序号 {seq} 已被记录 {by_seq[seq][0]} 使用"))
@@ -113,7 +112,14 @@ def ingest(store: Store, device_id: str, batch: Sequence[dict], now: datetime) -
 def apply_plan(store: Store, conn: Connection, plan: Plan, now_iso: str) -> list[tuple[str, str]]:
     batch_id = secrets.token_hex(8)
     rows = [
-        record_row(r, "device", now_iso, batch_id, ",".join(k for k, _ in plan.flags.get(r["id"], ())))
+        record_row(
+            r,
+            "device",
+            now_iso,
+            batch_id,
+            ",".join(k for k, _ in plan.flags.get(r["id"], ())),
+            plan.content_hashes[r["id"]],
+        )
         for r in plan.to_store
     ]
     if rows:
@@ -133,7 +139,7 @@ def _lost_races(conn: Connection, plan: Plan, batch_id: str) -> dict[str, str]:
     """Records another transaction stored first: id -> duplicate | conflict."""
     if not plan.to_store:
         return {}
-    mine = {r["id"]: _identity(r) for r in plan.to_store}
+    mine = {r["id"]: (r["hash"], plan.content_hashes[r["id"]]) for r in plan.to_store}
     query = select(records.c.id, records.c.hash, records.c.content_hash, records.c.batch_id).where(
         records.c.id.in_(list(mine))
     )

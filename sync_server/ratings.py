@@ -18,7 +18,6 @@ from sync_server.configs import current_config, current_rules
 from sync_server.console.rollup import apply_rollup_delta, rollup_snapshot
 from sync_server.db import Store, cases, ratings, records, utc_iso
 from sync_server.errors import NotConfigured
-from sync_server.workflow.cases import open_bad_cases
 
 COUNTING, FOLLOW_UP, SUPERSEDED = "counting", "follow_up", "superseded"
 
@@ -59,15 +58,18 @@ def settle_cases(store: Store, conn: Connection, case_nos: set[str]) -> None:
         return
     follow_up = current_rules(conn).follow_up_allowed
     before = rollup_snapshot(conn, case_nos)  # the console's daily rollup, kept in the same transaction
-    locked = select(cases.c.case_no).where(cases.c.case_no.in_(case_nos)).with_for_update()
-    conn.execute(locked)  # PostgreSQL: one settler per case at a time; SQLite holds the write lock already
+    if store.dialect == "postgresql":  # one settler per case at a time; SQLite's writer holds the database lock
+        conn.execute(select(cases.c.case_no).where(cases.c.case_no.in_(case_nos)).with_for_update())
+    r = records.c
     rows = conn.execute(
-        select(records).where(records.c.kind == "rating", records.c.case_no.in_(case_nos), records.c.level.is_not(None))
+        select(r.id, r.case_no, r.level, r.channel, r.occurred_at, r.received_at).where(
+            r.kind == "rating", r.case_no.in_(case_nos), r.level.is_not(None)
+        )
     ).all()
     by_case: dict[str, list[RatingFact]] = {}
-    for r in rows:
-        fact = RatingFact(r.id, r.case_no, r.level, r.channel, r.occurred_at, r.received_at)
-        by_case.setdefault(r.case_no, []).append(fact)
+    for row in rows:
+        fact = RatingFact(row.id, row.case_no, row.level, row.channel, row.occurred_at, row.received_at)
+        by_case.setdefault(row.case_no, []).append(fact)
     upserts = []
     for facts in by_case.values():
         roles = settle(facts, follow_up)
@@ -92,7 +94,6 @@ def settle_cases(store: Store, conn: Connection, case_nos: set[str]) -> None:
         )
         conn.execute(stmt, upserts)
     apply_rollup_delta(conn, before, case_nos)
-    open_bad_cases(store, conn, case_nos)  # the 差评 workflow: 当日建档, in this same transaction
 
 
 def ensure_cases(store: Store, conn: Connection, rows: list[dict]) -> None:
@@ -150,7 +151,9 @@ def server_record(**fields) -> dict:
     return rec
 
 
-def record_row(rec: dict, source: str, received_at: str, batch_id: str, flags: str = "") -> dict:
+def record_row(
+    rec: dict, source: str, received_at: str, batch_id: str, flags: str = "", content_hash: str | None = None
+) -> dict:
     row = {
         k: rec.get(k)
         for k in (
@@ -179,7 +182,7 @@ def record_row(rec: dict, source: str, received_at: str, batch_id: str, flags: s
         received_at=received_at,
         batch_id=batch_id,
         flags=flags,
-        content_hash=record_hash(rec),
+        content_hash=content_hash or record_hash(rec),
     )
     return row
 
