@@ -60,8 +60,10 @@ class ReasonsScreen(KioskScreen):
         if self.busy:
             return
         self.busy = True
-        if self.send(Submit()) is not None:
+        problem = self.send(Submit())  # e.g. 存储空间已满: no thanks, the citizen sees why
+        if problem is not None:
             self.busy = False
+            self.message = problem
 
 
 Builder.load_file(theme.kv_path("reasons"))

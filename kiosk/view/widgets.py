@@ -134,7 +134,9 @@ class QrView(Widget):
         self.canvas.clear()
         if self.texture is None:
             return
+        n = self.texture.width
         side = min(self.width, self.height)
+        side = max(side // n, 1) * n if side >= n else side  # whole pixels per module: crisp, even modules
         with self.canvas:
             Color(1, 1, 1, 1)
             Rectangle(

@@ -43,7 +43,10 @@ def full_day(robot, clock):
     robot.summary["qr_url"] = app.flow.state.prompt.qr_url
     yield from robot.shoot("prompt")
 
-    robot.tap(robot.find(cls=LevelButton, where=lambda w: w.level == 2))
+    level_2 = robot.find(cls=LevelButton, where=lambda w: w.level == 2)
+    level_5 = robot.find(cls=LevelButton, where=lambda w: w.level == 5)
+    robot.tap(level_2)
+    robot.tap(level_5)  # a second tap before the screen changes: one tap counts
     yield robot.screen("reasons")
     yield from robot.shoot("reasons")
     robot.tap("提交")  # a bad rating needs a reason first
@@ -53,7 +56,9 @@ def full_day(robot, clock):
     robot.tap("服务态度生硬")
     robot.tap("窗口人员业务不熟练")  # changed her mind: only 214 stays
     yield robot.frames(2)
-    robot.tap("提交")
+    submit = robot.button("提交")
+    robot.tap(submit)
+    robot.tap(submit)  # a double tap stores one rating
     yield robot.screen("thanks")
     yield from robot.shoot("thanks")
     clock.advance(rules.thanks_s + 1)
