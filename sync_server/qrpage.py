@@ -26,13 +26,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
-from haochaping.config import HallConfig
+from haochaping.config import HallConfig, Rules
 from haochaping.errors import TokenError, TokenExpired, TokenForged
 from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, Level
 from haochaping.qrtoken import QrClaims, verify_token
-from sync_server.configs import current_config, current_rules
+from sync_server.configs import ConfigVersion, current_config
 from sync_server.db import Store, cases, devices, records, utc_iso
 from sync_server.ratings import case_is_rated, case_row, ensure_cases, record_row, server_record, settle_cases
 
@@ -89,12 +89,13 @@ def problem_page(p: PageProblem, hall_name: str = "") -> HTMLResponse:
 
 def load_case(conn, token: str, now: datetime) -> CaseView:
     """Verify the token and gather what the page shows; PageProblem for a bad, expired or rated case."""
-    rules = current_rules(conn)
-    secrets_seen: dict[str, bytes | None] = {}
+    cv = current_config(conn)
+    rules = cv.config.rules if cv else Rules()
+    devices_seen: dict[str, Row | None] = {}
 
     def secret_for(device_id: str) -> bytes | None:
-        secrets_seen[device_id] = _secret(conn, device_id)
-        return secrets_seen[device_id]
+        row = devices_seen[device_id] = _device(conn, device_id)
+        return bytes.fromhex(row.secret_hex) if row else None
 
     try:
         claims = verify_token(token, secret_for, now, timedelta(days=rules.qr_valid_days))
@@ -106,19 +107,17 @@ def load_case(conn, token: str, now: datetime) -> CaseView:
         raise PageProblem(400, "链接不完整", "二维码链接不完整或格式不正确，请重新扫描窗口的二维码。") from None
     if case_is_rated(conn, claims.case_no):
         raise PageProblem(409, "该办件已评价", f"办件 {claims.case_no} 已完成评价，感谢您的参与。")
-    return _case_view(conn, claims, secrets_seen[claims.device_id])
+    return _case_view(conn, claims, devices_seen[claims.device_id], cv)
 
 
-def _secret(conn, device_id: str) -> bytes | None:
-    row = conn.execute(select(devices.c.secret_hex).where(devices.c.id == device_id)).first()
-    return bytes.fromhex(row.secret_hex) if row else None
+def _device(conn, device_id: str) -> Row | None:
+    return conn.execute(select(devices.c.secret_hex, devices.c.window).where(devices.c.id == device_id)).first()
 
 
-def _case_view(conn, claims: QrClaims, secret: bytes) -> CaseView:
+def _case_view(conn, claims: QrClaims, device: Row, cv: ConfigVersion | None) -> CaseView:
     case = conn.execute(select(cases).where(cases.c.case_no == claims.case_no)).first()
-    device = conn.execute(select(devices.c.window).where(devices.c.id == claims.device_id)).first()
-    cv = current_config(conn)
     config = cv.config if cv else None
+    secret = bytes.fromhex(device.secret_hex)
     window = (case.window if case and case.window else None) or (device.window if device else None)
     matter_code = case.matter_code if case else None
     clerk_no = case.clerk_no if case else None
