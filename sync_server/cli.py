@@ -52,6 +52,7 @@ def _device_commands(ssub) -> None:
     add = _command(dsub, "add", "为窗口生成一次性登记码", _device_add)
     add.add_argument("--window", required=True, help="窗口编号，如 A01")
     add.add_argument("--hours", type=float, default=24, help="登记码有效小时数（默认 24）")
+    add.add_argument("--quiet", action="store_true", help="只输出登记码（便于脚本使用）")
     _command(dsub, "list", "列出已登记的设备", _device_list)
     revoke = _command(dsub, "revoke", "停用设备：其后的请求一律拒绝", _device_revoke)
     revoke.add_argument("device_id", help="设备编号")
@@ -137,6 +138,9 @@ def _device_add(args) -> int:
         print(f"hcp: 没有编号为 {args.window} 的窗口（配置版本 {cv.version}）", file=sys.stderr)
         return 2
     code, expires = add_enrolment_code(store, args.window, _now(), timedelta(hours=args.hours))
+    if args.quiet:
+        print(code)
+        return 0
     print(f"登记码：{code}")
     print(f"窗口：{args.window}")
     print(f"有效期至：{expires.isoformat(timespec='seconds')}")
