@@ -143,13 +143,18 @@ def decide(facts: CaseFacts, step: Step, actor: Actor) -> State:
         raise RoleRefused(f"“{step.label}”须由{_role_names(rule.roles)}办理")
     if actor.role == REVIEWER and actor.department != facts.department:
         raise OutsideDepartment("部门审核员只能办理本部门的差评工单")
-    if step in (Step.UPHOLD, Step.REJECT) and facts.appeal and facts.appeal.filed_by == actor.username:
+    if step in (Step.UPHOLD, Step.REJECT) and _own_pending_appeal(facts, actor):
         raise OwnAppeal("申诉须由提出人以外的大厅管理员审核")
     if rule.sources is not None and facts.state not in rule.sources:
         raise StepRefused(f"工单当前为“{facts.state.label}”，不能“{step.label}”")
     if step == Step.APPEAL and facts.appeal is not None:
         raise StepRefused("每张工单只能申诉一次（对审核结果可由督查复核）")
     return _target(facts, step, rule)
+
+
+def _own_pending_appeal(facts: CaseFacts, actor: Actor) -> bool:
+    appeal = facts.appeal
+    return appeal is not None and appeal.status == PENDING_APPEAL and appeal.filed_by == actor.username
 
 
 def _target(facts: CaseFacts, step: Step, rule: Rule) -> State:

@@ -1,0 +1,118 @@
+"""Working-day deadlines of handling records across real holiday edges (National Day 2026 with its make-up
+Saturday 2026-10-10, a year end whose deadline falls in the unconfirmed 2027), the cards, and 按时整改率."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import CONFIG_DIR, actor, china, make_hall, sign_in
+
+from haochaping.cli import main as hcp
+from sync_server.workflow.cases import StepForm, take_step
+from sync_server.workflow.deadlines import china_today
+from sync_server.workflow.machine import Step
+from sync_server.workflow.stats import case_lines, handling
+
+
+@pytest.fixture
+def terminals(store):
+    return make_hall(store, china(2026, 9, 1))
+
+
+def line(store, today: date, case_id: int = 1):
+    with store.read() as conn:
+        return next(ln for ln in case_lines(conn, None, today) if ln.case.id == case_id)
+
+
+def test_rating_on_the_eve_of_national_day_is_filed_that_day_and_due_after_the_holiday(store, terminals):
+    terminals["A01"].rate(1, china(2026, 9, 30, 16))
+    first = line(store, date(2026, 9, 30))
+    assert first.case.arrival_day == "2026-09-30" and first.case.department == "SC"  # 当日建档
+    assert first.due.name == "核实（联系群众）"
+    assert first.due.due == date(2026, 10, 9)  # 10-01…10-07 off; 10-08 is day 1, 10-09 day 2
+    assert first.due.warning == ""
+    assert first.card is None  # two working days left
+    assert line(store, date(2026, 10, 5)).card is None  # holiday: still two working days left
+    assert line(store, date(2026, 10, 8)).card == "yellow"
+    assert line(store, date(2026, 10, 9)).card == "yellow"  # due today
+    assert line(store, date(2026, 10, 10)).card == "red"
+
+
+def test_a_deadline_lands_on_the_make_up_saturday(store, terminals):
+    terminals["A01"].rate(2, china(2026, 10, 8, 9))
+    assert line(store, date(2026, 10, 8)).due.due == date(2026, 10, 10)  # 10-09 day 1, Saturday 10-10 day 2
+    take_step(store, 1, Step.VERIFY_TRUE, actor("sc_reviewer"), china(2026, 10, 10, 11),
+              StepForm("窗口未一次性告知材料，属实", fix_kind="simple"))  # fmt: skip
+    fix = line(store, date(2026, 10, 10))
+    assert [d.step for d in fix.dues] == ["contact", "fix"]
+    assert fix.dues[0].on_time is True  # verified on the make-up Saturday itself
+    assert fix.due.due == date(2026, 10, 16)  # 10-12 … 10-16: five working days after the Saturday
+
+
+def test_year_end_deadline_falls_in_an_unconfirmed_year_until_the_schedule_is_loaded(
+    store, terminals, db_url, tmp_path
+):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from sync_server.app import create_app
+    from sync_server.console.tables import audit_log
+
+    terminals["A01"].rate(1, china(2026, 12, 24, 10))
+    take_step(store, 1, Step.VERIFY_TRUE, actor("admin"), china(2026, 12, 25, 10),
+              StepForm("业务复杂，需要跨部门协调", fix_kind="complex"))  # fmt: skip
+    fix = line(store, date(2026, 12, 25))
+    assert fix.due.due.year == 2027 and not fix.due.confirmed
+    clock = lambda: china(2026, 12, 25, 12)  # noqa: E731
+    with TestClient(create_app(store, clock=clock)) as client:
+        assert sign_in(client, "sc_reviewer").status_code == 303
+        page = client.get("/console/cases/1")
+        assert "截止日期按未确认的节假日安排计算" in page.text
+        listing = client.get("/console/cases")
+        assert "未确认" in listing.text
+    schedule = tmp_path / "2027.toml"
+    schedule.write_text(
+        'year = 2027\nsource = "国办发明电〔2026〕示例号"\nholidays = ["2027-01-01"]\nworkdays = []\n', encoding="utf-8"
+    )
+    assert hcp(["server", "workdays", "load", str(schedule), "--db", db_url]) == 0
+    loaded = line(store, date(2026, 12, 25))
+    assert loaded.due.confirmed and loaded.due.warning == ""
+    assert loaded.due.due == date(2027, 1, 18)  # 12-28…12-31 (4), 01-01 off, 01-04…01-08 (5), 01-11…01-15 (5), 01-18
+    with store.read() as conn:
+        entry = conn.execute(select(audit_log).where(audit_log.c.action == "workdays.load")).one()
+    assert entry.target == "2027" and entry.actor == "cli"
+
+
+def test_a_malformed_schedule_file_is_refused_with_file_and_key(store, db_url, tmp_path, capsys):
+    bad = tmp_path / "2027.toml"
+    bad.write_text('year = 2027\nholidays = ["国庆"]\n', encoding="utf-8")
+    assert hcp(["server", "workdays", "load", str(bad), "--db", db_url]) == 2
+    err = capsys.readouterr().err
+    assert "2027.toml" in err and "holidays.0" in err
+    assert (CONFIG_DIR / "workdays" / "README.md").exists()
+
+
+def test_cards_and_on_time_rectification_rate(store, terminals):
+    """Four substantiated records of November: fixed on time, fixed late, overdue unfixed (red), not yet due."""
+    a01 = terminals["A01"]
+    for day in (2, 3, 4, 24):
+        a01.rate(1, china(2026, 11, day, 9))
+    for case_id, day in ((1, 2), (2, 3), (3, 4), (4, 24)):
+        take_step(store, case_id, Step.VERIFY_TRUE, actor("sc_reviewer"), china(2026, 11, day, 15),
+                  StepForm("属实", fix_kind="simple"))  # fmt: skip
+    take_step(store, 1, Step.RECTIFY, actor("sc_reviewer"), china(2026, 11, 6, 10), StepForm("已培训窗口人员"))
+    take_step(store, 2, Step.RECTIFY, actor("sc_reviewer"), china(2026, 11, 20, 10), StepForm("已补充材料样本"))
+    take_step(store, 1, Step.REVISIT, actor("sc_reviewer"), china(2026, 11, 9, 10), StepForm("群众表示满意"))
+    today = date(2026, 11, 27)
+    with store.read() as conn:
+        h = handling(conn, None, date(2026, 11, 1), date(2026, 11, 30), None, today)
+    assert (h.opened, h.substantiated, h.rectified, h.visited) == (4, 4, 2, 1)
+    assert (h.fixed_on_time, h.fix_judged) == (1, 3)  # case 2 late, case 3 overdue (red) count against it
+    assert h.on_time_rate == pytest.approx(1 / 3)
+    assert h.rectify_rate == 0.5 and h.revisit_rate == 0.5
+    assert [ln.case.id for ln in h.red] == [3]  # fix due 11-11, still not rectified
+    assert [ln.case.id for ln in h.yellow] == [2]  # fixed 11-20: its return visit is due today, 11-27
+    assert line(store, today, 4).due.due == date(2026, 12, 1)
+    assert line(store, date(2026, 11, 30), 4).card == "yellow"
+    assert china_today(china(2026, 11, 27, 23, 30)) == today  # China date, not UTC

@@ -1,0 +1,134 @@
+"""The state machine as tables: every step from every state by every role, allowed or refused with the reason."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from conftest import actor
+
+from sync_server.workflow.errors import OutsideDepartment, OwnAppeal, RoleRefused, StepRefused
+from sync_server.workflow.machine import AppealFacts, CaseFacts, State, Step, allowed_steps, decide
+
+S, T = State, Step
+DEPT = {"admin", "admin2", "sc_reviewer"}  # the record's department is SC
+ADMINS = {"admin", "admin2"}
+# step -> (states it may start from, who may take it, the state it leads to) — for records without an appeal
+# except in 申诉中, where the appeal was filed by "admin" from 整改中.
+EXPECTED = {
+    T.VERIFY_TRUE: ({S.PENDING}, DEPT, S.RECTIFYING),
+    T.VERIFY_FALSE: ({S.PENDING}, DEPT, S.UNFOUNDED),
+    T.RECTIFY: ({S.RECTIFYING}, DEPT, S.RECTIFIED),
+    T.REVISIT: ({S.RECTIFIED}, DEPT, S.REVISITED),
+    T.EXPLAIN: ({S.UNFOUNDED}, DEPT, S.EXPLAINED),
+    T.CLOSE: ({S.REVISITED, S.EXPLAINED}, ADMINS, S.CLOSED),
+    T.APPEAL: ({S.PENDING, S.RECTIFYING}, DEPT, S.APPEALING),
+    T.UPHOLD: ({S.APPEALING}, {"admin2"}, S.UPHELD),
+    T.REJECT: ({S.APPEALING}, {"admin2"}, S.RECTIFYING),
+    T.REVIEW_CONFIRM: (set(), {"supervisor"}, None),  # no decided appeal in these facts: never possible
+    T.REVIEW_REVERSE: (set(), {"supervisor"}, None),
+}
+ROLE_OF_STEP = {
+    T.CLOSE: ADMINS,
+    T.UPHOLD: ADMINS,
+    T.REJECT: ADMINS,
+    T.REVIEW_CONFIRM: {"supervisor"},
+    T.REVIEW_REVERSE: {"supervisor"},
+}
+PEOPLE = ["admin", "admin2", "sc_reviewer", "rs_reviewer", "supervisor"]
+
+
+def facts(state: State) -> CaseFacts:
+    appeal = AppealFacts("pending", "admin", S.RECTIFYING) if state == S.APPEALING else None
+    if state == S.UPHELD:
+        appeal = AppealFacts("upheld", "admin", S.PENDING, reviewed=True)
+    return CaseFacts(state, "SC", appeal)
+
+
+def expected_refusal(step: Step, state: State, who: str):
+    """The refusal a user should see, in the order a person would ask: my role? my department? my own appeal?
+    and only then: is the record in the right state?"""
+    roles = ROLE_OF_STEP.get(step, DEPT | {"rs_reviewer"})
+    if who not in roles:
+        return RoleRefused
+    if who == "rs_reviewer":
+        return OutsideDepartment
+    if step in (T.UPHOLD, T.REJECT) and who == "admin" and state == S.APPEALING:
+        return OwnAppeal
+    states, people, _ = EXPECTED[step]
+    return None if state in states and who in people else StepRefused
+
+
+@pytest.mark.parametrize(
+    "step, state, who", list(itertools.product(Step, State, PEOPLE)), ids=lambda v: getattr(v, "value", v)
+)
+def test_every_step_from_every_state_by_every_role(step, state, who):
+    refusal = expected_refusal(step, state, who)
+    if refusal is None:
+        assert decide(facts(state), step, actor(who)) == EXPECTED[step][2]
+    else:
+        with pytest.raises(refusal) as refused:
+            decide(facts(state), step, actor(who))
+        assert refused.value.message  # a sentence in Chinese, shown on the page
+        assert refused.value.status in (403, 409)
+
+
+def test_an_administrator_cannot_decide_the_appeal_they_filed():
+    appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "admin", S.PENDING))
+    for step in (T.UPHOLD, T.REJECT):
+        with pytest.raises(OwnAppeal, match="提出人以外"):
+            decide(appealing, step, actor("admin"))
+        assert decide(appealing, step, actor("admin2")) in (S.UPHELD, S.PENDING)
+
+
+def test_a_department_reviewer_cannot_act_outside_its_department():
+    for step in (T.VERIFY_TRUE, T.VERIFY_FALSE, T.APPEAL):
+        with pytest.raises(OutsideDepartment, match="本部门"):
+            decide(CaseFacts(S.PENDING, "SC"), step, actor("rs_reviewer"))
+    assert decide(CaseFacts(S.PENDING, "RS"), T.APPEAL, actor("rs_reviewer")) == S.APPEALING
+
+
+def test_rejected_appeal_goes_back_to_where_it_was():
+    for origin in (S.PENDING, S.RECTIFYING):
+        appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "sc_reviewer", origin))
+        assert decide(appealing, T.REJECT, actor("admin")) == origin
+
+
+def test_one_appeal_per_record():
+    after_rejection = CaseFacts(S.PENDING, "SC", AppealFacts("rejected", "sc_reviewer", S.PENDING))
+    with pytest.raises(StepRefused, match="只能申诉一次"):
+        decide(after_rejection, T.APPEAL, actor("sc_reviewer"))
+
+
+@pytest.mark.parametrize(
+    "status, reviewed, state, step, outcome",
+    [
+        ("upheld", False, S.UPHELD, T.REVIEW_REVERSE, S.RECTIFYING),  # exclusion lifted, back where it was
+        ("upheld", False, S.UPHELD, T.REVIEW_CONFIRM, S.UPHELD),
+        ("rejected", False, S.RECTIFYING, T.REVIEW_REVERSE, S.UPHELD),  # exclusion applied
+        ("rejected", False, S.REVISITED, T.REVIEW_REVERSE, S.UPHELD),  # even after the record moved on
+        ("rejected", False, S.RECTIFYING, T.REVIEW_CONFIRM, S.RECTIFYING),
+        ("upheld", True, S.UPHELD, T.REVIEW_REVERSE, StepRefused),  # reviewed once
+        ("pending", False, S.APPEALING, T.REVIEW_REVERSE, StepRefused),  # not decided yet
+    ],
+)
+def test_supervisor_review_of_a_decided_appeal(status, reviewed, state, step, outcome):
+    f = CaseFacts(state, "SC", AppealFacts(status, "sc_reviewer", S.RECTIFYING, reviewed))
+    for who in ("admin", "admin2", "sc_reviewer", "rs_reviewer"):
+        with pytest.raises(RoleRefused, match="督查"):
+            decide(f, step, actor(who))
+    if isinstance(outcome, State):
+        assert decide(f, step, actor("supervisor")) == outcome
+    else:
+        with pytest.raises(outcome):
+            decide(f, step, actor("supervisor"))
+
+
+def test_allowed_steps_offer_only_what_the_viewer_may_do():
+    pending = CaseFacts(S.PENDING, "SC")
+    assert allowed_steps(pending, actor("sc_reviewer")) == [T.VERIFY_TRUE, T.VERIFY_FALSE, T.APPEAL]
+    assert allowed_steps(pending, actor("rs_reviewer")) == []
+    assert allowed_steps(pending, actor("supervisor")) == []
+    appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "admin", S.PENDING))
+    assert allowed_steps(appealing, actor("admin")) == []
+    assert allowed_steps(appealing, actor("admin2")) == [T.UPHOLD, T.REJECT]
