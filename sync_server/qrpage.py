@@ -31,7 +31,7 @@ from sqlalchemy import Row, select
 from haochaping.config import HallConfig, Rules
 from haochaping.errors import TokenError, TokenExpired, TokenForged
 from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, Level
-from haochaping.qrtoken import QrClaims, verify_token
+from haochaping.qrtoken import QrClaims, read_claims, verify_token
 from sync_server.configs import ConfigVersion, current_config
 from sync_server.db import Store, cases, devices, records, utc_iso
 from sync_server.ratings import case_is_rated, case_row, ensure_cases, record_row, server_record, settle_cases
@@ -95,7 +95,9 @@ def load_case(conn, token: str, now: datetime) -> CaseView:
 
     def secret_for(device_id: str) -> bytes | None:
         row = devices_seen[device_id] = _device(conn, device_id)
-        return bytes.fromhex(row.secret_hex) if row else None
+        if row is None or (row.revoked_at and read_claims(token).issued_at >= datetime.fromisoformat(row.revoked_at)):
+            return None  # a revoked terminal's secret may be in other hands: only codes it made before count
+        return bytes.fromhex(row.secret_hex)
 
     try:
         claims = verify_token(token, secret_for, now, timedelta(days=rules.qr_valid_days))
@@ -111,7 +113,8 @@ def load_case(conn, token: str, now: datetime) -> CaseView:
 
 
 def _device(conn, device_id: str) -> Row | None:
-    return conn.execute(select(devices.c.secret_hex, devices.c.window).where(devices.c.id == device_id)).first()
+    cols = (devices.c.secret_hex, devices.c.window, devices.c.revoked_at)
+    return conn.execute(select(*cols).where(devices.c.id == device_id)).first()
 
 
 def _case_view(conn, claims: QrClaims, device: Row, cv: ConfigVersion | None) -> CaseView:

@@ -105,3 +105,18 @@ def test_expired_tampered_and_malformed_tokens_get_clear_pages(client, kiosk, co
     assert malformed.status_code == 400 and "链接不完整" in malformed.text
     for page in (expired, tampered, malformed):
         assert "Traceback" not in page.text and page.headers["content-type"].startswith("text/html")
+
+
+def test_a_revoked_terminal_s_codes_count_only_if_made_before_revocation(
+    client, kiosk, configured, server_clock, store
+):
+    from sync_server.devices import revoke
+
+    before = token_for(kiosk, "REV-1", server_clock)
+    server_clock.advance(60)
+    revoke(store, kiosk.device_id, server_clock())
+    server_clock.advance(60)
+    after = token_for(kiosk, "REV-2", server_clock)
+    assert client.get(f"/r/{before}").status_code == 200
+    refused = client.get(f"/r/{after}")
+    assert refused.status_code == 403 and "二维码无效" in refused.text
