@@ -227,9 +227,10 @@ def measure(path: Path, requests: int) -> dict[str, list[float]]:
     from fastapi.testclient import TestClient
 
     from sync_server.app import create_app
-    from sync_server.db import Store
+    from sync_server.db import Store, migrate
 
     store = Store.from_url(f"sqlite:///{path}")
+    migrate(store)  # a reused database may predate newer migrations
     client = TestClient(create_app(store, clock=lambda: BENCH_NOW), raise_server_exceptions=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
     client.post("/console/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
