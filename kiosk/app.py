@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")  # `hcp kiosk --settings …` is ours, not Kivy's
+os.environ.setdefault("KIVY_NO_FILELOG", "1")  # Kivy's per-run log files: replaced by kiosk.logs (bounded)
 
 from kivy.app import App  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
@@ -27,7 +28,7 @@ from haochaping.config import HallConfig, load_hall_config  # noqa: E402
 from haochaping.errors import ConfigError, HaochapingError  # noqa: E402
 from haochaping.qrtoken import make_token, rating_url  # noqa: E402
 from kiosk.errors import KioskError, OutboxError, TriggerRefused  # noqa: E402
-from kiosk.flow import Flow, FlowState, Screen, Tick, ToggleLargeText, Trigger  # noqa: E402
+from kiosk.flow import Flow, FlowState, NewConfig, Screen, Tick, ToggleLargeText, Trigger  # noqa: E402
 from kiosk.fonts import find_cjk_font  # noqa: E402
 from kiosk.identity import DeviceIdentity, load_or_create_identity  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
@@ -135,7 +136,12 @@ class KioskApp(App):
         self.window_name = window.name
         self.touch = theme.touch_target_px(self.kiosk.settings.screen_dpi)
         Window.show_cursor = not self.kiosk.settings.fullscreen
-        Window.bind(size=self._rescale, on_key_down=self._on_key_down, on_textinput=self._on_textinput)
+        Window.bind(
+            size=self._rescale,
+            on_key_down=self._on_key_down,
+            on_textinput=self._on_textinput,
+            on_request_close=self._on_request_close,
+        )
         self.manager = build_screen_manager()
         self.flow.listeners.append(self._flow_changed)
         self._rescale()
@@ -148,17 +154,18 @@ class KioskApp(App):
         self.triggers = self._start_triggers()
         self.sync = self._start_sync()
         Clock.schedule_interval(self._tick, TICK_S)
+        self.upkeep = self._start_upkeep()
         gc.freeze()  # the widget tree lives forever: keep it out of the collector's full passes
         if self.script:
             self.script(self)
 
     def on_stop(self) -> None:
-        for part in (self.triggers, self.sync):
+        for part in (self.triggers, self.sync, getattr(self, "upkeep", None)):
             if part is not None:
                 part.stop()
         self.kiosk.outbox.close()
 
-    def on_request_close(self, *args, source=None, **kwargs) -> bool:
+    def _on_request_close(self, *_args, source=None, **_kwargs) -> bool:
         return source == "keyboard"  # Escape and friends never close the kiosk
 
     def _start_triggers(self):
@@ -181,7 +188,16 @@ class KioskApp(App):
         except ImportError:
             return None
         k = self.kiosk
-        return start_sync(k.settings, k.identity, k.outbox, self.submit_trigger)
+        return start_sync(k.settings, k.identity, k.outbox, self.submit_trigger, on_config=self.new_config)
+
+    def new_config(self, config: HallConfig) -> None:
+        """A configuration pulled from the server (sync thread): the flow swaps it in at the next idle moment."""
+        self.flow.handle(NewConfig(config))
+
+    def _start_upkeep(self):
+        from kiosk.upkeep import start_upkeep
+
+        return start_upkeep(self)  # systemd watchdog from this loop, hourly WAL checkpoint
 
     def _start_wedge(self):
         try:
@@ -301,4 +317,7 @@ def run(settings_path: Path | str, clock: Callable[[], datetime] | None = None, 
     except (HaochapingError, KioskError) as e:
         print(f"hcp kiosk: {e}", file=sys.__stderr__)  # Kivy's logger has taken over sys.stderr
         return 2
+    from kiosk.logs import configure_logs
+
+    configure_logs(kiosk.settings.data_dir)
     return launch(kiosk, script)

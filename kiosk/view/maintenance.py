@@ -4,7 +4,7 @@ free disk, sync status."""
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kivy.factory import Factory
 from kivy.lang import Builder
@@ -12,6 +12,9 @@ from kivy.lang import Builder
 from kiosk.flow import Back
 from kiosk.view import theme
 from kiosk.view.widgets import KioskScreen
+
+
+REFRESH = timedelta(seconds=2)
 
 
 def maintenance_facts(app) -> list[tuple[str, str]]:
@@ -25,10 +28,22 @@ def maintenance_facts(app) -> list[tuple[str, str]]:
         ("测评内容版本", app.flow.config.reasons.version),
         ("待同步记录", f"{outbox.depth()} 条"),
         ("上次同步", _local_time(outbox.state("last_sync_at")) or "尚未同步"),
-        ("时钟偏差", f"{float(offset):+.1f} 秒（服务器减本机）" if offset is not None else "未知"),
+        ("时钟偏差", clock_offset_text(offset, getattr(settings, "clock_warn_s", 120.0))),
         ("剩余磁盘空间", _free_disk(settings.data_dir)),
         ("同步状态", outbox.state("sync_status") or ("未登记中心服务器" if not app.sync else "等待同步")),
     ]
+
+
+def clock_offset_text(offset, warn_s: float) -> str:
+    """The clock offset the sync worker learned (server minus this terminal), with a warning when it is too large."""
+    if offset is None:
+        return "未知"
+    offset = float(offset)
+    text = f"{offset:+.1f} 秒（服务器减本机）"
+    if abs(offset) > warn_s:
+        side = "慢" if offset > 0 else "快"
+        text += f"　【警告】本机时钟{side}了 {abs(offset):.0f} 秒，超过 {warn_s:g} 秒，请校准时钟"
+    return text
 
 
 def _local_time(iso: str | None) -> str:
@@ -49,8 +64,22 @@ def _free_disk(path) -> str:
 
 
 class MaintenanceScreen(KioskScreen):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._shown_at: datetime | None = None
+
     def show(self, state) -> None:
         super().show(state)
+        self._shown_at = self.app.now()
+        self._fill()
+
+    def tick(self, now: datetime) -> None:
+        """Keep the figures live while the administrator watches (the sync worker changes them)."""
+        if self._shown_at is None or now - self._shown_at >= REFRESH:
+            self._shown_at = now
+            self._fill()
+
+    def _fill(self) -> None:
         grid = self.ids.facts
         grid.clear_widgets()
         for label, value in maintenance_facts(self.app):

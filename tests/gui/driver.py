@@ -1,6 +1,6 @@
 """Runs the real kiosk app in this process under a display and walks a citizen's and a clerk's whole day.
 
-    python tests/gui/driver.py SETTINGS OUT_DIR
+    python tests/gui/driver.py SETTINGS OUT_DIR [full_day|disk_full]
 
 Writes OUT_DIR/<screen>.png for every screen and OUT_DIR/summary.json (texts, labels cut off,
 small touch targets, the QR link shown); the GUI tests read those and the outbox afterwards.
@@ -102,6 +102,10 @@ def full_day(robot, clock):
     clock.advance(rules.prompt_timeout_s + 1)
     yield robot.screen("idle")
     yield from robot.shoot("idle_timeout")
+    clock.advance(7)  # the message goes away by itself after a few seconds
+    yield robot.tick()
+    yield robot.frames(2)
+    robot.summary["idle_texts_later"] = robot.audit()["texts"]
 
     yield from staff_menu(robot, clock)
     robot.tap("暂停服务")
@@ -129,6 +133,45 @@ def full_day(robot, clock):
     robot.tap("签退")
     yield robot.screen("signed_out")
     yield from robot.shoot("signed_out_again")
+
+
+def disk_full(robot, clock):
+    """The disk fills up while a citizen rates: no thanks, a calm message, nothing stored is lost."""
+    from kiosk.errors import OutboxFull
+    from kiosk.flow import SignIn, Trigger
+    from kiosk.view.widgets import LevelButton
+
+    app = robot.app
+    app.send(SignIn(CLERK, CLERK_PIN))
+    yield robot.screen("idle")
+    app.submit_trigger(Trigger(CASE_HTTP, None, source="http"))
+    yield robot.screen("prompt")
+    robot.tap(robot.find(cls=LevelButton, where=lambda w: w.level == 4))
+    yield robot.screen("reasons")
+    app.flow.outbox = _FullDisk(app.flow.outbox, OutboxFull)
+    robot.tap("提交")
+    yield robot.until("storage message", lambda: app.manager.current_screen.message != "")
+    yield from robot.shoot("reasons_disk_full")
+    app.flow.outbox = app.flow.outbox.outbox  # space freed: the same tap now stores the rating
+    robot.tap("提交")
+    yield robot.screen("thanks")
+    yield from robot.shoot("thanks_after_disk_full")
+
+
+class _FullDisk:
+    """An outbox on a full disk: every write is refused (reads still work)."""
+
+    def __init__(self, outbox, error):
+        self.outbox, self.error = outbox, error
+
+    def append(self, *_args, **_kwargs):
+        raise self.error("存储空间已满，本条记录未能保存；已保存的记录完好")
+
+    def __getattr__(self, name):
+        return getattr(self.outbox, name)
+
+
+SCENARIOS = {"full_day": full_day, "disk_full": disk_full}
 
 
 def staff_menu(robot, clock, shoot: bool = True):
@@ -171,7 +214,7 @@ def hold(robot, clock, widget):
     touch.touch_up()
 
 
-def main(settings: str, out_dir: str) -> int:
+def main(settings: str, out_dir: str, scenario: str = "full_day") -> int:
     from kiosk.app import run
     from kiosk.view.robot import MovableClock
 
@@ -181,10 +224,10 @@ def main(settings: str, out_dir: str) -> int:
         from kiosk.view.robot import Robot
 
         robot = Robot(app, Path(out_dir))
-        robot.play(full_day(robot, clock))
+        robot.play(SCENARIOS[scenario](robot, clock))
 
     return run(settings, clock=clock, script=script)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:]))

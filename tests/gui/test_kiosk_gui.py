@@ -151,4 +151,31 @@ def test_clerk_messages_are_shown_where_they_matter(day):
     assert "请至少选择一项不满意的原因" in day.screen("reasons_need_one")["texts"]
     assert any("已评价，不能重复发起" in t for t in day.screen("case_entry_refused")["texts"])
     assert "未评价，已超时" in day.screen("idle_timeout")["texts"]
+    assert "未评价，已超时" not in day.summary["idle_texts_later"]
     assert day.summary["http_trigger"][0] == 200
+
+
+def test_a_full_disk_shows_a_calm_message_and_no_thanks(xvfb, tmp_path):
+    settings = write_settings(tmp_path, 1024, 600)
+    out = tmp_path / "screens"
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), str(settings), str(out), "disk_full"],
+        env=kivy_env(tmp_path, xvfb),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    keep_screenshots(out, "disk_full")
+    assert summary["error"] is None, summary["error"]
+    full = next(s for s in summary["screens"] if s["name"] == "reasons_disk_full")
+    assert full["screen"] == "reasons"
+    assert any("存储空间已满" in t for t in full["texts"])
+    assert full["cut_off"] == [] and full["outside"] == []
+    box = Outbox(tmp_path / "data" / "outbox.db", "reader")
+    try:
+        assert [(r["case_no"], r["level"]) for r in box.records(kind="rating")] == [(CASE_HTTP, 4)]
+        assert box.verify_chain() is None
+    finally:
+        box.close()
