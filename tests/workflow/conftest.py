@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,19 +128,44 @@ def make_hall(store, start: datetime, rules: str = "rules/default.toml") -> dict
     return terminals
 
 
+@pytest.fixture(scope="session")
+def hall_template(tmp_path_factory) -> Path:
+    """A migrated database with the hall, two enrolled terminals and the users, built once (argon2 is slow)."""
+    from sync_server.db import Store, migrate
+
+    path = tmp_path_factory.mktemp("workflow-template") / "server.db"
+    s = Store.from_url(f"sqlite:///{path}")
+    migrate(s)
+    make_hall(s, china(2026, 9, 1))
+    s.dispose()
+    return path
+
+
 @pytest.fixture
-def db_url(tmp_path):
+def db_url(tmp_path, hall_template):
+    shutil.copy(hall_template, tmp_path / "server.db")
     return f"sqlite:///{tmp_path / 'server.db'}"
 
 
 @pytest.fixture
 def store(db_url):
-    from sync_server.db import Store, migrate
+    from sync_server.db import Store
 
     s = Store.from_url(db_url)
-    migrate(s)
     yield s
     s.dispose()
+
+
+@pytest.fixture
+def terminals(store) -> dict[str, Terminal]:
+    """The template's terminals, by window."""
+    from sqlalchemy import select
+
+    from sync_server.db import devices
+
+    with store.read() as conn:
+        rows = conn.execute(select(devices.c.id, devices.c.window).order_by(devices.c.window)).all()
+    return {r.window: Terminal(store, r.id, r.window) for r in rows}
 
 
 def actor(name: str):

@@ -6,18 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import CONFIG_DIR, actor, china, make_hall, sign_in
+from conftest import CONFIG_DIR, actor, china, sign_in
 
 from haochaping.cli import main as hcp
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.deadlines import china_today
 from sync_server.workflow.machine import Step
 from sync_server.workflow.stats import case_lines, handling
-
-
-@pytest.fixture
-def terminals(store):
-    return make_hall(store, china(2026, 9, 1))
 
 
 def line(store, today: date, case_id: int = 1):

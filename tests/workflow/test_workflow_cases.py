@@ -1,0 +1,227 @@
+"""Handling records in the database and on the console: opened as the bad rating settles, moved step by step with
+history and audit, appeals that exclude a rating without deleting it, evidence files, and refusals on the pages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+import pytest
+from conftest import actor, china, csrf_of, sign_in
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from sync_server.app import create_app
+from sync_server.console import metrics
+from sync_server.console.auth import Scope
+from sync_server.console.tables import audit_log, rating_exclusions
+from sync_server.db import records
+from sync_server.workflow.auditchain import verify_chain
+from sync_server.workflow.cases import StepForm, history, load_case, take_step
+from sync_server.workflow.errors import EvidenceRejected, OwnAppeal, StepInputInvalid
+from sync_server.workflow.evidence import Evidence, accept
+from sync_server.workflow.machine import State, Step
+from sync_server.workflow.settings import WorkflowSettings
+from sync_server.workflow.tables import appeal_evidence, bad_cases
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+NOV = china(2026, 11, 2, 9)
+
+
+def case_state(store, case_id: int = 1) -> str:
+    with store.read() as conn:
+        return load_case(conn, case_id)[0].state
+
+
+def good_rate(store) -> float:
+    with store.read() as conn:
+        return metrics.dashboard(conn, Scope(), date(2026, 11, 1), date(2026, 11, 30)).total.good_rate
+
+
+def test_only_counting_bad_ratings_open_a_record_the_day_they_arrive(store, terminals):
+    a01 = terminals["A01"]
+    bad = a01.rate(1, NOV)
+    a01.rate(5, NOV)
+    a01.rate(2, NOV, detail={"test": True})  # a test rating never opens one
+    with store.read() as conn:
+        rows = conn.execute(select(bad_cases)).all()
+        assert [(r.record_id, r.state, r.department, r.window, r.arrival_day) for r in rows] == [
+            (bad, "pending", "SC", "A01", "2026-11-02")
+        ]
+        assert [(e.step, e.actor, e.to_state) for e in history(conn, rows[0].id)] == [("open", "system", "pending")]
+
+
+def test_substantiated_path_to_closure_with_history_and_chained_audit(store, terminals):
+    terminals["A01"].rate(1, NOV)
+    sc, admin = actor("sc_reviewer"), actor("admin")
+    with pytest.raises(StepInputInvalid, match="核实情况"):
+        take_step(store, 1, Step.VERIFY_TRUE, sc, NOV, StepForm("", fix_kind="simple"))
+    with pytest.raises(StepInputInvalid, match="问题类型"):
+        take_step(store, 1, Step.VERIFY_TRUE, sc, NOV, StepForm("属实"))
+    assert case_state(store) == "pending"  # a refused step changes nothing
+    steps = [
+        (Step.VERIFY_TRUE, sc, StepForm("已电话联系群众，窗口未一次性告知，属实", fix_kind="simple"), "rectifying"),
+        (Step.RECTIFY, sc, StepForm("补充一次性告知清单并培训"), "rectified"),
+        (Step.REVISIT, sc, StepForm("群众表示满意"), "revisited"),
+        (Step.CLOSE, admin, StepForm(""), "closed"),
+    ]
+    for step, who, form, state in steps:
+        assert take_step(store, 1, step, who, NOV, form) == State(state)
+    with store.read() as conn:
+        events = history(conn, 1)
+        assert [e.step for e in events] == ["open", "verify_true", "rectify", "revisit", "close"]
+        assert json.loads(events[1].detail)["fix_kind"] == "简单问题"
+        actions = [r.action for r in conn.execute(select(audit_log.c.action).where(audit_log.c.action.like("case.%")))]
+        assert actions == ["case.verify_true", "case.rectify", "case.revisit", "case.close"]
+        assert verify_chain(conn)[1] is None
+
+
+def test_unfounded_path_explains_then_closes(store, terminals):
+    terminals["B03"].rate(2, NOV, clerk="1003", matter="11450102MB7654321Y3000201")
+    rs = actor("rs_reviewer")
+    assert take_step(store, 1, Step.VERIFY_FALSE, rs, NOV, StepForm("调取录像，窗口按规定办理")) == State.UNFOUNDED
+    assert take_step(store, 1, Step.EXPLAIN, rs, NOV, StepForm("已向群众说明政策")) == State.EXPLAINED
+    assert take_step(store, 1, Step.CLOSE, actor("admin2"), NOV, StepForm("")) == State.CLOSED
+
+
+def test_upheld_appeal_excludes_the_rating_and_the_reversal_brings_it_back(store, terminals):
+    a01 = terminals["A01"]
+    for level in (5, 4, 3):
+        a01.rate(level, NOV)
+    bad = a01.rate(1, NOV)
+    assert good_rate(store) == 0.75
+    appeal = StepForm(
+        "同一人当天连续恶意差评，录像为证", category="malicious", evidence=(Evidence("录像截图.png", "image/png", PNG),)
+    )
+    take_step(store, 1, Step.APPEAL, actor("admin"), NOV, appeal)
+    assert case_state(store) == "appealing"
+    with pytest.raises(OwnAppeal):
+        take_step(store, 1, Step.UPHOLD, actor("admin"), NOV, StepForm("成立"))
+    take_step(store, 1, Step.UPHOLD, actor("admin2"), NOV, StepForm("录像显示与服务无关"))
+    assert case_state(store) == "upheld"
+    assert good_rate(store) == 1.0
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(records).where(records.c.id == bad)).scalar_one() == 1
+        excl = conn.execute(select(rating_exclusions).where(rating_exclusions.c.record_id == bad)).one()
+        assert excl.reason == "申诉成立：恶意差评（录像显示与服务无关）" and excl.lifted_at is None
+        ev = conn.execute(select(appeal_evidence)).one()
+        assert ev.sha256 == hashlib.sha256(PNG).hexdigest() and ev.content == PNG
+    take_step(store, 1, Step.REVIEW_REVERSE, actor("supervisor"), NOV, StepForm("证据不足以认定恶意"))
+    assert case_state(store) == "pending"  # back where it was, its deadlines still running
+    assert good_rate(store) == 0.75
+    with store.read() as conn:
+        assert conn.execute(select(rating_exclusions.c.lifted_at)).scalar_one() is not None
+
+
+def test_rejected_appeal_returns_and_a_reversal_on_review_applies_the_exclusion(store, terminals):
+    a01 = terminals["A01"]
+    a01.rate(5, NOV)
+    a01.rate(2, NOV)
+    take_step(store, 1, Step.VERIFY_TRUE, actor("sc_reviewer"), NOV, StepForm("属实", fix_kind="complex"))
+    take_step(
+        store, 1, Step.APPEAL, actor("sc_reviewer"), NOV, StepForm("办件不属于本窗口", category="not_this_window")
+    )
+    take_step(store, 1, Step.REJECT, actor("admin"), NOV, StepForm("系统记录显示为本窗口办件"))
+    assert case_state(store) == "rectifying" and good_rate(store) == 0.5
+    take_step(store, 1, Step.REVIEW_REVERSE, actor("supervisor"), NOV, StepForm("复核确认为其他窗口办件"))
+    assert case_state(store) == "upheld" and good_rate(store) == 1.0
+
+
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("a.png", b"MZ\x90\x00 not an image", "不是 JPG、PNG 或 PDF"),
+        ("notes.pdf", b"just text pretending", "不是 JPG、PNG 或 PDF"),
+        ("big.jpg", b"\xff\xd8\xff" + b"\x00" * 2048, "超过"),
+        ("empty.png", b"", "空的"),
+    ],
+)
+def test_evidence_files_are_checked_by_content_and_size(name, content, problem):
+    with pytest.raises(EvidenceRejected, match=problem):
+        accept(name, content, WorkflowSettings(evidence_max_bytes=1024))
+    assert accept("../../etc/证据.pdf", b"%PDF-1.7", WorkflowSettings()).filename == "证据.pdf"
+
+
+# ---------------------------------------------------------------- the pages
+
+
+@pytest.fixture
+def client_for(store, terminals):
+    terminals["A01"].rate(1, NOV)
+    clients = []
+
+    def make(username: str) -> TestClient:
+        c = TestClient(create_app(store, clock=lambda: china(2026, 11, 2, 15)), raise_server_exceptions=False)
+        clients.append(c.__enter__())
+        assert sign_in(c, username).status_code == 303
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def post_step(client, step: str, data: dict, files=None, case_id: int = 1):
+    token = csrf_of(client.get(f"/console/cases/{case_id}").text)
+    return client.post(
+        f"/console/cases/{case_id}/steps/{step}",
+        data={"csrf_token": token, **data},
+        files=files,
+        follow_redirects=False,
+    )
+
+
+def test_a_reviewer_of_another_department_neither_sees_nor_acts(client_for, store):
+    rs = client_for("rs_reviewer")
+    assert rs.get("/console/cases/1").status_code == 404
+    assert "差评工单 #1" not in rs.get("/console/cases").text
+    token = csrf_of(rs.get("/console/cases").text)
+    refused = rs.post("/console/cases/1/steps/appeal", data={"csrf_token": token, "category": "malicious", "text": "x"})
+    assert refused.status_code == 404 and case_state(store) == "pending"
+
+
+def test_appeal_with_evidence_through_the_page_and_four_eyes_on_the_decision(client_for, store):
+    sc = client_for("sc_reviewer")
+    page = sc.get("/console/cases/1").text
+    assert "核实：属实" in page and "提出申诉" in page and "申诉成立" not in page
+    files = [("evidence", ("监控截图.png", PNG, "image/png"))]
+    answer = post_step(sc, "appeal", {"category": "malicious", "text": "该群众多次恶意差评"}, files)
+    assert answer.status_code == 303
+    page = sc.get(answer.headers["location"]).text
+    assert "申诉中" in page and "监控截图.png" in page and hashlib.sha256(PNG).hexdigest()[:16] in page
+    download = sc.get("/console/cases/1/evidence/1")
+    assert download.content == PNG and download.headers["content-type"] == "image/png"
+    assert "attachment" in download.headers["content-disposition"]
+    bad = post_step(client_for("admin2"), "appeal", {"category": "malicious", "text": "again"})
+    assert bad.status_code == 409 and "不能“提出申诉”" in bad.text
+    sup = client_for("supervisor")
+    assert post_step(sup, "uphold", {"text": "ok"}).status_code == 403
+    admin = client_for("admin")
+    assert post_step(admin, "uphold", {"text": "成立"}).status_code == 303
+    assert "该评价已排除出全部统计" in admin.get("/console/cases/1").text
+
+
+def test_rejected_upload_and_missing_csrf_change_nothing(client_for, store):
+    sc = client_for("sc_reviewer")
+    files = [("evidence", ("virus.png", b"MZ\x90\x00", "image/png"))]
+    answer = post_step(sc, "appeal", {"category": "malicious", "text": "x"}, files)
+    assert answer.status_code == 400 and "不是 JPG、PNG 或 PDF" in answer.text
+    no_csrf = sc.post("/console/cases/1/steps/verify_false", data={"text": "不属实"}, follow_redirects=False)
+    assert no_csrf.status_code == 403
+    assert case_state(store) == "pending"
+
+
+def test_dashboard_and_monthly_report_show_the_handling_figures(client_for, store):
+    from sync_server.console.labels import Names
+    from sync_server.console.reports import monthly_report
+    from sync_server.console.settings import ConsoleSettings
+
+    admin = client_for("admin")
+    board = admin.get("/console/dashboard?from=2026-11-01&to=2026-11-30").text
+    assert 'id="kpi-on-time-rate"' in board and "差评整改率" in board and "回访率" in board
+    with store.read() as conn:
+        rows = dict(
+            (r[0], r[1]) for r in monthly_report(conn, Scope(), "2026-11", None, Names(), ConsoleSettings())[0].rows
+        )
+    assert rows["差评工单数"] == 1 and rows["差评整改率"] is None and "按时整改率" in rows and "回访率" in rows
