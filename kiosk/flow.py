@@ -110,6 +110,13 @@ class ToggleLargeText:
     pass
 
 
+@dataclass(frozen=True)
+class NewConfig:
+    """A newer hall configuration (pulled from the server): applied at the next idle moment, never mid-rating."""
+
+    config: HallConfig
+
+
 # ---------------------------------------------------------------- state
 
 
@@ -160,6 +167,7 @@ class Flow:
         self._lock = threading.RLock()
         self._guard = _SignInGuard()
         self.window = self.config.hall.window(self.window_code)
+        self._pending_config: HallConfig | None = None
 
     @property
     def screen(self) -> Screen:
@@ -174,6 +182,7 @@ class Flow:
             before = self.state
             handler = getattr(self, "_on_" + type(event).__name__)
             handler(event)
+            self._apply_pending_config()
             after = self.state
         if after is not before:
             for listener in list(self.listeners):
@@ -439,3 +448,21 @@ class Flow:
 
     def _on_ToggleLargeText(self, _e: ToggleLargeText) -> None:
         self._set(large_text=not self.state.large_text)
+
+    # ------------------------------------------------------------ configuration without a restart
+
+    def _on_NewConfig(self, e: NewConfig) -> None:
+        e.config.hall.window(self.window_code)  # KeyError: a configuration without our window is refused
+        self._pending_config = e.config
+
+    def _apply_pending_config(self) -> None:
+        """Swap in a pending configuration once nobody is rating or being served (idle or signed out)."""
+        config = self._pending_config
+        if config is None or self.screen not in (Screen.IDLE, Screen.SIGNED_OUT):
+            return
+        self._pending_config = None
+        self.config, self.window = config, config.hall.window(self.window_code)
+        clerk = self.state.clerk
+        if clerk is not None:
+            clerk = next((c for c in config.hall.clerks if c.no == clerk.no), clerk)
+        self._set(clerk=clerk)  # a new state: the screens redraw with the new names

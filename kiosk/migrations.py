@@ -51,6 +51,10 @@ MIGRATIONS: list[str] = [
         WHEN EXISTS (SELECT 1 FROM outbox WHERE seq = NEW.seq OR id = NEW.id)
         BEGIN SELECT RAISE(ABORT, '评价记录不可修改（不可覆盖已保存的记录）'); END;
     """,
+    # 4: the last prompt by index, not by scanning a table that grows for years.
+    """
+    CREATE INDEX outbox_kind_seq ON outbox (kind, seq);
+    """,
 ]
 
 

@@ -41,6 +41,8 @@ class Outbox:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             migrate(self.db)
+            self._acked_through = 0  # every record up to this seq is acknowledged (found again at each open)
+            self._advance_acked_through()
         except sqlite3.DatabaseError as e:
             raise OutboxError(f"无法打开本地数据库 {self.path}：{e}") from e
 
@@ -88,6 +90,19 @@ class Outbox:
                 "INSERT OR IGNORE INTO acks (record_id, result, acked_at) VALUES (?, ?, ?)",
                 [(i, result, utc_iso(at)) for i in ids],
             )
+            self._advance_acked_through()
+
+    def _advance_acked_through(self) -> None:
+        """Move the mark past the acknowledged prefix, so pending() and depth() never rescan years of records."""
+        row = self.db.execute(
+            "SELECT min(o.seq) FROM outbox o LEFT JOIN acks a ON a.record_id = o.id "
+            "WHERE o.seq > ? AND a.record_id IS NULL",
+            [self._acked_through],
+        ).fetchone()
+        if row[0] is not None:
+            self._acked_through = row[0] - 1
+        else:
+            self._acked_through = self.db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
 
     def set_state(self, key: str, value) -> None:
         """Keep one piece of terminal state (last sync, clock offset, ...)."""
@@ -117,8 +132,8 @@ class Outbox:
         with self._lock:
             rows = self.db.execute(
                 "SELECT o.* FROM outbox o LEFT JOIN acks a ON a.record_id = o.id "
-                "WHERE a.record_id IS NULL ORDER BY o.seq LIMIT ?",
-                [limit],
+                "WHERE o.seq > ? AND a.record_id IS NULL ORDER BY o.seq LIMIT ?",
+                [self._acked_through, limit],
             ).fetchall()
         return [_from_row(r) for r in rows]
 
@@ -127,7 +142,8 @@ class Outbox:
         with self._lock:
             return self.db.execute(
                 "SELECT count(*) FROM outbox o LEFT JOIN acks a ON a.record_id = o.id "
-                "WHERE a.record_id IS NULL"
+                "WHERE o.seq > ? AND a.record_id IS NULL",
+                [self._acked_through],
             ).fetchone()[0]
 
     def case_status(self, case_no: str) -> str | None:
@@ -152,6 +168,17 @@ class Outbox:
     def verify_chain(self) -> int | None:
         """The sequence number where the stored chain first breaks, or None if it holds."""
         return first_break(self.records())
+
+    def checkpoint(self) -> int:
+        """Copy the write-ahead log into the database file and truncate it (``PRAGMA wal_checkpoint(TRUNCATE)``),
+        so the ``-wal`` file does not grow without bound on a terminal that runs for years. Returns the WAL pages
+        that were still waiting (0 after a complete checkpoint)."""
+        with self._lock:
+            try:
+                busy, logged, _copied = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.DatabaseError as e:
+                raise _translate(e) from e
+        return logged if busy else 0
 
     def close(self) -> None:
         with self._lock:

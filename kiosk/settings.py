@@ -54,6 +54,9 @@ class KioskSettings(_Strict):
     width: int = Field(default=1280, ge=640, le=3840, description="窗口宽度（像素），非全屏时使用")
     height: int = Field(default=800, ge=480, le=2160, description="窗口高度（像素），非全屏时使用")
     server_url: str | None = Field(default=None, description="中心服务器地址；未登记时为空")
+    clock_warn_s: float = Field(
+        default=120.0, gt=0, le=86400, description="本机时钟与服务器相差超过多少秒时在维护页面提示校准"
+    )
 
     def resolve(self, base: Path) -> KioskSettings:
         """Make relative paths relative to the settings file's folder."""

@@ -372,7 +372,19 @@ class SyncWorker:
         self._keep("last_sync_at", now.astimezone(UTC).isoformat(timespec="seconds"))
         depth = self.outbox.depth()
         self._set_status(f"待同步 {depth} 条" if depth else "已同步")
+        if not depth:
+            self._checkpoint()
         return 0.0 if depth else self.policy.idle_s
+
+    def _checkpoint(self) -> None:
+        """Drained: fold the write-ahead log into the database file (kiosk.upkeep also does it hourly)."""
+        checkpoint = getattr(self.outbox, "checkpoint", None)
+        if checkpoint is None:
+            return
+        try:
+            checkpoint()
+        except OutboxError as e:
+            log.warning("WAL checkpoint failed: %s", e)
 
     def _failed(self, what: str, detail: str, retry_after_s: float | None) -> float:
         self.failures += 1

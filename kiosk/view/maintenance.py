@@ -13,7 +13,6 @@ from kiosk.flow import Back
 from kiosk.view import theme
 from kiosk.view.widgets import KioskScreen
 
-
 REFRESH = timedelta(seconds=2)
 
 

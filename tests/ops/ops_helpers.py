@@ -111,3 +111,34 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+SAMPLE_ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
+
+
+def kiosk_settings(tmp_path: Path, **extra) -> Path:
+    """A kiosk.toml in tmp_path: window A01 of the example hall, its own data dir and trigger port, 1024×600."""
+    lines = {
+        "window": '"A01"',
+        "config_dir": f'"{CONFIG_DIR}"',
+        "data_dir": f'"{tmp_path / "data"}"',
+        "trigger_port": str(free_port()),
+        "trigger_token": '"ops-test-trigger-token-0123456789"',
+        "admin_pin_hash": f'"{SAMPLE_ADMIN_PIN_HASH}"',
+        "fullscreen": "false",
+        "width": "1024",
+        "height": "600",
+    }
+    lines.update(extra)
+    path = tmp_path / "kiosk.toml"
+    path.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))
+    return path
+
+
+def kivy_env(tmp_path: Path, display: str, **extra: str) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env.update(DISPLAY=display, KIVY_HOME=str(tmp_path / "kivy"), KIVY_NO_CONSOLELOG="1", KIVY_NO_ARGS="1")
+    env.update(extra)
+    return env
