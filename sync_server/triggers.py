@@ -93,18 +93,24 @@ def _check_window(conn, window: str, matter_code: str | None) -> None:
 
 
 def open_triggers(store: Store, window: str, now: datetime, ttl: timedelta) -> list[Trigger]:
-    """Unacknowledged, unexpired triggers for ``window``, oldest first; marks them delivered."""
-    with store.write() as conn:
-        rows = conn.execute(
-            select(triggers)
-            .where(
-                triggers.c.window == window, triggers.c.acked_at.is_(None), triggers.c.created_at >= utc_iso(now - ttl)
+    """Unacknowledged, unexpired triggers for ``window``, oldest first; marks them delivered.
+
+    A read first: long-polling terminals ask often and usually find nothing, so they take no write lock."""
+    query = (
+        select(triggers)
+        .where(triggers.c.window == window, triggers.c.acked_at.is_(None), triggers.c.created_at >= utc_iso(now - ttl))
+        .order_by(triggers.c.created_at, triggers.c.id)
+    )
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    fresh = [r.id for r in rows if r.delivered_at is None]
+    if fresh:
+        with store.write() as conn:
+            conn.execute(
+                update(triggers)
+                .where(triggers.c.id.in_(fresh), triggers.c.delivered_at.is_(None))
+                .values(delivered_at=utc_iso(now))
             )
-            .order_by(triggers.c.created_at, triggers.c.id)
-        ).all()
-        fresh = [r.id for r in rows if r.delivered_at is None]
-        if fresh:
-            conn.execute(update(triggers).where(triggers.c.id.in_(fresh)).values(delivered_at=utc_iso(now)))
     return [Trigger(r.id, r.case_no, r.matter_code, r.created_at) for r in rows]
 
 
