@@ -131,9 +131,6 @@ class KioskApp(App):
         from kiosk.view.widgets import cached_qr_matrix
 
         self._cached_qr_matrix = cached_qr_matrix
-        hall, window = self.flow.config.hall, self.flow.window
-        self.window_title = f"{hall.name}　{window.name}"
-        self.window_name = window.name
         self.touch = theme.touch_target_px(self.kiosk.settings.screen_dpi)
         Window.show_cursor = not self.kiosk.settings.fullscreen
         Window.bind(
@@ -253,6 +250,8 @@ class KioskApp(App):
         if state.screen is Screen.PROMPT and self._shown is not Screen.PROMPT and self.sound:
             self.sound.play()
         self._shown = state.screen
+        hall, window = self.flow.config.hall, self.flow.window  # may change with a pulled configuration
+        self.window_title, self.window_name = f"{hall.name}　{window.name}", window.name
         self.manager.current = state.screen.value
         self.manager.current_screen.show(state)
 
