@@ -187,3 +187,7 @@ def sign_in(client, username: str):
 
 def csrf_of(text: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+
+
+pg_url = _server.pg_url  # the server tests' PostgreSQL database (fails, never skips, when unreachable)
+empty_pg = _server._empty_pg
