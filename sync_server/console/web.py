@@ -61,13 +61,11 @@ NAV = (
     ("dashboard", "/console/dashboard", "统计概览", (ADMIN, REVIEWER, SUPERVISOR)),
     ("ratings", "/console/ratings", "评价明细", (ADMIN, REVIEWER, SUPERVISOR)),
     ("cases", "/console/cases", "差评处理", (ADMIN, REVIEWER, SUPERVISOR)),
-    ("cases", "/console/cases", "差评处理", (ADMIN, REVIEWER, SUPERVISOR)),
     ("integrity", "/console/integrity", "数据完整性", (ADMIN, SUPERVISOR)),
     ("devices", "/console/devices", "评价器设备", (ADMIN, SUPERVISOR)),
     ("reports", "/console/reports", "报表与导出", (ADMIN, REVIEWER, SUPERVISOR)),
     ("users", "/console/users", "用户", (ADMIN,)),
     ("audit", "/console/audit", "审计日志", (ADMIN, SUPERVISOR)),
-    ("webhooks", "/console/webhooks", "差评推送", (ADMIN, SUPERVISOR)),
 )
 
 
