@@ -30,7 +30,9 @@ from .driver import CASE_HTTP, CASE_STAFF, CASE_TIMEOUT, MATTER_2
 pytestmark = pytest.mark.gui
 
 DRIVER = Path(__file__).with_name("driver.py")
-SIZES = [(1280, 800), (1024, 600)]
+# (width, height, screen_dpi): the sample's 96 dpi at both sizes, and a 10.1-inch 1280×800 tablet (~150 dpi)
+# where a 15 mm touch target is 89 px.
+SIZES = [(1280, 800, 96), (1024, 600, 96), (1280, 800, 150)]
 
 
 @dataclass
@@ -46,12 +48,13 @@ class Day:
         return next(s for s in self.summary["screens"] if s["name"] == name)
 
 
-@pytest.fixture(scope="module", params=SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.fixture(scope="module", params=SIZES, ids=[f"{w}x{h}@{dpi}dpi" for w, h, dpi in SIZES])
 def day(request, xvfb, tmp_path_factory) -> Day:
-    width, height = request.param
-    tmp = tmp_path_factory.mktemp(f"kiosk-{width}x{height}")
+    width, height, dpi = request.param
+    label = f"{width}x{height}" + (f"@{dpi}dpi" if dpi != 96 else "")
+    tmp = tmp_path_factory.mktemp(f"kiosk-{label}")
     # A sound file that is not there: the kiosk logs it and stays silent.
-    settings = write_settings(tmp, width, height, sound_file=f'"{tmp / "missing-ding.wav"}"')
+    settings = write_settings(tmp, width, height, screen_dpi=str(dpi), sound_file=f'"{tmp / "missing-ding.wav"}"')
     out = tmp / "screens"
     done = subprocess.run(
         [sys.executable, str(DRIVER), str(settings), str(out)],
@@ -62,7 +65,7 @@ def day(request, xvfb, tmp_path_factory) -> Day:
     )
     summary_file = out / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {"screens": [], "error": "none"}
-    keep_screenshots(out, f"{width}x{height}")
+    keep_screenshots(out, label)
     return Day((width, height), out, tmp / "data", summary, done.stderr[-3000:], done.returncode)
 
 
