@@ -60,7 +60,8 @@ def settle_cases(store: Store, conn: Connection, case_nos: set[str]) -> None:
     follow_up = current_rules(conn).follow_up_allowed
     before = rollup_snapshot(conn, case_nos)  # the console's daily rollup, kept in the same transaction
     if store.dialect == "postgresql":  # one settler per case at a time; SQLite's writer holds the database lock
-        conn.execute(select(cases.c.case_no).where(cases.c.case_no.in_(case_nos)).with_for_update())
+        locking = select(cases.c.case_no).where(cases.c.case_no.in_(case_nos)).order_by(cases.c.case_no)
+        conn.execute(locking.with_for_update())
     r = records.c
     rows = conn.execute(
         select(r.id, r.case_no, r.level, r.channel, r.occurred_at, r.received_at).where(
@@ -103,11 +104,22 @@ def ensure_cases(store: Store, conn: Connection, rows: list[dict]) -> None:
     if not rows:
         return
     before = rollup_snapshot(conn, {r["case_no"] for r in rows})  # the console's daily rollup, same transaction
+    rows = _one_row_per_case(rows)  # sorted: concurrent writers take row locks in the same order
     stmt = store.insert(cases)
     keep = {c: _coalesce(cases.c[c], stmt.excluded[c]) for c in ("window", "device_id", "matter_code", "clerk_no")}
     keep["prompted_at"] = _coalesce(cases.c.prompted_at, stmt.excluded.prompted_at)
     conn.execute(stmt.on_conflict_do_update(index_elements=["case_no"], set_=keep), rows)
     apply_rollup_delta(conn, before, {r["case_no"] for r in rows})
+
+
+def _one_row_per_case(rows: list[dict]) -> list[dict]:
+    merged: dict[str, dict] = {}
+    for row in rows:
+        into = merged.setdefault(row["case_no"], dict(row))
+        for key, value in row.items():
+            if into.get(key) is None:
+                into[key] = value
+    return [merged[k] for k in sorted(merged)]
 
 
 def _coalesce(a, b):
