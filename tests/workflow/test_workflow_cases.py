@@ -225,3 +225,17 @@ def test_dashboard_and_monthly_report_show_the_handling_figures(client_for, stor
             (r[0], r[1]) for r in monthly_report(conn, Scope(), "2026-11", None, Names(), ConsoleSettings())[0].rows
         )
     assert rows["差评工单数"] == 1 and rows["差评整改率"] is None and "按时整改率" in rows and "回访率" in rows
+
+
+def test_evidence_larger_than_the_api_body_limit_still_uploads(client_for, store):
+    """Photos are bigger than the 1 MiB device-API limit: the appeal form has its own (32 MiB)."""
+    sc = client_for("sc_reviewer")
+    photo = b"\xff\xd8\xff\xe0" + b"\x00" * (3 * 1024 * 1024)
+    files = [("evidence", ("现场照片.jpg", photo, "image/jpeg"))]
+    assert post_step(sc, "appeal", {"category": "mistake", "text": "群众点错了"}, files).status_code == 303
+    with store.read() as conn:
+        assert conn.execute(select(appeal_evidence.c.size)).scalar_one() == len(photo)
+    too_big = b"\xff\xd8\xff\xe0" + b"\x00" * (6 * 1024 * 1024)
+    files = [("evidence", ("太大.jpg", too_big, "image/jpeg"))]
+    answer = post_step(client_for("admin"), "appeal", {"category": "mistake", "text": "x"}, files)
+    assert answer.status_code == 400 and "超过 5 MiB" in answer.text

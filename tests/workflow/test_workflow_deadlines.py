@@ -3,12 +3,16 @@ Saturday 2026-10-10, a year end whose deadline falls in the unconfirmed 2027), t
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 from conftest import CONFIG_DIR, actor, china, sign_in
+from fastapi.testclient import TestClient
 
 from haochaping.cli import main as hcp
+from sync_server.app import create_app
+from sync_server.console.auth import Scope
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.deadlines import china_today
 from sync_server.workflow.machine import Step
@@ -108,6 +112,16 @@ def test_cards_and_on_time_rectification_rate(store, terminals):
     assert h.rectify_rate == 0.5 and h.revisit_rate == 0.5
     assert [ln.case.id for ln in h.red] == [3]  # fix due 11-11, still not rectified
     assert [ln.case.id for ln in h.yellow] == [2]  # fixed 11-20: its return visit is due today, 11-27
+    with store.read() as conn:
+        rs_scope = Scope(department="RS", windows=frozenset({"B03"}))
+        assert handling(conn, rs_scope, date(2026, 11, 1), date(2026, 11, 30), None, today).opened == 0
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 27, 15))) as client:
+        sign_in(client, "admin")
+        board = client.get("/console/dashboard?from=2026-11-01&to=2026-11-30").text
+        assert re.search(r'id="kpi-red"><b>1</b>', board) and re.search(r'id="kpi-yellow"><b>1</b>', board)
+        assert re.search(r'id="kpi-on-time-rate"><b>33.3%</b>', board)
+        assert "差评工单 #3" in board  # listed with its card
+        assert "差评工单 #3" in client.get("/console/cases?card=red").text
     assert line(store, today, 4).due.due == date(2026, 12, 1)
     assert line(store, date(2026, 11, 30), 4).card == "yellow"
     assert china_today(china(2026, 11, 27, 23, 30)) == today  # China date, not UTC
