@@ -82,12 +82,11 @@ def _deliver(args) -> int:
 
 
 def _load(args) -> int:
-    from haochaping.config import read_toml, validate
     from haochaping.errors import ConfigError
-    from sync_server.workflow.schedules import load_schedule
+    from sync_server.workflow.schedules import load_schedule, read_schedule
 
     try:
-        schedule = validate(_schedule_model(), read_toml(args.file), args.file)
+        schedule = read_schedule(args.file)
     except ConfigError as e:
         print(f"hcp: {e}", file=sys.stderr)
         return 2
@@ -95,9 +94,3 @@ def _load(args) -> int:
     print(f"已载入 {schedule.year} 年节假日安排（{schedule.source or args.file}）：放假 {len(schedule.holidays)} 天，"
           f"调休上班 {len(schedule.workdays)} 天")  # fmt: skip
     return 0
-
-
-def _schedule_model():
-    from haochaping.workdays import OfficialSchedule
-
-    return OfficialSchedule

@@ -3,8 +3,14 @@ server process computes the same deadlines; each load is audited."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import datetime
+from pathlib import Path
 
+from sqlalchemy import Connection, select
+
+from haochaping.config import read_toml, validate
+from haochaping.errors import ConfigError
 from haochaping.workdays import OfficialSchedule
 from sync_server.console.auth import write_audit
 from sync_server.db import Store, utc_iso
@@ -28,3 +34,21 @@ def load_schedule(
         detail = {"source": schedule.source or source, "holidays": len(schedule.holidays)}
         detail["workdays"] = [d.isoformat() for d in schedule.workdays]
         write_audit(conn, now, actor, "workdays.load", str(schedule.year), detail, address)
+
+
+def read_schedule(path: Path) -> OfficialSchedule:
+    """An official schedule file, validated (ConfigError names the file, the key and what was expected)."""
+    return validate(OfficialSchedule, read_toml(path), path)
+
+
+def parse_schedule(name: str, content: bytes) -> OfficialSchedule:
+    """The same, from an uploaded file's bytes."""
+    try:
+        data = tomllib.loads(content.decode("utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(name, "", f"不是有效的 TOML：{e}") from None
+    return validate(OfficialSchedule, data, Path(name))
+
+
+def loaded_schedules(conn: Connection) -> list:
+    return conn.execute(select(workday_schedules).order_by(workday_schedules.c.id.desc())).all()

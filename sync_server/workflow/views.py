@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from sync_server.console.auth import AnyUser, OverseerUser, Viewer, client_address
+from haochaping.errors import ConfigError
+from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, Viewer, client_address
 from sync_server.console.errors import BadInput
 from sync_server.db import records
 from sync_server.workflow import webhook
@@ -23,10 +24,11 @@ from sync_server.workflow.cases import (
     load_case,
     take_step,
 )
-from sync_server.workflow.deadlines import CARD_LABELS, china_today
+from sync_server.workflow.deadlines import CARD_LABELS, calendar_of, china_today
 from sync_server.workflow.errors import CaseNotFound
 from sync_server.workflow.evidence import accept
 from sync_server.workflow.machine import APPEAL_CATEGORIES, STATE_LABELS, STEP_LABELS, Actor, State, Step, allowed_steps
+from sync_server.workflow.schedules import load_schedule, parse_schedule
 from sync_server.workflow.settings import WorkflowSettings
 from sync_server.workflow.stats import case_lines, line_of
 from sync_server.workflow.tables import appeal_evidence
@@ -127,7 +129,37 @@ def router() -> APIRouter:
             rows = webhook.deliveries(conn)
         return page(request, "case_webhooks.html", viewer, target=target, rows=rows, labels=webhook.STATE_LABELS)
 
+    @r.get("/workdays")
+    def workdays_page(request: Request, viewer: OverseerUser):
+        return _workdays_page(request, viewer)
+
+    @r.post("/workdays")
+    async def workdays_load(request: Request, viewer: AdminUser):
+        form = await request.form()
+        upload = form.get("schedule")
+        name = getattr(upload, "filename", "") or "上传的文件"
+        content = await upload.read() if upload is not None and hasattr(upload, "read") else b""
+        try:
+            schedule = parse_schedule(name, content)
+        except (ConfigError, UnicodeDecodeError) as e:
+            return _workdays_page(request, viewer, f"节假日安排未载入：{e}", 400)
+        app = request.app
+        load_schedule(app.state.store, schedule, name, viewer.username, app.state.clock(), client_address(request))
+        return RedirectResponse("/console/workdays", status_code=303)
+
     return r
+
+
+def _workdays_page(request: Request, viewer: Viewer, message: str = "", status: int = 200):
+    from sync_server.console.web import page
+    from sync_server.workflow.schedules import loaded_schedules
+
+    today = china_today(request.app.state.clock())
+    with request.app.state.store.read() as conn:
+        rows = loaded_schedules(conn)
+        calendar = calendar_of(conn)
+    years = [(y, calendar.is_confirmed(y)) for y in range(today.year, today.year + 2)]
+    return page(request, "case_workdays.html", viewer, status, rows=rows, years=years, message=message)
 
 
 def _case_page(request: Request, case_id: int, viewer: Viewer):

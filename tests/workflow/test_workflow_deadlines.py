@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 import pytest
-from conftest import CONFIG_DIR, actor, china, sign_in
+from conftest import CONFIG_DIR, actor, china, csrf_of, sign_in
 from fastapi.testclient import TestClient
 
 from haochaping.cli import main as hcp
@@ -125,3 +125,34 @@ def test_cards_and_on_time_rectification_rate(store, terminals):
     assert line(store, today, 4).due.due == date(2026, 12, 1)
     assert line(store, date(2026, 11, 30), 4).card == "yellow"
     assert china_today(china(2026, 11, 27, 23, 30)) == today  # China date, not UTC
+
+
+def test_an_administrator_loads_the_new_year_on_the_console_page(store, terminals):
+    from sqlalchemy import select
+
+    from sync_server.console.tables import audit_log
+
+    clock = lambda: china(2026, 12, 20, 9)  # noqa: E731
+    with TestClient(create_app(store, clock=clock)) as admin, TestClient(create_app(store, clock=clock)) as sup:
+        sign_in(admin, "admin")
+        page = admin.get("/console/workdays").text
+        assert re.search(r"2027 年：<span[^>]*>未确认", page)
+        token = csrf_of(page)
+        broken = admin.post(
+            "/console/workdays",
+            data={"csrf_token": token},
+            files={"schedule": ("2027.toml", b'year = 2027\nholidays = ["2027-02-30"]\n', "text/plain")},
+        )
+        assert broken.status_code == 400 and "holidays.0" in broken.text
+        good = 'year = 2027\nsource = "国办发明电示例"\nholidays = ["2027-01-01"]\nworkdays = ["2027-02-07"]\n'.encode()
+        answer = admin.post(
+            "/console/workdays", data={"csrf_token": token}, files={"schedule": ("2027.toml", good, "text/plain")}
+        )
+        assert answer.status_code == 200 and "2027 年：已确认" in answer.text and "国办发明电示例" in answer.text
+        sign_in(sup, "supervisor")
+        assert "2027 年：已确认" in sup.get("/console/workdays").text
+        refused = sup.post("/console/workdays", data={"csrf_token": csrf_of(sup.get("/console/workdays").text)})
+        assert refused.status_code == 403
+    with store.read() as conn:
+        entry = conn.execute(select(audit_log).where(audit_log.c.action == "workdays.load")).one()
+    assert (entry.actor, entry.target) == ("admin", "2027")

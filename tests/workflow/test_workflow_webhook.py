@@ -11,7 +11,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import china, sign_in
+from conftest import china, empty_pg, iso, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -141,3 +141,32 @@ def test_unreachable_platform_is_retried_with_capped_exponential_backoff(store, 
 def test_set_refuses_a_url_that_is_not_http(db_url, url, capsys):
     assert hcp(["server", "webhooks", "set", "--url", url, "--db", db_url]) == 2
     assert "http://" in capsys.readouterr().err
+
+
+def test_two_senders_on_postgresql_claim_disjoint_rows(pg_url):
+    """SKIP LOCKED and the lease: two processes' claims at the same moment never share a delivery."""
+    from sync_server.db import Store, migrate
+    from sync_server.workflow.webhook import enqueue, set_target
+
+    empty_pg(pg_url)
+    store = Store.from_url(pg_url)
+    migrate(store)
+    with store.write() as conn:
+        set_target(conn, "http://127.0.0.1:9/x", SECRET, True, "test", T0)
+        for case_id in range(1, 21):
+            enqueue(conn, case_id, "bad_rating.created", {"case_id": case_id}, iso(T0))
+    claimed: dict[str, list[int]] = {}
+    barrier = threading.Barrier(2)
+
+    def work(owner: str) -> None:
+        barrier.wait()
+        claimed[owner] = [r.id for r in claim(store, owner, T0, WorkflowSettings(), limit=15)]
+
+    threads = [threading.Thread(target=work, args=(f"p{n}",)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.dispose()
+    assert not set(claimed["p1"]) & set(claimed["p2"])
+    assert len(claimed["p1"]) + len(claimed["p2"]) == 20
