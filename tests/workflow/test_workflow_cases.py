@@ -8,7 +8,7 @@ import json
 from datetime import date
 
 import pytest
-from conftest import actor, china, csrf_of, sign_in
+from conftest import actor, china, csrf_of, empty_pg, make_hall, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -239,3 +239,25 @@ def test_evidence_larger_than_the_api_body_limit_still_uploads(client_for, store
     files = [("evidence", ("太大.jpg", too_big, "image/jpeg"))]
     answer = post_step(client_for("admin"), "appeal", {"category": "mistake", "text": "x"}, files)
     assert answer.status_code == 400 and "超过 5 MiB" in answer.text
+
+
+def test_the_appeal_path_on_postgresql(pg_url):
+    """The same transactions on PostgreSQL: record opened while settling, row lock, exclusion and its lifting."""
+    from sync_server.db import Store, migrate
+
+    empty_pg(pg_url)
+    store = Store.from_url(pg_url)
+    migrate(store)
+    a01 = make_hall(store, china(2026, 11, 1))["A01"]
+    a01.rate(5, NOV)
+    a01.rate(1, NOV)
+    a01.rate(1, NOV)  # a second bad rating: a second record
+    assert good_rate(store) == pytest.approx(1 / 3)
+    take_step(store, 2, Step.APPEAL, actor("sc_reviewer"), NOV, StepForm("重复评价", category="duplicate"))
+    take_step(store, 2, Step.UPHOLD, actor("admin"), NOV, StepForm("同一群众重复评价"))
+    assert good_rate(store) == 0.5 and case_state(store, 2) == "upheld" and case_state(store, 1) == "pending"
+    take_step(store, 2, Step.REVIEW_REVERSE, actor("supervisor"), NOV, StepForm("并非同一办件"))
+    assert good_rate(store) == pytest.approx(1 / 3)
+    with store.read() as conn:
+        assert verify_chain(conn)[1] is None
+    store.dispose()
