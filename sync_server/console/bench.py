@@ -198,19 +198,25 @@ def _load(db, config: HallConfig, n: int, rng: random.Random) -> tuple[Counter, 
 
 
 def _load_rollup(db, ratings_counter: Counter, cases_counter: Counter) -> None:
+    """Daily, monthly and trend rollups, projected from the daily keys exactly as ingest's deltas are."""
+    from sync_server.console.rollup import CASE_COUNTS, project_cases, project_ratings
+
     db.execute("BEGIN")
-    db.executemany(
-        "INSERT INTO rating_rollup (day, department, window, clerk_no, matter_code, channel, level, status, n) "
-        "VALUES (?,?,?,?,?,?,?,?,?)",
-        [k + (v,) for k, v in ratings_counter.items()],
-    )
-    keys = {k[:5] for k in cases_counter}
-    db.executemany(
-        "INSERT INTO case_rollup (day, department, window, clerk_no, matter_code, prompted, rated, default_only) "
-        "VALUES (?,?,?,?,?,?,?,?)",
-        [k + tuple(cases_counter[k + (c,)] for c in ("prompted", "rated", "default_only")) for k in keys],
-    )
+    for table, counts in project_ratings(ratings_counter).items():
+        names = [c.name for c in table.primary_key.columns] + ["n"]
+        db.executemany(_insert_sql(table.name, names), [k + (n,) for k, n in counts.items()])
+    for table, counts in project_cases(cases_counter).items():
+        names = [c.name for c in table.primary_key.columns] + list(CASE_COUNTS)
+        grouped: dict[tuple, list[int]] = {}
+        for k, n in counts.items():
+            grouped.setdefault(k[:-1], [0, 0, 0])[CASE_COUNTS.index(k[-1])] += n
+        db.executemany(_insert_sql(table.name, names), [k + tuple(v) for k, v in grouped.items()])
     db.execute("COMMIT")
+
+
+def _insert_sql(table: str, names: list[str]) -> str:
+    columns = ", ".join(f'"{n}"' for n in names)
+    return f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * len(names))})"
 
 
 # ---------------------------------------------------------------- measuring

@@ -8,6 +8,7 @@ that timed out, or got only a 系统默认评价, is unrated.
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,7 +17,15 @@ from sqlalchemy import Connection, func, select
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.console.auth import Scope
-from sync_server.console.rollup import EFFECTIVE, case_rollup, rating_rollup
+from sync_server.console.rollup import EFFECTIVE
+from sync_server.console.tables import (
+    case_rollup,
+    case_rollup_month,
+    case_trend,
+    rating_rollup,
+    rating_rollup_month,
+    rating_trend,
+)
 
 GRANULARITIES = {"day": "按日", "week": "按周", "month": "按月"}
 
@@ -102,26 +111,60 @@ class Dashboard:
 def dashboard(
     conn: Connection, scope: Scope, first: date, last: date, department: str | None = None, granularity: str = "day"
 ) -> Dashboard:
-    """All figures of the period [first, last] (China dates) within the scope (and department, if given)."""
+    """All figures of the period [first, last] (China dates) within the scope (and department, if given).
+
+    Whole months are read from the monthly rollups, the days of partial months from the daily ones, the trend
+    from the per-day trend rollups: a year is twelve monthly reads, not 365 days of buckets."""
     department = scope.department_filter(department)
-    where = [rating_rollup.c.day >= first.isoformat(), rating_rollup.c.day <= last.isoformat()]
-    case_where = [case_rollup.c.day >= first.isoformat(), case_rollup.c.day <= last.isoformat()]
-    if department:
-        where.append(rating_rollup.c.department == department)
-        case_where.append(case_rollup.c.department == department)
     board = Dashboard(first, last, department, Figures(), defaultdict(int), defaultdict(int), [], *_tables(4))
-    _add_ratings(conn, where, board)
-    _add_cases(conn, case_where, board)
-    board.trend = _trend(conn, where, case_where, first, last, granularity)
+    months, day_spans = month_spans(conn, first, last)
+    sources = [(rating_rollup_month, case_rollup_month, "month", months[0], months[-1])] if months else []
+    sources += [(rating_rollup, case_rollup, "day", a.isoformat(), b.isoformat()) for a, b in day_spans]
+    for rating_table, case_table, key, lo, hi in sources:
+        _add_ratings(conn, rating_table, _where(rating_table, key, lo, hi, department), board)
+        _add_cases(conn, case_table, _where(case_table, key, lo, hi, department), board)
+    board.trend = _trend(conn, first, last, department, granularity)
     return board
+
+
+def month_spans(conn: Connection, first: date, last: date) -> tuple[list[str], list[tuple[date, date]]]:
+    """Split a period into whole months (YYYY-MM) and day spans. A month cut short by the period's end still
+    counts as whole when nothing is stored after that end within the month (the usual "this month so far")."""
+    months: list[str] = []
+    spans: list[tuple[date, date]] = []
+    d = first
+    while d <= last:
+        month_end = date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
+        span_end = min(month_end, last)
+        if d.day == 1 and (span_end == month_end or _nothing_between(conn, span_end, month_end)):
+            months.append(d.strftime("%Y-%m"))
+        else:
+            spans.append((d, span_end))
+        d = span_end + timedelta(days=1)
+    return months, spans
+
+
+def _nothing_between(conn: Connection, after: date, until: date) -> bool:
+    for table in (rating_rollup, case_rollup):
+        query = select(table.c.day).where(table.c.day > after.isoformat(), table.c.day <= until.isoformat()).limit(1)
+        if conn.execute(query).first() is not None:
+            return False
+    return True
+
+
+def _where(table, key: str, lo: str, hi: str, department: str | None) -> list:
+    where = [table.c[key] >= lo, table.c[key] <= hi]
+    if department:
+        where.append(table.c.department == department)
+    return where
 
 
 def _tables(k: int) -> list[dict[str, Figures]]:
     return [defaultdict(Figures) for _ in range(k)]
 
 
-def _add_ratings(conn: Connection, where: list, board: Dashboard) -> None:
-    t = rating_rollup.c
+def _add_ratings(conn: Connection, table, where: list, board: Dashboard) -> None:
+    t = table.c
     query = (
         select(t.department, t.window, t.clerk_no, t.matter_code, t.channel, t.level, t.status, func.sum(t.n))
         .where(*where)
@@ -144,8 +187,8 @@ def _add_ratings(conn: Connection, where: list, board: Dashboard) -> None:
             figures.add_rating(channel, level, n)
 
 
-def _add_cases(conn: Connection, where: list, board: Dashboard) -> None:
-    t = case_rollup.c
+def _add_cases(conn: Connection, table, where: list, board: Dashboard) -> None:
+    t = table.c
     query = (
         select(
             t.department,
@@ -179,24 +222,26 @@ def bucket_of(day: str, granularity: str) -> str:
     return day
 
 
-def _trend(conn, where, case_where, first: date, last: date, granularity: str) -> list[tuple[str, Figures]]:
+def _trend(conn, first: date, last: date, department: str | None, granularity: str) -> list[tuple[str, Figures]]:
     buckets: dict[str, Figures] = {}
     d = first
     while d <= last:
         buckets.setdefault(bucket_of(d.isoformat(), granularity), Figures())
         d += timedelta(days=1)
-    t = rating_rollup.c
+    t = rating_trend.c
     query = (
         select(t.day, t.channel, t.level, func.sum(t.n))
-        .where(*where, t.status == EFFECTIVE)
+        .where(*_where(rating_trend, "day", first.isoformat(), last.isoformat(), department), t.status == EFFECTIVE)
         .group_by(t.day, t.channel, t.level)
     )
     for day, channel, level, n in conn.execute(query):
         buckets[bucket_of(day, granularity)].add_rating(channel, level, n or 0)
-    c = case_rollup.c
+    c = case_trend.c
     query = (
-        select(c.day, func.sum(c.prompted), func.sum(c.rated), func.sum(c.default_only)).where(*case_where)
-    ).group_by(c.day)
+        select(c.day, func.sum(c.prompted), func.sum(c.rated), func.sum(c.default_only))
+        .where(*_where(case_trend, "day", first.isoformat(), last.isoformat(), department))
+        .group_by(c.day)
+    )
     for day, prompted, rated, default_only in conn.execute(query):
         buckets[bucket_of(day, granularity)].add_cases(prompted or 0, rated or 0, default_only or 0)
     return sorted(buckets.items())

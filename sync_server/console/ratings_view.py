@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection, and_, or_, select
 
 from haochaping.levels import CHANNELS
-from sync_server.console.auth import AnyUser, Scope, Viewer
+from sync_server.console.auth import AnyUser, Scope, Viewer, windows_in
 from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import Names, mask_contact
 from sync_server.console.period import Period, parse_period
@@ -91,7 +91,7 @@ def conditions(f: RatingFilter, scope: Scope, names: Names) -> list:
         where.append(in_scope)
     if f.department:
         windows = sorted(w for w, d in names.window_department.items() if d == f.department)
-        where.append(records.c.window.in_(windows or ["\x00none"]))
+        where.append(windows_in(records.c.window, windows))
     for value, column in (
         (f.window, records.c.window),
         (f.clerk, records.c.clerk_no),

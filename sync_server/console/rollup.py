@@ -20,7 +20,15 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, text
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config
-from sync_server.console.tables import case_rollup, rating_exclusions, rating_rollup
+from sync_server.console.tables import (
+    case_rollup,
+    case_rollup_month,
+    case_trend,
+    rating_exclusions,
+    rating_rollup,
+    rating_rollup_month,
+    rating_trend,
+)
 from sync_server.db import cases, ratings, records
 
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -138,36 +146,77 @@ def _upsert(conn: Connection, table, rows: list[dict], columns: tuple[str, ...])
     conn.execute(stmt, rows)
 
 
+RATING_COLUMNS = ("department", "window", "clerk_no", "matter_code", "channel", "level", "status")
+CASE_COLUMNS = ("department", "window", "clerk_no", "matter_code")
+CASE_COUNTS = ("prompted", "rated", "default_only")
+
+
+def project_ratings(counts: dict) -> dict:
+    """Full daily rating keys → {table: Counter of that table's keys} (daily, monthly, trend)."""
+    month: Counter = Counter()
+    trend: Counter = Counter()
+    for k, n in counts.items():
+        month[(k[0][:7],) + k[1:]] += n
+        trend[(k[0], k[1], k[5], k[6], k[7])] += n
+    return {rating_rollup: Counter(counts), rating_rollup_month: month, rating_trend: trend}
+
+
+def project_cases(counts: dict) -> dict:
+    """Full daily case keys (… , field) → {table: Counter} (daily, monthly, trend)."""
+    month: Counter = Counter()
+    trend: Counter = Counter()
+    for k, n in counts.items():
+        month[(k[0][:7],) + k[1:]] += n
+        trend[(k[0], k[1], k[5])] += n
+    return {case_rollup: Counter(counts), case_rollup_month: month, case_trend: trend}
+
+
 def _add_rating_counts(conn: Connection, counts: dict) -> None:
-    if counts:
-        _upsert(conn, rating_rollup, [_rating_row(k, n) for k, n in counts.items()], ("n",))
+    for table, projected in project_ratings(counts).items():
+        rows = [_row(table, k, {"n": n}) for k, n in projected.items() if n]
+        if rows:
+            _upsert(conn, table, rows, ("n",))
 
 
 def _add_case_counts(conn: Connection, counts: dict) -> None:
-    if counts:
-        _upsert(conn, case_rollup, _case_rows(counts), ("prompted", "rated", "default_only"))
+    for table, projected in project_cases(counts).items():
+        by_key: dict[tuple, dict] = {}
+        for k, n in projected.items():
+            by_key.setdefault(k[:-1], dict.fromkeys(CASE_COUNTS, 0))[k[-1]] += n
+        rows = [_row(table, k, v) for k, v in by_key.items() if any(v.values())]
+        if rows:
+            _upsert(conn, table, rows, CASE_COUNTS)
+
+
+def _row(table, key: tuple, counts: dict) -> dict:
+    names = [c.name for c in table.primary_key.columns]
+    return {**dict(zip(names, key, strict=True)), **counts}
 
 
 def recompute_days(conn: Connection, days: Iterable[str | date]) -> None:
-    """Recompute every bucket of these China days from the stored rows (a repair; ingest keeps them by deltas)."""
+    """Recompute every bucket of these China days from the stored rows (a repair; ingest keeps them by deltas):
+    the difference to what the daily rollups hold is added to every rollup."""
     departments = department_of_windows(conn)
     for day in sorted({str(d) for d in days}):
         start, end = day_bounds(day)
-        conn.execute(delete(rating_rollup).where(rating_rollup.c.day == day))
-        conn.execute(delete(case_rollup).where(case_rollup.c.day == day))
         in_day = and_(records.c.occurred_at >= start, records.c.occurred_at < end)
-        _add_rating_counts(conn, _rating_counts(conn, in_day, departments))
-        _add_case_counts(
-            conn, _case_counts(conn, and_(cases.c.prompted_at >= start, cases.c.prompted_at < end), departments)
-        )
+        rating_delta = _rating_counts(conn, in_day, departments)
+        for r in conn.execute(select(rating_rollup).where(rating_rollup.c.day == day)):
+            rating_delta[(r.day, *(getattr(r, c) for c in RATING_COLUMNS))] -= r.n
+        case_delta = _case_counts(conn, and_(cases.c.prompted_at >= start, cases.c.prompted_at < end), departments)
+        for r in conn.execute(select(case_rollup).where(case_rollup.c.day == day)):
+            for field in CASE_COUNTS:
+                case_delta[(r.day, *(getattr(r, c) for c in CASE_COLUMNS), field)] -= getattr(r, field)
+        _add_rating_counts(conn, {k: n for k, n in rating_delta.items() if n})
+        _add_case_counts(conn, {k: n for k, n in case_delta.items() if n})
 
 
 def rebuild(conn: Connection) -> int:
-    """Recompute the whole rollup from the stored ratings and cases; returns the number of days."""
+    """Recompute every rollup from the stored ratings and cases; returns the number of days."""
     days = {china_day(r[0]) for r in conn.execute(select(records.c.occurred_at).where(records.c.kind == "rating"))}
     days |= {china_day(r[0]) for r in conn.execute(select(cases.c.prompted_at).where(cases.c.prompted_at.is_not(None)))}
-    conn.execute(delete(rating_rollup))
-    conn.execute(delete(case_rollup))
+    for table in (rating_rollup, rating_rollup_month, rating_trend, case_rollup, case_rollup_month, case_trend):
+        conn.execute(delete(table))
     recompute_days(conn, days)
     return len(days)
 
@@ -211,20 +260,6 @@ def _rating_counts(conn: Connection, where, departments: dict) -> Counter:
     return counts
 
 
-def _rating_row(k: tuple, n: int) -> dict:
-    return dict(
-        day=k[0],
-        department=k[1],
-        window=k[2],
-        clerk_no=k[3],
-        matter_code=k[4],
-        channel=k[5],
-        level=k[6],
-        status=k[7],
-        n=n,
-    )
-
-
 def _case_counts(conn: Connection, where, departments: dict) -> Counter:
     real = select(ratings.c.record_id).where(
         ratings.c.case_no == cases.c.case_no, or_(ratings.c.channel.is_(None), ratings.c.channel != CHANNEL_DEFAULT)
@@ -249,23 +284,6 @@ def _case_counts(conn: Connection, where, departments: dict) -> Counter:
         counts[key + ("rated",)] += int(rated)
         counts[key + ("default_only",)] += int(defaulted and not rated)
     return counts
-
-
-def _case_rows(counts: dict) -> list[dict]:
-    keys = {k[:5] for k in counts}
-    return [
-        dict(
-            day=k[0],
-            department=k[1],
-            window=k[2],
-            clerk_no=k[3],
-            matter_code=k[4],
-            prompted=counts.get(k + ("prompted",), 0),
-            rated=counts.get(k + ("rated",), 0),
-            default_only=counts.get(k + ("default_only",), 0),
-        )
-        for k in keys
-    ]
 
 
 def _chunks(items: list, size: int):

@@ -113,3 +113,57 @@ Index(
     METADATA.tables["records"].c.occurred_at,
 )
 Index("ix_cases_prompted", METADATA.tables["cases"].c.window, METADATA.tables["cases"].c.prompted_at)
+
+# The same counts by month (a year's dashboard reads twelve months, not 365 days) and per day without the window,
+# clerk and matter (the trend chart). Kept by the same deltas as the daily rollups.
+rating_rollup_month = Table(
+    "rating_rollup_month",
+    METADATA,
+    Column("month", String(7), primary_key=True, comment="China month YYYY-MM of the rating"),
+    Column("department", String(32), primary_key=True),
+    Column("window", String(32), primary_key=True),
+    Column("clerk_no", String(32), primary_key=True),
+    Column("matter_code", String(64), primary_key=True),
+    Column("channel", Integer, primary_key=True),
+    Column("level", Integer, primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("n", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+case_rollup_month = Table(
+    "case_rollup_month",
+    METADATA,
+    Column("month", String(7), primary_key=True, comment="China month YYYY-MM of the prompt"),
+    Column("department", String(32), primary_key=True),
+    Column("window", String(32), primary_key=True),
+    Column("clerk_no", String(32), primary_key=True),
+    Column("matter_code", String(64), primary_key=True),
+    Column("prompted", Integer, nullable=False),
+    Column("rated", Integer, nullable=False),
+    Column("default_only", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+rating_trend = Table(
+    "rating_trend",
+    METADATA,
+    Column("day", String(10), primary_key=True),
+    Column("department", String(32), primary_key=True),
+    Column("channel", Integer, primary_key=True),
+    Column("level", Integer, primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("n", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+case_trend = Table(
+    "case_trend",
+    METADATA,
+    Column("day", String(10), primary_key=True),
+    Column("department", String(32), primary_key=True),
+    Column("prompted", Integer, nullable=False),
+    Column("rated", Integer, nullable=False),
+    Column("default_only", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)

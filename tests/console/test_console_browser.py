@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import PASSWORDS, ROOT, server_process
+from console_helpers import PASSWORDS, ROOT, server_process
 from openpyxl import load_workbook
 
 CHROMIUM_ARGS = [

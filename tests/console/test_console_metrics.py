@@ -6,15 +6,22 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import at, seed_hall
+from console_helpers import at, seed_hall
 from sqlalchemy import select
 
 from sync_server.console.auth import Scope, scope_for
 from sync_server.console.errors import RoleForbidden
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
-from sync_server.console.metrics import dashboard, ranking, repeated_bad
+from sync_server.console.metrics import dashboard, month_spans, ranking, repeated_bad
 from sync_server.console.rollup import rebuild
-from sync_server.console.tables import case_rollup, rating_rollup
+from sync_server.console.tables import (
+    case_rollup,
+    case_rollup_month,
+    case_trend,
+    rating_rollup,
+    rating_rollup_month,
+    rating_trend,
+)
 
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
 
@@ -93,10 +100,15 @@ def test_the_rollup_kept_by_ingest_equals_a_rebuild_from_the_stored_rows(store):
     seed_hall(store, with_users=False)
 
     def snapshot():
+        out = {}
         with store.read() as conn:
-            ratings = {tuple(r[:-1]): r[-1] for r in conn.execute(select(rating_rollup)) if r[-1]}
-            cases = {tuple(r[:5]): tuple(r[5:]) for r in conn.execute(select(case_rollup)) if any(r[5:])}
-        return ratings, cases
+            for table in (rating_rollup, rating_rollup_month, rating_trend):
+                out[table.name] = {tuple(r[:-1]): r[-1] for r in conn.execute(select(table)) if r[-1]}
+            for table, dims in ((case_rollup, 5), (case_rollup_month, 5), (case_trend, 2)):
+                out[table.name] = {
+                    tuple(r[:dims]): tuple(r[dims:]) for r in conn.execute(select(table)) if any(r[dims:])
+                }
+        return out
 
     kept = snapshot()
     with store.write() as conn:
@@ -116,3 +128,29 @@ def test_a_reviewer_sees_only_its_department_and_cannot_ask_for_another(store):
     assert set(b.by_department) == {"SC"} and b.total.n == 6
     with pytest.raises(RoleForbidden):
         board(store, scope=sc, department="RS")
+
+
+def test_a_period_inside_the_month_reads_the_daily_rollups(store):
+    seed_hall(store, with_users=False)
+    with store.read() as conn:
+        assert month_spans(conn, date(2026, 11, 2), date(2026, 11, 4)) == ([], [(date(2026, 11, 2), date(2026, 11, 4))])
+        b = dashboard(conn, Scope(), date(2026, 11, 2), date(2026, 11, 4))
+    # rated on 2–4 Nov: C1 5, C2 5, C9 4, C3 4, C4 3, C10 2, C5 1 (C12 is a test); prompted: 11 cases, C11 unrated.
+    assert (b.total.n, b.total.good, b.total.bad) == (7, 5, 2)
+    assert (b.total.prompted, b.total.rated, b.total.default_only) == (11, 10, 1)
+    assert dict(b.left_out) == {"test": 1}
+
+
+def test_this_month_so_far_reads_the_monthly_rollup_unless_later_days_hold_data(store):
+    seed_hall(store, with_users=False)
+    with store.read() as conn:
+        assert month_spans(conn, date(2026, 11, 1), date(2026, 11, 27)) == (["2026-11"], [])
+        assert month_spans(conn, date(2026, 11, 1), date(2026, 11, 24)) == (
+            [],
+            [(date(2026, 11, 1), date(2026, 11, 24))],
+        )
+        assert month_spans(conn, date(2026, 10, 15), date(2026, 11, 30)) == (
+            ["2026-11"],
+            [(date(2026, 10, 15), date(2026, 10, 31))],
+        )
+        assert dashboard(conn, Scope(), date(2026, 11, 1), date(2026, 11, 24)).total.prompted == 13  # C6 on the 25th

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from conftest import NOV_CASES_EFFECTIVE, ROOT, at, iso, sign_in
+from console_helpers import NOV_CASES_EFFECTIVE, ROOT, at, iso, sign_in
 from openpyxl import load_workbook
 from sqlalchemy import update
 
@@ -165,7 +165,7 @@ def test_hcp_bench_console_prints_its_figures(tmp_path):
 
 
 def test_the_silence_limit_is_a_server_setting(hall):
-    from conftest import NOW, FakeClock
+    from console_helpers import NOW, FakeClock
     from fastapi.testclient import TestClient
 
     from sync_server.app import create_app

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import CONTACT, csrf_of, sign_in
+from console_helpers import CONTACT, csrf_of, sign_in
 from openpyxl import load_workbook
 from sqlalchemy import select, text
 
