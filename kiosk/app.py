@@ -249,6 +249,8 @@ class KioskApp(App):
             self._rescale()
         if state.screen is Screen.PROMPT and self._shown is not Screen.PROMPT and self.sound:
             self.sound.play()
+        if state.screen is not Screen.IDLE and self.wedge is not None:
+            self.wedge.reset()  # a half-typed scan must not leak into the next idle moment
         self._shown = state.screen
         hall, window = self.flow.config.hall, self.flow.window  # may change with a pulled configuration
         self.window_title, self.window_name = f"{hall.name}　{window.name}", window.name
