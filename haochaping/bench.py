@@ -7,6 +7,7 @@ def register(sub) -> None:
     bench = sub.add_parser("bench", help="运行基准测试，每行输出 <名称> <数值> <单位>")
     which = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
     kiosk = which.add_parser("kiosk", help="评价器：启动时间、触发到显示、点击到落盘")
+    kiosk.add_argument("--rounds", type=int, default=40, help="评价轮数（默认 40；p99 需要更多轮才稳定）")
     kiosk.set_defaults(func=_bench_kiosk)
     sync = which.add_parser("sync", help="同步：服务器入库速率、清空 1 万条待传记录、扫码页 p99（本机真实服务进程）")
     sync.add_argument("--ratings", type=int, default=10_000, help="入库测试的评价条数（默认 10000）")
