@@ -11,6 +11,7 @@ carries a yellow card (黄牌), an overdue one a red card (红牌).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -72,8 +73,19 @@ def step_dues(case, rules: DeadlineRules, calendar: WorkdayCalendar) -> list[Ste
 
 
 def _due(calendar: WorkdayCalendar, step: str, start: date, days: int, done: date | None) -> StepDue:
-    deadline = calendar.add_working_days(start, days)
+    deadline = _add_working_days(calendar, start, days)
     return StepDue(step, deadline.due, done, deadline.confirmed)
+
+
+# Many records share their days: computing each deadline once per calendar keeps the dashboard fast.
+@functools.lru_cache(maxsize=65536)
+def _add_working_days(calendar: WorkdayCalendar, start: date, days: int):
+    return calendar.add_working_days(start, days)
+
+
+@functools.lru_cache(maxsize=65536)
+def _working_days_between(calendar: WorkdayCalendar, start: date, end: date) -> int:
+    return calendar.working_days_between(start, end)
 
 
 def pending_due(case, state: State, return_state: State | None, dues: list[StepDue]) -> StepDue | None:
@@ -88,7 +100,7 @@ def card(due: StepDue | None, today: date, rules: DeadlineRules, calendar: Workd
         return None
     if today > due.due:
         return RED
-    if calendar.working_days_between(today, due.due) <= rules.yellow_card_days:
+    if _working_days_between(calendar, today, due.due) <= rules.yellow_card_days:
         return YELLOW
     return None
 
