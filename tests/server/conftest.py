@@ -87,12 +87,51 @@ def _empty_pg(url: str):
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, made once; each test gets a copy (migrating every time is slow)."""
+    import sqlite3
+
+    from sync_server.db import Store, migrate
+
+    path = tmp_path_factory.mktemp("template") / "server.db"
+    store = Store.from_url(f"sqlite:///{path}")
+    migrate(store)
+    store.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")  # everything in the one file
+    return path
+
+
+def _truncate_pg(url: str) -> None:
+    """Empty every table but Alembic's, so a test starts from a migrated, empty database."""
+    from sqlalchemy import create_engine, text
+
+    from sync_server.db import Store, current_revision, migrate
+
+    store = Store.from_url(url)
+    if current_revision(store) is None:
+        migrate(store)
+    store.dispose()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        names = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+        ).scalars()
+        quoted = ", ".join('"' + n + '"' for n in names)
+        conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     if request.param == "sqlite":
+        import shutil
+
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "server.db")
         return f"sqlite:///{tmp_path / 'server.db'}"
     url = request.getfixturevalue("pg_url")
-    _empty_pg(url)
+    _truncate_pg(url)
     return url
 
 
