@@ -10,6 +10,7 @@ import pytest
 from conftest import Kiosk, _empty_pg, count, real_clock, server_process
 
 from sync_server.db import Store, migrate, records
+from sync_server.triggers import add_case_system
 
 
 @pytest.fixture
@@ -51,3 +52,13 @@ def test_two_processes_on_one_postgresql_store_once_and_share_nonces(pg_url, pg_
             assert ca.post("/api/v1/records", content=body, headers=headers).status_code == 200
             replay = cb.post("/api/v1/records", content=body, headers=headers)
             assert replay.status_code == 401 and "重复" in replay.json()["error"]
+
+            key = add_case_system(pg_store, "办件系统", real_clock())
+            made = ca.post(
+                "/api/v1/cases/X-1/prompt", json={"window": "A01"}, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert made.status_code == 202
+            polled = kiosk.headers("GET", "/api/v1/triggers?wait=0", b"")
+            assert [t["case_no"] for t in cb.get("/api/v1/triggers?wait=0", headers=polled).json()["triggers"]] == [
+                "X-1"
+            ]
