@@ -98,7 +98,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException):
-        messages = {404: "没有这个地址", 405: "不支持此请求方法"}
+        messages = {400: "请求体无法解析", 404: "没有这个地址", 405: "不支持此请求方法"}
         return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
 
     @app.exception_handler(Exception)

@@ -160,3 +160,11 @@ def test_oversized_batches_get_413(kiosk, store):
     answer = kiosk.push([huge])
     assert answer.status_code == 413 and answer.json()["status"] == 413
     assert count(store, records) == 0
+
+
+def test_unparseable_bodies_get_the_error_shape_in_chinese(client):
+    answer = client.post("/api/v1/enroll", content=b"[" * 200_000, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json() == {"ok": False, "error": "请求体无法解析", "status": 400}
+    unknown = client.get("/api/v1/nothing-here")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "没有这个地址"
