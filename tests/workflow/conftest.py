@@ -1,131 +1,14 @@
-"""Workflow test fixtures: a migrated SQLite server database with the example hall, users of every role, and a
-kiosk whose signed-in records go through the server's own ingest (so every handling record is opened by settling)."""
+"""Workflow test fixtures; the data and helpers live in ``workflow_helpers.py``."""
 
 from __future__ import annotations
 
-import importlib.util
-import re
 import shutil
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from workflow_helpers import Terminal, _server, china, make_hall
 
-from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = ROOT / "config"
-MATTER_SC = "11450102MB1234567X4000111"
-MATTER_RS = "11450102MB7654321Y3000201"
-PASSWORDS = {
-    "admin": "admin-pass-1",
-    "admin2": "admin-pass-2",
-    "sc_reviewer": "sc-pass-123",
-    "rs_reviewer": "rs-pass-123",
-    "supervisor": "sup-pass-12",
-}
-ROLES = {
-    "admin": ("admin", None),
-    "admin2": ("admin", None),
-    "sc_reviewer": ("reviewer", "SC"),
-    "rs_reviewer": ("reviewer", "RS"),
-    "supervisor": ("supervisor", None),
-}
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_server = _load("hcp_server_conftest_for_workflow", ROOT / "tests" / "server" / "conftest.py")
-server_process = _server.server_process
-ServerKiosk = _server.Kiosk  # enrols over HTTP and signs requests; works with httpx.Client too
-
-
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment
-
-
-def china(y: int, m: int, d: int, hour: int = 10, minute: int = 0) -> datetime:
-    """A moment given in China time (UTC+8)."""
-    return datetime(y, m, d, hour, minute, tzinfo=UTC) - timedelta(hours=8)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-class Terminal:
-    """Makes chained records as one kiosk would and pushes them through ``ingest`` at a given time."""
-
-    def __init__(self, store, device_id: str, window: str):
-        self.store, self.device_id, self.window, self.seq, self.prev = store, device_id, window, 0, GENESIS_HASH
-        self.n = 0
-
-    def record(self, kind: str, when: datetime, **fields) -> dict:
-        self.seq += 1
-        rec = {k: None for k in RECORD_FIELDS}
-        rec.update(
-            id=uuid.uuid4().hex,
-            seq=self.seq,
-            kind=kind,
-            device_id=self.device_id,
-            window=self.window,
-            reasons=[],
-            detail={},
-            occurred_at=iso(when),
-            prev_hash=self.prev,
-            channel=4,
-        )
-        if kind == "rating":
-            rec["reasons_version"] = "national-2019-v1"
-        rec.update(fields)
-        rec["hash"] = record_hash(rec)
-        self.prev = rec["hash"]
-        return rec
-
-    def rate(self, level: int, when: datetime, clerk: str = "1001", matter: str = MATTER_SC, **extra) -> str:
-        """One prompted case rated ``level``, received by the server at ``when``; returns the rating's id."""
-        from sync_server.ingest import ingest
-
-        self.n += 1
-        case = dict(case_no=f"{self.window}-{uuid.uuid4().hex[:8]}", clerk_no=clerk, matter_code=matter)
-        reasons = {1: [115], 2: [213]}.get(level, [])
-        prompt = self.record("prompt", when - timedelta(seconds=60), **case)
-        rating = self.record(
-            "rating", when - timedelta(seconds=30), level=level, reasons=reasons, prompted_at=prompt["occurred_at"],
-            **case, **extra,
-        )  # fmt: skip
-        results = ingest(self.store, self.device_id, [prompt, rating], when)
-        assert {s for _, s in results} == {"stored"}
-        return rating["id"]
-
-
-def make_hall(store, start: datetime, rules: str = "rules/default.toml") -> dict[str, Terminal]:
-    """Configuration, one enrolled terminal per window, and users of every role (created at ``start``)."""
-    from sync_server.configs import import_config
-    from sync_server.console.auth import add_user
-    from sync_server.devices import add_enrolment_code, enrol
-
-    import_config(store, CONFIG_DIR, rules, start)
-    terminals = {}
-    for window in ("A01", "B03"):
-        code, _ = add_enrolment_code(store, window, start)
-        terminals[window] = Terminal(store, enrol(store, code, start).id, window)
-    for name, (role, dept) in ROLES.items():
-        add_user(store, name, role, PASSWORDS[name], start, "test", department=dept)
-    return terminals
+pg_url = _server.pg_url  # the server tests' PostgreSQL database (fails, never skips, when unreachable)
 
 
 @pytest.fixture(scope="session")
@@ -166,28 +49,3 @@ def terminals(store) -> dict[str, Terminal]:
     with store.read() as conn:
         rows = conn.execute(select(devices.c.id, devices.c.window).order_by(devices.c.window)).all()
     return {r.window: Terminal(store, r.id, r.window) for r in rows}
-
-
-def actor(name: str):
-    from sync_server.workflow.machine import Actor
-
-    role, dept = ROLES[name]
-    return Actor(name, role, dept)
-
-
-def sign_in(client, username: str):
-    page = client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORDS[username], "csrf_token": token, "next": ""},
-        follow_redirects=False,
-    )
-
-
-def csrf_of(text: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
-
-
-pg_url = _server.pg_url  # the server tests' PostgreSQL database (fails, never skips, when unreachable)
-empty_pg = _server._empty_pg

@@ -7,8 +7,8 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
-from conftest import actor, china, empty_pg
 from sqlalchemy import select, text
+from workflow_helpers import actor, china, empty_pg
 
 from haochaping.cli import main as hcp
 from sync_server.console.auth import write_audit

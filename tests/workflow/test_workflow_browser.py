@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from conftest import PASSWORDS, ROOT, ServerKiosk, server_process
 from PIL import Image
+from workflow_helpers import PASSWORDS, ROOT, ServerKiosk, server_process
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

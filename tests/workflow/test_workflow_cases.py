@@ -8,9 +8,9 @@ import json
 from datetime import date
 
 import pytest
-from conftest import actor, china, csrf_of, empty_pg, make_hall, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from workflow_helpers import actor, china, csrf_of, empty_pg, make_hall, sign_in
 
 from sync_server.app import create_app
 from sync_server.console import metrics
@@ -261,3 +261,24 @@ def test_the_appeal_path_on_postgresql(pg_url):
     with store.read() as conn:
         assert verify_chain(conn)[1] is None
     store.dispose()
+
+
+def test_history_and_evidence_cannot_be_edited_or_deleted_in_the_database(store, terminals):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    terminals["A01"].rate(1, NOV)
+    appeal = StepForm("误操作", category="mistake", evidence=(Evidence("a.png", "image/png", PNG),))
+    take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), NOV, appeal)
+    for sql in (
+        "UPDATE case_events SET actor = 'someone' WHERE case_id = 1",
+        "DELETE FROM case_events WHERE case_id = 1",
+        "UPDATE appeal_evidence SET sha256 = 'x'",
+        "DELETE FROM appeal_evidence",
+        "DELETE FROM appeals",
+        "DELETE FROM bad_cases",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), store.write() as conn:
+            conn.execute(text(sql))
+    with store.read() as conn:
+        assert len(history(conn, 1)) == 2

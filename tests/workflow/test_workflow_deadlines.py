@@ -7,8 +7,8 @@ import re
 from datetime import date
 
 import pytest
-from conftest import CONFIG_DIR, actor, china, csrf_of, sign_in
 from fastapi.testclient import TestClient
+from workflow_helpers import CONFIG_DIR, actor, china, csrf_of, sign_in
 
 from haochaping.cli import main as hcp
 from sync_server.app import create_app

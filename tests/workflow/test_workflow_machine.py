@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import actor
+from workflow_helpers import actor
 
 from sync_server.workflow.errors import OutsideDepartment, OwnAppeal, RoleRefused, StepRefused
 from sync_server.workflow.machine import AppealFacts, CaseFacts, State, Step, allowed_steps, decide

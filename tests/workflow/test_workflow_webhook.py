@@ -11,9 +11,9 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import china, empty_pg, iso, sign_in
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from workflow_helpers import china, empty_pg, iso, sign_in
 
 from haochaping.cli import main as hcp
 from sync_server.app import create_app
