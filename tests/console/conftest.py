@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 from console_helpers import NOW, FakeClock, Hall, _server, seed_hall
 
-pg_url = _server.pg_url  # the server tests' PostgreSQL database (fails, never skips, when unreachable)
-db_url = _server.db_url  # parametrized: sqlite, postgresql
+# The server tests' database fixtures (db_url: sqlite and postgresql; pg_url FAILS, never skips, when PostgreSQL is
+# unreachable), with whatever they depend on.
+pg_url = _server.pg_url
+db_url = _server.db_url
+for _name in ("sqlite_template", "pg_template", "pg_schema"):
+    if hasattr(_server, _name):
+        globals()[_name] = getattr(_server, _name)
 
 
 @pytest.fixture
