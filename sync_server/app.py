@@ -138,6 +138,12 @@ class EdgeMiddleware:
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await self._too_large(scope, receive, send, limit)
+        if (
+            declared is None
+            and scope["method"] in ("GET", "HEAD")
+            and b"transfer-encoding" not in dict(scope["headers"])
+        ):
+            return await self.app(scope, receive, send)  # no body to bound
         chunks, size = [], 0
         while True:
             message = await receive()
