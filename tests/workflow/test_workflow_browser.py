@@ -121,6 +121,8 @@ def test_appeal_upheld_then_reversed_moves_the_good_rate(live, store, browser_pa
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "case-appeal-upheld.png"), full_page=True)
     assert good_rate(page, base) == "100.0%"
+    assert page.locator("#kpi-cases b").inner_text() == "1"  # 本期差评工单, one excluded by the appeal
+    page.locator("#case-handling").screenshot(path=str(SHOTS / "dashboard-case-handling.png"))
     page.goto(f"{base}/console/ratings")
     assert page.get_by_text("等了一个小时，态度很差").count() == 1  # excluded, still stored and visible
 
