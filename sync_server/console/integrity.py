@@ -130,7 +130,9 @@ def router() -> APIRouter:
         from sync_server.console.web import page
 
         q = request.query_params
-        period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), q.get("month"))
+        now = request.app.state.clock()
+        start_default = q.get("from") or ("" if q.get("month") else _week_before(now))
+        period = parse_period(now, start_default, q.get("to"), q.get("month"))
         settings = console_settings(request.app)
         start, end = day_bounds(period.first)[0], day_bounds(period.last)[1]
         with request.app.state.store.read() as conn:
@@ -149,3 +151,12 @@ def router() -> APIRouter:
         )
 
     return r
+
+
+def _week_before(now: datetime) -> str:
+    """The default review window: the last seven days (the burst scan reads every device rating of the period)."""
+    from datetime import timedelta
+
+    from sync_server.console.labels import china_today
+
+    return (china_today(now) - timedelta(days=6)).isoformat()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -180,3 +181,39 @@ def test_the_silence_limit_is_a_server_setting(hall):
     assert "超过 3 分钟未联系" in page
     a01_row = page.split(f'data-device="{hall.devices["A01"]}"')[0].rsplit("<tr", 1)[1]
     assert "silent" in a01_row  # seen 5 minutes ago
+
+
+def test_the_ratings_list_pages_by_keyset_without_repeats_or_gaps(app_client, hall):
+    from console_helpers import FakeClock  # noqa: F401 - same clock as the app
+
+    from sync_server.console.settings import ConsoleSettings
+
+    app_client.app.state.console_settings = ConsoleSettings(page_size=10)
+    sign_in(app_client, "admin")
+    first = app_client.get("/console/ratings", params=NOV).text
+    more = re.search(r'href="([^"]+)" id="more"', first).group(1).replace("&amp;", "&")
+    second = app_client.get(more).text
+    assert 'id="more"' not in second and "回到第一页" in second
+    ids_1, ids_2 = _row_ids(first), _row_ids(second)
+    assert len(ids_1) == 10 and len(ids_2) == 5 and not set(ids_1) & set(ids_2)
+    assert set(ids_1) | set(ids_2) >= {hall.ids[c] for c in NOV_CASES_EFFECTIVE}
+
+
+def _row_ids(html: str) -> list[str]:
+    return re.findall(r'data-id="([^"]+)"', html)
+
+
+def test_a_sequence_gap_is_flagged_and_filterable(app_client, hall):
+    from console_helpers import MATTER_RS, Terminal
+
+    from sync_server.ingest import ingest
+
+    term = Terminal(hall.devices["C05"], "C05")
+    term.seq = 40  # the terminal's records 1..40 never arrived
+    rating = term.record("rating", at(26, 9), case_no="G1", clerk_no="1004", matter_code=MATTER_RS, level=5)
+    assert ingest(hall.store, hall.devices["C05"], [rating], at(26, 10)) == [(rating["id"], "stored")]
+    sign_in(app_client, "admin")
+    integrity = app_client.get("/console/integrity", params=NOV).text
+    assert "序号缺失" in integrity and "序号 40 未收到" in integrity
+    flagged = _row_ids(app_client.get("/console/ratings", params={**NOV, "flag": "gap"}).text)
+    assert len(flagged) == 1 and "G1" in app_client.get(f"/console/ratings/{flagged[0]}").text
