@@ -8,10 +8,12 @@ import pytest
 from conftest import CONFIG_DIR, ROOT, real_clock, server_process
 from sqlalchemy import select
 
+from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.qrtoken import make_token
 from sync_server.configs import import_config
 from sync_server.db import Store, migrate, records
 from sync_server.devices import add_enrolment_code, enrol
+from sync_server.ingest import ingest
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -24,6 +26,29 @@ CHROMIUM_ARGS = [
 SHOTS = ROOT / "screenshots"
 
 
+def prompt_record(device_id: str, case_no: str) -> dict:
+    """The terminal's prompt for the case, as it would have synced before the citizen scans."""
+    rec = {k: None for k in RECORD_FIELDS}
+    rec.update(
+        id=f"prompt-{case_no}",
+        seq=1,
+        kind="prompt",
+        device_id=device_id,
+        window="A01",
+        clerk_no="1001",
+        case_no=case_no,
+        matter_code="11450102MB1234567X4000111",
+        reasons=[],
+        detail={"source": "case_system"},
+        channel=4,
+        prompted_at=real_clock().isoformat(timespec="milliseconds"),
+        occurred_at=real_clock().isoformat(timespec="milliseconds"),
+        prev_hash=GENESIS_HASH,
+    )
+    rec["hash"] = record_hash(rec)
+    return rec
+
+
 @pytest.fixture
 def phone_server(sqlite_url, tmp_path):
     store = Store.from_url(sqlite_url)
@@ -31,6 +56,7 @@ def phone_server(sqlite_url, tmp_path):
     import_config(store, CONFIG_DIR, "rules/default.toml", real_clock())
     code, _ = add_enrolment_code(store, "A01", real_clock())
     device = enrol(store, code, real_clock())
+    ingest(store, device.id, [prompt_record(device.id, "2026-XN-0420")], real_clock())
     with server_process(sqlite_url, tmp_path / "server.log") as base:
         yield base, store, device
     store.dispose()
@@ -53,7 +79,8 @@ def test_citizen_rates_dissatisfied_on_the_phone_and_the_row_is_stored(phone_ser
     token = make_token(device.id, "2026-XN-0420", real_clock(), device.secret)
     phone.goto(f"{base}/r/{token}")
     assert phone.title() == "请为本次服务评价"
-    assert phone.locator("text=2026-XN-0420").is_visible()
+    for shown in ("2026-XN-0420", "个体工商户设立登记", "A01 综合受理窗口", "李晓梅（工号 1001）"):
+        assert phone.get_by_text(shown).first.is_visible(), shown
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
     assert not phone.locator("text=窗口人员业务不熟练").is_visible()  # reasons appear for the chosen level
     phone.get_by_text("不满意", exact=True).click()
@@ -66,7 +93,7 @@ def test_citizen_rates_dissatisfied_on_the_phone_and_the_row_is_stored(phone_ser
     phone.wait_for_selector("text=感谢您的评价")
     phone.screenshot(path=str(SHOTS / "qr-page-thanks.png"))
     with store.read() as conn:
-        row = conn.execute(select(records).where(records.c.case_no == "2026-XN-0420")).one()
+        row = conn.execute(select(records).where(records.c.case_no == "2026-XN-0420", records.c.kind == "rating")).one()
     assert (row.channel, row.level, row.reasons, row.source) == (3, 2, "[213]", "qr")
     assert row.comment == "材料要求讲得不清楚，来回跑了两次。"
     phone.goto(f"{base}/r/{token}")
