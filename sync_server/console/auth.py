@@ -208,7 +208,11 @@ def sign_in(store: Store, username: str, password: str, address: str, now: datet
     with store.read() as conn:
         check_throttle(conn, username, address, now, settings)
         user = conn.execute(select(users).where(users.c.username == username, users.c.disabled_at.is_(None))).first()
-    ok = verify_password(user.password_hash, password) if user else verify_password(_DUMMY_HASH, password) and False
+    if user is None:
+        verify_password(_DUMMY_HASH, password)  # the same work as for a real user: no timing hint
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password)
     if not ok:
         with store.write() as conn:  # committed before refusing: the throttle counts it
             conn.execute(login_attempts.insert().values(username=username, address=address, at=utc_iso(now), ok=0))

@@ -15,8 +15,8 @@ from sync_server.console.auth import AnyUser, Scope, Viewer, windows_in
 from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import Names, mask_contact
 from sync_server.console.period import Period, parse_period
-from sync_server.console.rollup import day_bounds, rating_exclusions, rating_status
-from sync_server.console.tables import rating_exclusions as exclusions_table
+from sync_server.console.rollup import day_bounds, rating_status
+from sync_server.console.tables import rating_exclusions
 from sync_server.db import cases, config_versions, integrity_flags, ratings, records
 
 FLAG_LABELS = {
@@ -116,8 +116,8 @@ def conditions(f: RatingFilter, scope: Scope, names: Names) -> list:
 
 def excluded_flag():
     return (
-        select(exclusions_table.c.id)
-        .where(exclusions_table.c.record_id == records.c.id, exclusions_table.c.lifted_at.is_(None))
+        select(rating_exclusions.c.id)
+        .where(rating_exclusions.c.record_id == records.c.id, rating_exclusions.c.lifted_at.is_(None))
         .exists()
         .label("excluded")
     )

@@ -41,7 +41,7 @@ STATUS_LABELS = {
     TEST: "测试评价",
 }
 TEST_MARK = '%"test": true%'
-_departments_cache: dict[int, dict[str, str]] = {}
+_departments_cache: dict[str, dict[str, str]] = {}  # configuration version (a content digest) → map
 
 
 def china_day(iso: str) -> str:
@@ -71,9 +71,9 @@ def department_of_windows(conn: Connection) -> dict[str, str]:
     cv = current_config(conn)
     if cv is None:
         return {}
-    if cv.id not in _departments_cache:
-        _departments_cache[cv.id] = {w.code: w.department for w in cv.config.hall.windows}
-    return _departments_cache[cv.id]
+    if cv.version not in _departments_cache:
+        _departments_cache[cv.version] = {w.code: w.department for w in cv.config.hall.windows}
+    return _departments_cache[cv.version]
 
 
 def rating_status(role: str | None, excluded: bool, detail: str | None) -> str | None:

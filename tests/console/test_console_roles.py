@@ -172,3 +172,10 @@ def test_exports_are_audited_and_the_audit_log_refuses_changes(app_client, hall)
         conn.execute(text("UPDATE audit_log SET actor = 'someone else'"))
     with pytest.raises(Exception, match="append-only"), hall.store.write() as conn:
         conn.execute(text("DELETE FROM audit_log"))
+
+
+def test_failed_sign_ins_are_throttled_per_address_too(app_client):
+    for i in range(20):
+        assert sign_in(app_client, f"guess{i}", "wrong-password").status_code == 401
+    r = sign_in(app_client, "duchá")
+    assert r.status_code == 429 and r.headers["retry-after"] == "900"
