@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haochaping.signing import HEADER_SERVER_TIME
@@ -23,6 +24,7 @@ from sync_server.observability import CONTENT_TYPE, EventMetrics, ObservabilityM
 from sync_server.settings import ServerSettings
 
 Clock = Callable[[], datetime]
+RETRY_AFTER_BUSY_S = 2
 log = logging.getLogger(__name__)
 
 
@@ -100,6 +102,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException):
         messages = {400: "请求体无法解析", 404: "没有这个地址", 405: "不支持此请求方法"}
         return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database_busy(_request: Request, exc: OperationalError):
+        # A locked SQLite file past its busy timeout, or PostgreSQL gone for a moment: the terminal retries.
+        log.warning("database unavailable: %s", exc.orig)
+        return error_response(503, "服务器繁忙，请稍后重试", {"Retry-After": str(RETRY_AFTER_BUSY_S)})
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception):

@@ -168,3 +168,17 @@ def test_unparseable_bodies_get_the_error_shape_in_chinese(client):
     assert answer.json() == {"ok": False, "error": "请求体无法解析", "status": 400}
     unknown = client.get("/api/v1/nothing-here")
     assert unknown.status_code == 404 and unknown.json()["error"] == "没有这个地址"
+
+
+def test_a_locked_database_answers_503_with_retry_after(kiosk, store, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import sync_server.ingest
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("INSERT …", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(sync_server.ingest, "ingest", locked)
+    answer = kiosk.push([kiosk.record()])
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
+    assert answer.json() == {"ok": False, "error": "服务器繁忙，请稍后重试", "status": 503}
