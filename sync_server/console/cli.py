@@ -26,6 +26,12 @@ def register(ssub, command) -> None:
     report.add_argument("--month", required=True, help="月份，如 2026-11")
     report.add_argument("--department", help="部门编码（默认全大厅）")
     report.add_argument("--out", required=True, type=Path, help="输出文件，扩展名 .xlsx 或 .csv")
+    rollup = ssub.add_parser("rollup", help="统计汇总表（评价入库时已自动维护）")
+    rsub = rollup.add_subparsers(dest="rollup_command", required=True, metavar="ACTION")
+    rebuild = command(
+        rsub, "rebuild", "按已存评价重算汇总表（如窗口改属其他部门后）；不带 --day 则全部重算", _rollup_rebuild
+    )
+    rebuild.add_argument("--day", action="append", help="只重算这一天（北京时间 YYYY-MM-DD，可重复）")
 
 
 def _password(args) -> str:
@@ -89,4 +95,21 @@ def _report(args) -> int:
         detail = {"month": args.month, "department": args.department, "out": str(args.out)}
         write_audit(conn, datetime.now(UTC), "cli", "export", f"monthly{suffix}", detail)
     print(f"已生成 {args.month} 月度通报：{args.out}")
+    return 0
+
+
+def _rollup_rebuild(args) -> int:
+    from sync_server.cli import _store
+    from sync_server.console.auth import write_audit
+    from sync_server.console.rollup import rebuild, recompute_days
+
+    store = _store(args)
+    with store.write() as conn:
+        if args.day:
+            recompute_days(conn, args.day)
+            count = len(set(args.day))
+        else:
+            count = rebuild(conn)
+        write_audit(conn, datetime.now(UTC), "cli", "rollup.rebuild", None, {"days": args.day or "all"})
+    print(f"已重算 {count} 天的统计汇总")
     return 0

@@ -24,9 +24,19 @@ class DeviceHealth:
     config_current: bool
     app_version: str | None
     last_sync_at: str | None
+    clock_off: bool = False  # |clock offset| above device_clock_warn_s
 
 
-def health(devices: list[Device], now: datetime, silent_minutes: int, current_version: str | None):
+def clock_off(offset, warn_s: float) -> bool:
+    try:
+        return abs(float(offset)) > warn_s
+    except (TypeError, ValueError):
+        return False
+
+
+def health(
+    devices: list[Device], now: datetime, silent_minutes: int, current_version: str | None, clock_warn_s: float = 120
+):
     cutoff = utc_iso(now - timedelta(minutes=silent_minutes))
     out = []
     for d in devices:
@@ -42,6 +52,7 @@ def health(devices: list[Device], now: datetime, silent_minutes: int, current_ve
                 config_current=version is not None and version == current_version,
                 app_version=status.get("app_version"),
                 last_sync_at=status.get("last_sync_at"),
+                clock_off=clock_off(status.get("clock_offset_s"), clock_warn_s),
             )
         )
     out.sort(key=lambda h: (not h.silent, h.device.window, h.device.id))
@@ -57,13 +68,15 @@ def router() -> APIRouter:
         from sync_server.console.web import page
 
         app = request.app
-        minutes = console_settings(app).device_silent_minutes
+        settings = console_settings(app)
+        minutes, warn_s = settings.device_silent_minutes, settings.device_clock_warn_s
         with app.state.store.read() as conn:
             cv = current_config(conn)
-        rows = health(list_devices(app.state.store), app.state.clock(), minutes, cv.version if cv else None)
+        version = cv.version if cv else None
+        rows = health(list_devices(app.state.store), app.state.clock(), minutes, version, warn_s)
         rows = [h for h in rows if viewer.scope.allows_window(h.device.window)]
         return page(
-            request, "devices.html", viewer, rows=rows, minutes=minutes, current_version=cv.version if cv else None
+            request, "devices.html", viewer, rows=rows, minutes=minutes, current_version=version, clock_warn_s=warn_s
         )
 
     return r

@@ -14,6 +14,9 @@ class ConsoleSettings(BaseModel):
     max_failures_per_user: int = Field(default=5, ge=1, description="时间窗内同一用户名允许的失败次数，超出即暂停登录")
     max_failures_per_address: int = Field(default=20, ge=1, description="时间窗内同一来源地址允许的失败次数")
     device_silent_minutes: int = Field(default=30, ge=1, description="评价器超过多少分钟未联系即在设备页标红")
+    device_clock_warn_s: float = Field(
+        default=120, gt=0, description="评价器上报的时钟偏差超过多少秒即在设备页和 /metrics 中提示"
+    )
     min_ratings_to_rank: int = Field(default=5, ge=1, description="参加最佳服务窗口、服务之星排名的最少有效评价数")
     repeated_bad_threshold: int = Field(default=2, ge=2, description="统计期内差评达到多少条算“多次差评”")
     burst_window_s: int = Field(default=60, ge=1, description="可疑集中好评：同一评价器在多少秒内")

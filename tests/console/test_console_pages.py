@@ -217,3 +217,39 @@ def test_a_sequence_gap_is_flagged_and_filterable(app_client, hall):
     assert "序号缺失" in integrity and "序号 40 未收到" in integrity
     flagged = _row_ids(app_client.get("/console/ratings", params={**NOV, "flag": "gap"}).text)
     assert len(flagged) == 1 and "G1" in app_client.get(f"/console/ratings/{flagged[0]}").text
+
+
+def test_hcp_server_rollup_rebuild_restores_emptied_rollups_and_a_day_recompute_changes_nothing(hall):
+    from datetime import date
+
+    from sqlalchemy import delete
+
+    from sync_server.console.auth import Scope
+    from sync_server.console.metrics import dashboard
+    from sync_server.console.tables import (
+        case_rollup,
+        case_rollup_month,
+        case_trend,
+        rating_rollup,
+        rating_rollup_month,
+        rating_trend,
+    )
+
+    def figures():
+        with hall.store.read() as conn:
+            month = dashboard(conn, Scope(), date(2026, 11, 1), date(2026, 11, 30)).total
+            day = dashboard(conn, Scope(), date(2026, 11, 2), date(2026, 11, 2)).total
+        return (month.n, month.bad, month.prompted, month.rated), (day.n, day.prompted)
+
+    before = figures()
+    assert before == ((11, 2, 14, 12), (3, 3))
+    with hall.store.write() as conn:
+        for table in (rating_rollup, rating_rollup_month, rating_trend, case_rollup, case_rollup_month, case_trend):
+            conn.execute(delete(table))
+    assert figures() == ((0, 0, 0, 0), (0, 0))
+    url = str(hall.store.engine.url)
+    base = [sys.executable, "-m", "haochaping.cli", "server", "rollup", "rebuild", "--db", url]
+    for cmd in (base, base + ["--day", "2026-11-02"]):
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert figures() == before
