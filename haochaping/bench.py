@@ -12,6 +12,9 @@ def register(sub) -> None:
     sync = which.add_parser("sync", help="同步：服务器入库速率、清空 1 万条待传记录、扫码页 p99（本机真实服务进程）")
     sync.add_argument("--ratings", type=int, default=10_000, help="入库测试的评价条数（默认 10000）")
     sync.set_defaults(func=_bench_sync)
+    from kiosk.soak import register as register_soak
+
+    register_soak(which)  # hcp bench kiosk-soak
     _register_console(which)
 
 

@@ -119,3 +119,17 @@ def test_access_log_is_one_json_object_a_line_with_the_request_id(app_client):
     for entry in lines:
         assert entry["level"] == "info" and entry["duration_ms"] >= 0
         assert datetime.fromisoformat(entry["time"]).tzinfo is not None
+
+
+def test_the_devices_page_marks_a_terminal_whose_clock_is_off():
+    from sync_server.console.devices_view import health
+    from sync_server.devices import Device
+
+    now = datetime.now(UTC)
+    seen = now.isoformat(timespec="milliseconds")
+
+    def device(name: str, offset) -> Device:
+        return Device(name, "A01", b"k" * 32, seen, None, seen, {"clock_offset_s": offset, "config_version": "v"})
+
+    rows = health([device("fast", -400.0), device("ok", 30.0), device("unknown", None)], now, 30, "v", 120)
+    assert {h.device.id: h.clock_off for h in rows} == {"fast": True, "ok": False, "unknown": False}
