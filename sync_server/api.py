@@ -23,6 +23,7 @@ from sync_server.schemas import (
     OkResponse,
     PromptRequest,
     PromptResponse,
+    PromptStatus,
     RecordBatch,
     RecordsResponse,
     StatusRequest,
@@ -122,6 +123,10 @@ def _config(router: APIRouter) -> None:
         return JSONResponse(configs.config_body(cv), headers={"ETag": etag})
 
 
+def _bearer(authorization: str | None) -> str | None:
+    return authorization.removeprefix("Bearer ").strip() if authorization else None
+
+
 def _etag_matches(header: str, version: str) -> bool:
     tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
     return version in tags or "*" in tags
@@ -164,7 +169,14 @@ def _triggers(router: APIRouter) -> None:
     def prompt_case(
         case_no: str, body: PromptRequest, request: Request, authorization: str | None = Header(default=None)
     ):
-        key = authorization.removeprefix("Bearer ").strip() if authorization else None
         state = request.app.state
-        trigger_id = triggers.create_trigger(state.store, key, case_no, body.window, body.matter_code, state.clock())
+        trigger_id = triggers.create_trigger(
+            state.store, _bearer(authorization), case_no, body.window, body.matter_code, state.clock()
+        )
         return PromptResponse(trigger_id=trigger_id)
+
+    @router.get("/prompts/{trigger_id}", response_model=PromptStatus, tags=["办件系统"], summary="查询评价请求的结果")
+    def prompt_result(trigger_id: str, request: Request, authorization: Annotated[str | None, Header()] = None):
+        state = request.app.state
+        ttl = timedelta(seconds=state.settings.trigger_ttl_s)
+        return triggers.prompt_status(state.store, _bearer(authorization), trigger_id, state.clock(), ttl)

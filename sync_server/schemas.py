@@ -121,6 +121,21 @@ class PromptResponse(BaseModel):
     trigger_id: str
 
 
+class PromptStatus(BaseModel):
+    ok: Literal[True] = True
+    trigger_id: str
+    case_no: str
+    window: str
+    matter_code: str | None
+    status: Literal["pending", "delivered", "accepted", "refused", "expired"] = Field(
+        description="pending 未送达；delivered 已送达；accepted 已发起评价；refused 评价器拒绝；expired 过期未送达"
+    )
+    refused_message: str | None = Field(description="评价器拒绝的原因（如“本窗口暂停服务中”）")
+    created_at: str
+    delivered_at: str | None
+    acked_at: str | None
+
+
 class OkResponse(BaseModel):
     ok: Literal[True] = True
     server_time: float

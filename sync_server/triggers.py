@@ -114,6 +114,37 @@ def open_triggers(store: Store, window: str, now: datetime, ttl: timedelta) -> l
     return [Trigger(r.id, r.case_no, r.matter_code, r.created_at) for r in rows]
 
 
+def prompt_status(store: Store, key: str | None, trigger_id: str, now: datetime, ttl: timedelta) -> dict:
+    """What became of a prompt, for the case system that asked for it (another system's prompt is not found)."""
+    with store.read() as conn:
+        system = case_system_for(conn, key)
+        row = conn.execute(
+            select(triggers).where(triggers.c.id == trigger_id, triggers.c.case_system == system)
+        ).first()
+    if row is None:
+        raise NotFound(f"没有编号为 {trigger_id} 的评价请求")
+    return {
+        "ok": True,
+        "trigger_id": row.id,
+        "case_no": row.case_no,
+        "window": row.window,
+        "matter_code": row.matter_code,
+        "status": _status(row, now, ttl),
+        "refused_message": row.refused_message,
+        "created_at": row.created_at,
+        "delivered_at": row.delivered_at,
+        "acked_at": row.acked_at,
+    }
+
+
+def _status(row, now: datetime, ttl: timedelta) -> str:
+    if row.acked_at is not None:
+        return "refused" if row.refused_message else "accepted"
+    if row.created_at < utc_iso(now - ttl):
+        return "expired"
+    return "delivered" if row.delivered_at else "pending"
+
+
 def acknowledge(
     store: Store, device_id: str, window: str, ids: list[str], refused: dict[str, str], now: datetime
 ) -> int:

@@ -120,3 +120,33 @@ def test_status_is_kept_for_the_console(kiosk, store):
     import json
 
     assert json.loads(row.last_status)["outbox_depth"] == 3 and row.last_seen_at is not None
+
+
+def test_the_case_system_sees_what_became_of_its_prompt(client, kiosk, configured, store, server_clock):
+    key = add_case_system(store, "一窗受理", server_clock())
+    other_key = add_case_system(store, "另一个系统", server_clock())
+
+    def status(trigger_id, k=key):
+        return client.get(f"/api/v1/prompts/{trigger_id}", headers={"Authorization": f"Bearer {k}"})
+
+    refused_id = prompt(client, key, "S-1").json()["trigger_id"]
+    accepted_id = prompt(client, key, "S-2").json()["trigger_id"]
+    assert status(refused_id).json()["status"] == "pending"
+    kiosk.get("/api/v1/triggers?wait=0")
+    assert status(refused_id).json()["status"] == "delivered"
+    kiosk.post(
+        "/api/v1/triggers/ack",
+        {"ids": [refused_id, accepted_id], "refused": {refused_id: "上一位群众正在评价，请稍后"}},
+    )
+    refused = status(refused_id).json()
+    assert (refused["status"], refused["refused_message"], refused["case_no"]) == (
+        "refused",
+        "上一位群众正在评价，请稍后",
+        "S-1",
+    )
+    assert status(accepted_id).json()["status"] == "accepted"
+    late_id = prompt(client, key, "S-3").json()["trigger_id"]
+    server_clock.advance(901)
+    assert status(late_id).json()["status"] == "expired"
+    assert status(refused_id, other_key).status_code == 404
+    assert status(refused_id, "hcpk_wrong").status_code == 401
