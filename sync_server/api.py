@@ -91,7 +91,7 @@ def _records(router: APIRouter) -> None:
         if any(r.device_id != device.id for r in body.records):
             raise Forbidden("记录的设备编号与签名设备不一致，整批拒收")
         batch = [r.model_dump() for r in body.records]
-        results = ingest.ingest(state.store, device.id, batch, state.clock())
+        results = ingest.ingest(state.store, device.id, batch, state.clock(), device.window)
         state.event_metrics.batch(results)  # hcp_sync_batches / hcp_sync_records{result} (observability.py)
         return {
             "ok": True,

@@ -41,8 +41,8 @@ class Plan:
     content_hashes: dict[str, str] = field(default_factory=dict)  # record id -> hash of its content, as received
 
 
-def plan_batch(batch: Sequence[dict], stored: Stored) -> Plan:
-    """Decide what to do with each record (pure)."""
+def plan_batch(batch: Sequence[dict], stored: Stored, window: str | None = None) -> Plan:
+    """Decide what to do with each record (pure). ``window`` is the one the device was enrolled for."""
     plan = Plan()
     seen = dict(stored.hash_by_id)
     by_seq = dict(stored.by_seq)
@@ -55,7 +55,7 @@ def plan_batch(batch: Sequence[dict], stored: Stored) -> Plan:
                 plan.conflicts.append(rec)
             plan.results.append((rid, status))
             continue
-        flags = _chain_flags(rec, by_seq, content_hash)
+        flags = _chain_flags(rec, by_seq, content_hash) + _window_flags(rec, window)
         if flags:
             plan.flags[rid] = flags
         plan.to_store.append(rec)
@@ -86,6 +86,12 @@ def _chain_flags(rec: dict, by_seq: dict[int, tuple[str, str]], content_hash: st
     return flags
 
 
+def _window_flags(rec: dict, window: str | None) -> list[tuple[str, str]]:
+    if window is None or rec.get("window") in (None, window):
+        return []
+    return [("window_mismatch", f"序号 {rec['seq']}：设备登记在窗口 {window}，记录却属于窗口 {rec['window']}")]
+
+
 def load_stored(conn: Connection, device_id: str, batch: Sequence[dict]) -> Stored:
     ids = [r["id"] for r in batch]
     seqs = {r["seq"] for r in batch} | {r["seq"] - 1 for r in batch}
@@ -102,10 +108,12 @@ def load_stored(conn: Connection, device_id: str, batch: Sequence[dict]) -> Stor
     return Stored(hash_by_id, by_seq)
 
 
-def ingest(store: Store, device_id: str, batch: Sequence[dict], now: datetime) -> list[tuple[str, str]]:
-    """Plan and apply one batch from ``device_id``; returns (id, status) per record, in order."""
+def ingest(
+    store: Store, device_id: str, batch: Sequence[dict], now: datetime, window: str | None = None
+) -> list[tuple[str, str]]:
+    """Plan and apply one batch from ``device_id`` (enrolled for ``window``); (id, status) per record, in order."""
     with store.write() as conn:
-        plan = plan_batch(batch, load_stored(conn, device_id, batch))
+        plan = plan_batch(batch, load_stored(conn, device_id, batch), window)
         return apply_plan(store, conn, plan, utc_iso(now))
 
 

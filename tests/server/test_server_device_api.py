@@ -182,3 +182,13 @@ def test_a_locked_database_answers_503_with_retry_after(kiosk, store, monkeypatc
     answer = kiosk.push([kiosk.record()])
     assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
     assert answer.json() == {"ok": False, "error": "服务器繁忙，请稍后重试", "status": 503}
+
+
+def test_records_for_another_window_are_stored_and_flagged(kiosk, store):
+    answer = kiosk.push([kiosk.record(case_no="W-1", window="B03")])
+    assert answer.json()["results"][0]["status"] == "stored"
+    with store.read() as conn:
+        flag = conn.execute(integrity_flags.select()).one()
+        row = conn.execute(records.select()).one()
+    assert flag.kind == "window_mismatch" and "A01" in flag.detail and "B03" in flag.detail
+    assert row.flags == "window_mismatch"
