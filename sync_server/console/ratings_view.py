@@ -25,6 +25,7 @@ FLAG_LABELS = {
     "broken_link": "散列不衔接",
     "seq_reused": "序号重复",
     "conflict": "内容冲突",
+    "window_mismatch": "窗口不符",
 }
 LEVEL_FILTERS = {
     "5": "非常满意",
