@@ -140,6 +140,7 @@ class KioskApp(App):
             on_request_close=self._on_request_close,
         )
         self.manager = build_screen_manager()
+        self._render_soon = Clock.create_trigger(lambda _dt: self._render(), -1)  # one event, reused for years
         self.flow.listeners.append(self._flow_changed)
         self._rescale()
         self._render()
@@ -238,7 +239,7 @@ class KioskApp(App):
         """Runs on the thread that changed the flow (UI, HTTP or sync): hop to the Kivy thread to draw."""
         if state.prompt is not None:
             self._cached_qr_matrix(state.prompt.qr_url)  # the slow part of a prompt, done before the hop
-        Clock.schedule_once(lambda _dt: self._render(), -1)
+        self._render_soon()  # thread-safe; several changes before the next frame draw once, with the latest state
         if self.sync is not None and hasattr(self.sync, "wake"):
             self.sync.wake()
 

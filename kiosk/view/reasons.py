@@ -22,6 +22,7 @@ class ReasonsScreen(KioskScreen):
         super().__init__(**kwargs)
         self._deadline = None
         self._level: int | None = None
+        self._toggles: dict[tuple[str, int], list[BigToggle]] = {}  # built once per level, reused for years
 
     def show(self, state) -> None:
         super().show(state)
@@ -42,11 +43,23 @@ class ReasonsScreen(KioskScreen):
         self.hint = "请至少选择一项原因，然后点“提交”" if bad else "可以选择原因（可多选），也可以直接点“提交”"
         grid = self.ids.grid
         grid.clear_widgets()
-        colour = theme.LEVEL_COLOURS[level]
-        for reason in self.app.flow.config.reasons.for_level(level):
-            toggle = BigToggle(text=reason.label, value=reason.code, bg=colour)
-            toggle.bind(on_release=self._toggled)
+        for toggle in self._toggles_for(level):
             grid.add_widget(toggle)
+
+    def _toggles_for(self, level: int) -> list[BigToggle]:
+        """The level's toggles, made once per reason list version: creating widgets for every rating leaks."""
+        reasons = self.app.flow.config.reasons
+        key = (reasons.version, level)
+        if key not in self._toggles:
+            self._toggles = {k: v for k, v in self._toggles.items() if k[0] == reasons.version}
+            colour = theme.LEVEL_COLOURS[level]
+            self._toggles[key] = [self._toggle(r.label, r.code, colour) for r in reasons.for_level(level)]
+        return self._toggles[key]
+
+    def _toggle(self, label: str, code: int, colour) -> BigToggle:
+        toggle = BigToggle(text=label, value=code, bg=colour)
+        toggle.bind(on_release=self._toggled)
+        return toggle
 
     def _toggled(self, toggle) -> None:
         if self.busy:
