@@ -154,3 +154,23 @@ def test_this_month_so_far_reads_the_monthly_rollup_unless_later_days_hold_data(
             [(date(2026, 10, 15), date(2026, 10, 31))],
         )
         assert dashboard(conn, Scope(), date(2026, 11, 1), date(2026, 11, 24)).total.prompted == 13  # C6 on the 25th
+
+
+def test_the_ratings_list_query_filters_and_pages_the_same_on_both_databases(store):
+    from sync_server.configs import current_config
+    from sync_server.console.labels import Names
+    from sync_server.console.period import Period
+    from sync_server.console.ratings_view import RatingFilter, list_ratings
+
+    hall = seed_hall(store, with_users=False)
+    with store.read() as conn:
+        cv = current_config(conn)
+        names = Names.of(cv.config)
+        sc = scope_for("reviewer", "SC", cv.config.hall)
+        nov = Period(*NOV)
+        rows, cursor = list_ratings(conn, RatingFilter(nov), sc, names, None, 5)
+        more, end = list_ratings(conn, RatingFilter(nov), sc, names, cursor, 5)
+        bad, _ = list_ratings(conn, RatingFilter(nov, department="SC", level="bad"), Scope(), names, None, 50)
+    assert len(rows) == 5 and end is None and len(more) == 3  # A01: 7 kiosk ratings and the phone 追评
+    assert {r.window for r in rows + more} == {"A01"}
+    assert {r.id for r in bad} == {hall.ids["C5"], hall.ids["C7"]}
