@@ -47,7 +47,8 @@ def _pg_admin_url() -> str:
     from sqlalchemy import create_engine, text
 
     problems = []
-    for url in PG_ADMIN_URLS:
+    override = os.environ.get("HCP_TEST_PG_ADMIN_URL")  # a PostgreSQL elsewhere than the CI default
+    for url in (override,) if override else PG_ADMIN_URLS:
         engine = create_engine(url, isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
@@ -65,7 +66,7 @@ def pg_url():
     """A fresh PostgreSQL database for this test session; FAILS (never skips) when PostgreSQL is unreachable."""
     from sqlalchemy import create_engine, text
 
-    admin_url = os.environ.get("HCP_TEST_PG_ADMIN_URL") or _pg_admin_url()
+    admin_url = _pg_admin_url()
     name = f"hcp_test_{secrets.token_hex(5)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
