@@ -46,6 +46,18 @@ _PARSED: dict[str, HallConfig] = {}
 
 
 def _latest(conn) -> ConfigVersion | None:
+    """The newest version, asked once per transaction (callers in a loop get the transaction's answer)."""
+    transaction = conn.get_transaction()
+    cached = conn.info.get("hcp_config")
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        return cached[1]
+    found = _query_latest(conn)
+    if transaction is not None:
+        conn.info["hcp_config"] = (transaction, found)
+    return found
+
+
+def _query_latest(conn) -> ConfigVersion | None:
     cols = (config_versions.c.id, config_versions.c.version, config_versions.c.imported_at)
     row = conn.execute(select(*cols).order_by(config_versions.c.id.desc()).limit(1)).first()
     if row is None:
