@@ -63,14 +63,18 @@ def phone_server(sqlite_url, tmp_path):
 
 
 @pytest.fixture
-def phone():
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
-        yield page
-        browser.close()
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone(browser):
+    return browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
 
 
 @pytest.mark.slow
@@ -110,3 +114,22 @@ def test_tampered_and_expired_links_show_their_pages(phone_server, phone):
     answer = phone.goto(f"{base}/r/{forged}")
     assert answer.status == 403 and phone.locator("text=二维码无效").first.is_visible()
     phone.screenshot(path=str(SHOTS / "qr-page-forged.png"))
+
+
+@pytest.mark.slow
+def test_the_page_works_without_javascript(phone_server, browser):
+    base, store, device = phone_server
+    page = browser.new_page(viewport={"width": 360, "height": 740}, java_script_enabled=False)
+    token = make_token(device.id, "NOJS-1", real_clock(), device.secret)
+    page.goto(f"{base}/r/{token}")
+    assert page.get_by_text("服务态度差效率低").is_visible()  # every level's reasons are shown without script
+    page.get_by_text("非常不满意", exact=True).click()
+    page.get_by_role("button", name="提交评价").click()
+    assert page.get_by_text("请至少选择一项原因").is_visible()  # checked on the server
+    page.get_by_text("非常不满意", exact=True).click()
+    page.get_by_text("服务态度差效率低").click()
+    page.get_by_role("button", name="提交评价").click()
+    page.wait_for_selector("text=感谢您的评价")
+    with store.read() as conn:
+        row = conn.execute(select(records).where(records.c.case_no == "NOJS-1")).one()
+    assert (row.level, row.reasons, row.channel) == (1, "[115]", 3)
