@@ -12,7 +12,7 @@ from haochaping.levels import COMMENT_MAX_CHARS
 
 MAX_BATCH_RECORDS = 500
 HASH_PATTERN = r"^[0-9a-f]{64}$"
-ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,128}$"  # no ":": "qr:" and "default:" ids are the server's own
 
 
 class _Body(BaseModel):

@@ -192,3 +192,10 @@ def test_records_for_another_window_are_stored_and_flagged(kiosk, store):
         row = conn.execute(records.select()).one()
     assert flag.kind == "window_mismatch" and "A01" in flag.detail and "B03" in flag.detail
     assert row.flags == "window_mismatch"
+
+
+def test_a_terminal_cannot_take_the_ids_the_server_keeps_for_phone_and_default_ratings(kiosk, store):
+    for reserved in ("qr:C-1", "default:C-1"):
+        answer = kiosk.push([kiosk.record(id=reserved, case_no="C-1")])
+        assert answer.status_code == 422
+    assert count(store, records) == 0
