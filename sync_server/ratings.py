@@ -103,7 +103,7 @@ def ensure_cases(store: Store, conn: Connection, rows: list[dict]) -> None:
     """Create or complete the case rows these records tell about (prompted cases are what default ratings need)."""
     if not rows:
         return
-    before = rollup_snapshot(conn, {r["case_no"] for r in rows})  # the console's daily rollup, same transaction
+    before = rollup_snapshot(conn, {r["case_no"] for r in rows}, ratings_too=False)  # the console's rollup
     rows = _one_row_per_case(rows)  # sorted: concurrent writers take row locks in the same order
     stmt = store.insert(cases)
     keep = {c: _coalesce(cases.c[c], stmt.excluded[c]) for c in ("window", "device_id", "matter_code", "clerk_no")}

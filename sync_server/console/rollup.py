@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, text
@@ -97,25 +98,50 @@ def active_exclusion():
 # ---------------------------------------------------------------- keeping buckets in step (deltas)
 
 
-def rollup_snapshot(conn: Connection, case_nos: Iterable[str]) -> tuple[Counter, Counter]:
+@dataclass(frozen=True)
+class Snapshot:
+    """What some cases contribute to the rollups at one moment (``ratings`` None: case counts only)."""
+
+    case_nos: tuple[str, ...]
+    ratings: Counter | None
+    cases: Counter
+
+
+def rollup_snapshot(conn: Connection, case_nos: Iterable[str], ratings_too: bool = True) -> Snapshot:
     """What these cases contribute to the rollups now. Take it BEFORE changing their ratings, cases or
     exclusions, then call ``apply_rollup_delta`` after: the difference is added to the buckets. Deltas commute,
-    so concurrent transactions on PostgreSQL never overwrite each other's counts (each case is locked first)."""
-    case_nos = sorted({c for c in case_nos if c})
-    if conn.dialect.name == "postgresql":
-        for case_no in case_nos:  # sorted order: no deadlock between two ingests sharing cases
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": case_no})
-    return _contributions(conn, case_nos)
+    so concurrent transactions on PostgreSQL never overwrite each other's counts (each case is locked first).
+    ``ratings_too=False`` when only case rows change (a prompt arrives): their ratings cannot move then."""
+    wanted = tuple(sorted({c for c in case_nos if c}))
+    if conn.dialect.name == "postgresql" and wanted:
+        # one advisory lock per case, taken in sorted order: no deadlock between two ingests sharing cases
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(c)) FROM unnest(CAST(:cs AS text[])) AS c ORDER BY c"),
+            {"cs": list(wanted)},
+        )
+    return _snapshot(conn, wanted, ratings_too)
 
 
-def apply_rollup_delta(conn: Connection, before: tuple[Counter, Counter], case_nos: Iterable[str]) -> None:
-    after = _contributions(conn, sorted({c for c in case_nos if c}))
-    rating_delta = Counter(after[0])
-    rating_delta.subtract(before[0])
-    case_delta = Counter(after[1])
-    case_delta.subtract(before[1])
-    _add_rating_counts(conn, {k: n for k, n in rating_delta.items() if n})
+def apply_rollup_delta(conn: Connection, before: Snapshot, case_nos: Iterable[str] | None = None) -> None:
+    after = _snapshot(conn, before.case_nos, before.ratings is not None)
+    if before.ratings is not None:
+        rating_delta = Counter(after.ratings)
+        rating_delta.subtract(before.ratings)
+        _add_rating_counts(conn, {k: n for k, n in rating_delta.items() if n})
+    case_delta = Counter(after.cases)
+    case_delta.subtract(before.cases)
     _add_case_counts(conn, {k: n for k, n in case_delta.items() if n})
+
+
+def _snapshot(conn: Connection, case_nos: tuple[str, ...], ratings_too: bool) -> Snapshot:
+    departments = department_of_windows(conn)
+    rating_counts: Counter | None = Counter() if ratings_too else None
+    case_counts: Counter = Counter()
+    for chunk in _chunks(list(case_nos), 500):
+        if rating_counts is not None:
+            rating_counts.update(_rating_counts(conn, records.c.case_no.in_(chunk), departments))
+        case_counts.update(_case_counts(conn, cases.c.case_no.in_(chunk), departments))
+    return Snapshot(case_nos, rating_counts, case_counts)
 
 
 def cases_of_records(conn: Connection, record_ids: Iterable[str]) -> set[str]:
@@ -125,16 +151,6 @@ def cases_of_records(conn: Connection, record_ids: Iterable[str]) -> set[str]:
     for chunk in _chunks(ids, 500):
         case_nos |= {r.case_no for r in conn.execute(select(records.c.case_no).where(records.c.id.in_(chunk)))}
     return {c for c in case_nos if c}
-
-
-def _contributions(conn: Connection, case_nos: list[str]) -> tuple[Counter, Counter]:
-    departments = department_of_windows(conn)
-    rating_counts: Counter = Counter()
-    case_counts: Counter = Counter()
-    for chunk in _chunks(case_nos, 500):
-        rating_counts.update(_rating_counts(conn, records.c.case_no.in_(chunk), departments))
-        case_counts.update(_case_counts(conn, cases.c.case_no.in_(chunk), departments))
-    return rating_counts, case_counts
 
 
 def _upsert(conn: Connection, table, rows: list[dict], columns: tuple[str, ...]):
