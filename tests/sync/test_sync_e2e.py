@@ -174,7 +174,7 @@ def test_through_a_faulty_proxy_everything_arrives_exactly_once(server, outbox_p
 def test_a_server_killed_mid_batch_loses_nothing_and_counts_nothing_twice(server, outbox_path):
     identity = enrolled_identity(server)
     outbox = Outbox(outbox_path, identity.device_id)
-    total = 3000
+    total = 1500
     fill_outbox(outbox, total)
     rng = random.Random(7)
     kills: list[tuple[int, int]] = []  # (outbox depth, pushes in flight) at each kill
@@ -184,7 +184,7 @@ def test_a_server_killed_mid_batch_loses_nothing_and_counts_nothing_twice(server
     def killer():
         try:
             for round_no in range(1, 4):
-                wait_until(lambda r=round_no: outbox.depth() <= total - r * 600, 30, "progress before a kill")
+                wait_until(lambda r=round_no: outbox.depth() <= total - r * 300, 30, "progress before a kill")
                 time.sleep(rng.uniform(0, 0.03))
                 in_flight = session.in_flight
                 server.kill()
