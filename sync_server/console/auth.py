@@ -158,6 +158,19 @@ def add_user(
     return user_id
 
 
+def disable_user(store: Store, username: str, now: datetime, actor: str, address: str | None = None) -> None:
+    """Disable a user (audited): sign-in and every open session stop working at once. Nothing is deleted."""
+    with store.write() as conn:
+        done = conn.execute(
+            update(users)
+            .where(users.c.username == username, users.c.disabled_at.is_(None))
+            .values(disabled_at=utc_iso(now))
+        ).rowcount
+        if not done:
+            raise BadInput(f"没有可停用的用户 {username}")
+        write_audit(conn, now, actor, "user.disable", username, None, address)
+
+
 def write_audit(
     conn: Connection,
     now: datetime,

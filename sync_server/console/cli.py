@@ -22,6 +22,8 @@ def register(ssub, command) -> None:
     )
     add.add_argument("--department", help="部门编码（部门审核员必填）")
     add.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（否则交互输入两次）")
+    disable = command(usub, "disable", "停用管理后台用户（立即失去登录和所有会话，记录保留）", _user_disable)
+    disable.add_argument("--username", required=True, help="用户名")
     report = command(ssub, "report", "生成月度通报（Excel 或 CSV，与管理后台下载的文件相同）", _report)
     report.add_argument("--month", required=True, help="月份，如 2026-11")
     report.add_argument("--department", help="部门编码（默认全大厅）")
@@ -112,4 +114,18 @@ def _rollup_rebuild(args) -> int:
             count = rebuild(conn)
         write_audit(conn, datetime.now(UTC), "cli", "rollup.rebuild", None, {"days": args.day or "all"})
     print(f"已重算 {count} 天的统计汇总")
+    return 0
+
+
+def _user_disable(args) -> int:
+    from sync_server.cli import _store
+    from sync_server.console.auth import disable_user
+    from sync_server.console.errors import BadInput
+
+    try:
+        disable_user(_store(args), args.username, datetime.now(UTC), "cli")
+    except BadInput as e:
+        print(f"hcp: {e.message}", file=sys.stderr)
+        return 2
+    print(f"已停用用户 {args.username}")
     return 0

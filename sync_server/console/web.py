@@ -28,6 +28,7 @@ from sync_server.console.auth import (
     Viewer,
     add_user,
     client_address,
+    disable_user,
     sign_in,
     sign_out,
 )
@@ -184,6 +185,20 @@ def _auth_router() -> APIRouter:
                 viewer.username,
                 department=str(form.get("department", "")) or None,
                 address=client_address(request),
+            )
+        except BadInput as e:
+            return _users_page(request, viewer, e.message, 400)
+        return RedirectResponse("/console/users", status_code=303)
+
+    @router.post("/users/disable")
+    async def users_disable(request: Request, viewer: AdminUser):
+        form = await request.form()
+        username = str(form.get("username", ""))
+        if username == viewer.username:
+            return _users_page(request, viewer, "不能停用自己的账号", 400)
+        try:
+            disable_user(
+                request.app.state.store, username, request.app.state.clock(), viewer.username, client_address(request)
             )
         except BadInput as e:
             return _users_page(request, viewer, e.message, 400)

@@ -179,3 +179,20 @@ def test_failed_sign_ins_are_throttled_per_address_too(app_client):
         assert sign_in(app_client, f"guess{i}", "wrong-password").status_code == 401
     r = sign_in(app_client, "duchá")
     assert r.status_code == 429 and r.headers["retry-after"] == "900"
+
+
+def test_a_disabled_user_loses_its_open_session_and_cannot_sign_in(app_client, hall):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app_client.app) as reviewer:
+        sign_in(reviewer, "rs_reviewer")
+        assert reviewer.get("/console/dashboard", follow_redirects=False).status_code == 200
+        sign_in(app_client, "admin")
+        token = csrf_of(app_client.get("/console/users").text)
+        r = app_client.post(
+            "/console/users/disable", data={"username": "rs_reviewer", "csrf_token": token}, follow_redirects=False
+        )
+        assert r.status_code == 303
+        assert reviewer.get("/console/dashboard", follow_redirects=False).status_code == 303
+        assert sign_in(reviewer, "rs_reviewer").status_code == 401
+    assert ("admin", "user.disable") in audit_actions(hall.store)
