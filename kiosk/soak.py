@@ -115,7 +115,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 def windows(cycles: int) -> tuple[int, int]:
     """(warm-up cycles, cycles per measuring window)."""
-    warmup = min(500, max(40, cycles // 5))
+    warmup = min(500, max(min(40, cycles // 2), cycles // 5))
     window = min(500, max(10, (cycles - warmup) // 4))
     return warmup, window
 

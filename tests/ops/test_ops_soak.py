@@ -1,0 +1,39 @@
+"""A short soak of the real kiosk under Xvfb (``kiosk.soak``, the engine of ``hcp bench kiosk-soak``): every
+cycle's rating is stored, no widget is left behind, memory stops growing after the warm-up and frames do not
+get slower. The full 10,000-cycle run is the benchmark; this one is small enough for CI."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.soak import figures, percentile, run_child, windows
+
+CYCLES = 120
+MAX_GROWTH_KB_PER_CYCLE = 20  # 10,000 cycles at this rate would be about 200 MB: a leak fails loudly
+
+
+@pytest.mark.gui
+@pytest.mark.slow
+def test_a_short_soak_stores_every_rating_and_does_not_grow(xvfb, tmp_path):
+    result = run_child(tmp_path, xvfb, CYCLES, 640, 480)
+    assert result.get("error") is None, result.get("error")
+    assert result["cycles"] == CYCLES and result["refused"] == []
+    assert result["ratings_stored"] == CYCLES  # every cycle's rating is in the outbox
+    warmup, _window = windows(CYCLES)
+    rss = result["rss_mb"]
+    per_cycle_kb = (rss["end"] - rss["after_warmup"]) * 1024 / (CYCLES - warmup)
+    assert per_cycle_kb < MAX_GROWTH_KB_PER_CYCLE, rss
+    assert result["widgets"]["end"] <= result["widgets"]["after_warmup"]  # nothing re-created and kept per prompt
+    frame = result["frame_ms"]
+    assert frame["start"] and frame["end"]
+    assert percentile(frame["end"], 50) < 3 * percentile(frame["start"], 50) + 50  # no creeping slowdown
+    assert result["wal_bytes"] == 0  # checkpointed at the end
+    names = [name for name, _value, _unit in figures(result)]
+    assert {"kiosk.soak_rss_growth_mb", "kiosk.soak_frame_ms.p99.start", "kiosk.soak_frame_ms.p99.end"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    ("cycles", "expected"), [(20, (10, 10)), (120, (40, 20)), (300, (60, 60)), (10_000, (500, 500))]
+)
+def test_the_warm_up_and_the_measuring_windows(cycles, expected):
+    assert windows(cycles) == expected
