@@ -69,7 +69,7 @@ def fuzz_store(sqlite_url):
 @pytest.mark.slow
 def test_unsigned_fuzzing_of_a_live_server_finds_no_server_error(sqlite_url, fuzz_store, tmp_path):
     with server_process(sqlite_url, tmp_path / "server.log") as base:
-        run_schemathesis(base, 25)
+        run_schemathesis(base, 20)
 
 
 class Signer:
@@ -127,7 +127,7 @@ def test_signed_fuzzing_reaches_ingest_and_finds_no_server_error(fuzz_store):
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        run_schemathesis(f"http://127.0.0.1:{port}", 25)
+        run_schemathesis(f"http://127.0.0.1:{port}", 20)
     finally:
         server.should_exit = True
         thread.join(10)

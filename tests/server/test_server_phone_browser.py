@@ -49,8 +49,11 @@ def prompt_record(device_id: str, case_no: str) -> dict:
     return rec
 
 
-@pytest.fixture
-def phone_server(sqlite_url, tmp_path):
+@pytest.fixture(scope="module")
+def phone_server(tmp_path_factory):
+    """One server process for this module's tests (it keeps no state; each test uses its own cases)."""
+    tmp_path = tmp_path_factory.mktemp("phone")
+    sqlite_url = f"sqlite:///{tmp_path / 'server.db'}"
     store = Store.from_url(sqlite_url)
     migrate(store)
     import_config(store, CONFIG_DIR, "rules/default.toml", real_clock())
@@ -62,7 +65,7 @@ def phone_server(sqlite_url, tmp_path):
     store.dispose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -74,7 +77,9 @@ def browser():
 
 @pytest.fixture
 def phone(browser):
-    return browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+    page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+    yield page
+    page.close()
 
 
 @pytest.mark.slow
