@@ -4,6 +4,8 @@ up every worker's counters."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from ops_helpers import CONFIG_DIR, Terminal, start_server, stop, wait_healthy
@@ -59,3 +61,7 @@ def test_two_servers_starting_together_migrate_once_and_both_serve(fresh_pg_url,
         stop(b)
     logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
     assert "Traceback" not in logs, logs[-3000:]
+    access = [json.loads(line) for line in logs.splitlines() if line.startswith("{") and '"hcp.access"' in line]
+    pushes = [e for e in access if e["path"] == "/api/v1/records"]
+    assert len(pushes) == 6 and all(e["status"] == 200 and len(e["request_id"]) == 32 for e in pushes)
+    assert len({e["request_id"] for e in access}) == len(access)  # one id per request
