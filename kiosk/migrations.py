@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from kiosk.errors import OutboxError
+
 MIGRATIONS: list[str] = [
     # 1: the record chain, immutable once written.
     """
@@ -66,7 +68,7 @@ def migrate(db: sqlite_utils.Database) -> int:
     """Bring the database up to the latest schema, one migration per transaction."""
     version = schema_version(db)
     if version > len(MIGRATIONS):
-        raise RuntimeError(f"数据库版本 {version} 比本程序支持的 {len(MIGRATIONS)} 更新")
+        raise OutboxError(f"本地数据库版本 {version} 比本程序支持的 {len(MIGRATIONS)} 更新，请升级评价器程序")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.conn.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;")
     return schema_version(db)

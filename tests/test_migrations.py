@@ -118,3 +118,18 @@ def test_fixture_matches_its_generator(tmp_path):
     module.make(fresh)
     assert raw_rows(fresh) == raw_rows(FIXTURE)
     assert [json.loads(r[RECORD_FIELDS.index("reasons")]) for r in raw_rows(FIXTURE)][2] == [510, 517]
+
+
+def test_a_database_from_a_newer_program_is_refused_with_a_clear_error(tmp_path):
+    import sqlite3
+
+    from kiosk.errors import OutboxError
+    from kiosk.migrations import MIGRATIONS
+    from kiosk.outbox import Outbox
+
+    path = tmp_path / "newer.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(OutboxError, match="请升级评价器程序"):
+        Outbox(path, device_id="dev-test")
