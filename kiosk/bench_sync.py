@@ -133,10 +133,15 @@ def enrolled_identity(server: LocalServer, window: str = "A01"):
     return DeviceIdentity(answer["device_id"], answer["secret"], True, server.url, answer["window"])
 
 
+# A hall's usual mix over 20 ratings: mostly 非常满意, one in ten bad (差评, which carries a reason).
+LEVEL_MIX = (5,) * 12 + (4,) * 4 + (3,) * 2 + (2, 1)
+
+
 def fill_outbox(outbox, n: int, window: str = "A01", matter: str | None = None, prefix: str = "B") -> None:
-    """``n`` ratings, each a committed record of its own (as the kiosk makes them)."""
+    """``n`` ratings in ``LEVEL_MIX``, each a committed record of its own (as the kiosk makes them)."""
     now = datetime.now(UTC)
     for i in range(n):
+        level = LEVEL_MIX[i % len(LEVEL_MIX)]
         outbox.append(
             "rating",
             now,
@@ -144,8 +149,8 @@ def fill_outbox(outbox, n: int, window: str = "A01", matter: str | None = None, 
             clerk_no="1001",
             case_no=f"{prefix}{i:06d}",
             matter_code=matter,
-            level=5 - i % 5,
-            reasons=[(5 - i % 5) * 100 + 13] if i % 5 >= 3 else [],
+            level=level,
+            reasons=[level * 100 + 13] if level <= 2 else [],
             reasons_version="national-2019-v1",
             channel=4,
             prompted_at=now.isoformat(timespec="milliseconds"),
