@@ -52,7 +52,8 @@ PASSWORDS = {
 
 
 def _load_server_conftest():
-    spec = importlib.util.spec_from_file_location("hcp_server_conftest", ROOT / "tests" / "server" / "conftest.py")
+    path = ROOT / "tests" / "server" / "server_helpers.py"
+    spec = importlib.util.spec_from_file_location("hcp_server_conftest", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

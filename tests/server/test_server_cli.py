@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import CONFIG_DIR
+from server_helpers import CONFIG_DIR
 
 from haochaping.cli import main
 from sync_server.db import Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import CONFIG_DIR, count
+from server_helpers import CONFIG_DIR, count
 
 from haochaping.config import HallConfig
 from sync_server.configs import import_config
@@ -94,7 +94,7 @@ def test_long_poll_waits_then_returns_empty(client, kiosk, configured):
 
 
 def test_triggers_go_only_to_their_window_and_bad_targets_are_refused(client, kiosk, configured, store, server_clock):
-    from conftest import Kiosk
+    from server_helpers import Kiosk
 
     key = add_case_system(store, "办件系统", server_clock())
     other = Kiosk(client, server_clock, "B03")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Kiosk, count
+from server_helpers import Kiosk, count
 
 from haochaping.signing import MAX_SKEW_S
 from sync_server.db import devices, integrity_flags, nonces, record_conflicts, records

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import Kiosk, count
+from server_helpers import Kiosk, count
 from sqlalchemy import select
 
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import Kiosk, count, make_client, real_clock
+from server_helpers import Kiosk, count, make_client, real_clock
 from sqlalchemy import select
 
 from sync_server.db import ALEMBIC_DIR, METADATA, Store, current_revision, migrate, ratings, records

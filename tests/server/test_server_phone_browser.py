@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import CONFIG_DIR, ROOT, real_clock, server_process
+from server_helpers import CONFIG_DIR, ROOT, real_clock, server_process
 from sqlalchemy import select
 
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash

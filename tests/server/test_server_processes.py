@@ -7,7 +7,7 @@ import threading
 
 import httpx
 import pytest
-from conftest import Kiosk, _empty_pg, count, real_clock, server_process
+from server_helpers import Kiosk, _empty_pg, count, real_clock, server_process
 
 from sync_server.db import Store, migrate, records
 from sync_server.triggers import add_case_system

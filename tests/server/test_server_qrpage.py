@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from conftest import count
+from server_helpers import count
 from sqlalchemy import select
 
 from haochaping.qrtoken import make_token

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import CONFIG_DIR
+from server_helpers import CONFIG_DIR
 from sqlalchemy import select
 
 from haochaping.qrtoken import make_token

@@ -38,7 +38,7 @@ def _load(name: str, path: Path):
     return module
 
 
-_server = _load("hcp_server_conftest_for_workflow", ROOT / "tests" / "server" / "conftest.py")
+_server = _load("hcp_server_conftest_for_workflow", ROOT / "tests" / "server" / "server_helpers.py")
 server_process = _server.server_process
 ServerKiosk = _server.Kiosk  # enrols over HTTP and signs requests; works with httpx.Client too
 

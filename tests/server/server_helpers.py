@@ -1,0 +1,303 @@
+"""Server test helpers and fixtures: a migrated database on SQLite (a file in tmp_path) or PostgreSQL
+(a fresh database per test session, dropped at the end), an in-process app with a fake clock, and a signing
+device client.
+
+A uniquely named module, because `from conftest import` is ambiguous when several test folders run together;
+`conftest.py` re-exports the fixtures."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
+from haochaping.signing import sign_headers
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = ROOT / "config"
+
+
+class FakeClock:
+    """The server's clock in tests: it only moves when a test moves it."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+PG_ADMIN_URLS = (
+    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    "postgresql+psycopg://root@127.0.0.1:5432/postgres",
+)
+
+
+def _pg_admin_url() -> str:
+    from sqlalchemy import create_engine, text
+
+    problems = []
+    override = os.environ.get("HCP_TEST_PG_ADMIN_URL")  # a PostgreSQL elsewhere than the CI default
+    for url in (override,) if override else PG_ADMIN_URLS:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return url
+        except Exception as e:  # noqa: BLE001 - report every attempt
+            problems.append(f"{url}: {type(e).__name__}: {str(e).splitlines()[0]}")
+        finally:
+            engine.dispose()
+    pytest.fail("PostgreSQL 不可用（服务器测试需要 127.0.0.1:5432，信任认证）：\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this test session; FAILS (never skips) when PostgreSQL is unreachable."""
+    from sqlalchemy import create_engine, text
+
+    admin_url = _pg_admin_url()
+    name = f"hcp_test_{secrets.token_hex(5)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_pg(url: str):
+    """Drop every table, so each test starts from a freshly migrated schema."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, made once; each test gets a copy (migrating every time is slow)."""
+    import sqlite3
+
+    from sync_server.db import Store, migrate
+
+    path = tmp_path_factory.mktemp("template") / "server.db"
+    store = Store.from_url(f"sqlite:///{path}")
+    migrate(store)
+    store.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")  # everything in the one file
+    return path
+
+
+def _truncate_pg(url: str) -> None:
+    """Empty every table but Alembic's, so a test starts from a migrated, empty database."""
+    from sqlalchemy import create_engine, text
+
+    from sync_server.db import Store, current_revision, migrate
+
+    store = Store.from_url(url)
+    if current_revision(store) is None:
+        migrate(store)
+    store.dispose()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        names = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+        ).scalars()
+        quoted = ", ".join('"' + n + '"' for n in names)
+        conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        import shutil
+
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "server.db")
+        return f"sqlite:///{tmp_path / 'server.db'}"
+    url = request.getfixturevalue("pg_url")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'server.db'}"
+
+
+@pytest.fixture
+def store(db_url):
+    from sync_server.db import Store, migrate
+
+    s = Store.from_url(db_url)
+    migrate(s)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url):
+    from sync_server.db import Store, migrate
+
+    s = Store.from_url(sqlite_url)
+    migrate(s)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def server_clock():
+    """The server's fake clock, set to real time (device signatures carry the timestamp it checks)."""
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+def make_client(store, clock):
+    from fastapi.testclient import TestClient
+
+    from sync_server.app import create_app
+
+    return TestClient(create_app(store, clock=clock), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(store, server_clock):
+    with make_client(store, server_clock) as c:
+        yield c
+
+
+@pytest.fixture
+def configured(store, server_clock):
+    from sync_server.configs import import_config
+
+    return import_config(store, CONFIG_DIR, "rules/default.toml", server_clock())[0]
+
+
+class Kiosk:
+    """A terminal as the server sees it: enrols, makes chained records and signs requests."""
+
+    def __init__(self, client, clock, window: str = "A01", store=None):
+        from sync_server.devices import add_enrolment_code
+
+        self.client, self.clock = client, clock
+        code, _ = add_enrolment_code(store or client.app.state.store, window, clock())
+        body = client.post("/api/v1/enroll", json={"code": code}).json()
+        self.device_id, self.secret, self.window = body["device_id"], bytes.fromhex(body["secret"]), body["window"]
+        self.seq, self.prev = 0, GENESIS_HASH
+
+    def record(self, kind: str = "rating", **fields) -> dict:
+        self.seq += 1
+        rec = {k: None for k in RECORD_FIELDS}
+        rec.update(
+            id=uuid.uuid4().hex,
+            seq=self.seq,
+            kind=kind,
+            device_id=self.device_id,
+            window=self.window,
+            reasons=[],
+            detail={},
+            occurred_at=self.clock().isoformat(timespec="milliseconds"),
+            prev_hash=self.prev,
+            channel=4,
+        )
+        if kind == "rating":
+            rec.update(level=5, reasons_version="national-2019-v1")
+        rec.update(fields)
+        rec["hash"] = record_hash(rec)
+        self.prev = rec["hash"]
+        return rec
+
+    def headers(self, method: str, path: str, body: bytes, now_s: float | None = None, secret: bytes | None = None):
+        now_s = self.clock().timestamp() if now_s is None else now_s
+        h = sign_headers(self.device_id, secret or self.secret, method, path, body, now_s)
+        h["Content-Type"] = "application/json"
+        return h
+
+    def post(self, path: str, payload, **sign):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+        return self.client.post(path, content=body, headers=self.headers("POST", path, body, **sign))
+
+    def get(self, path: str, extra: dict | None = None, **sign):
+        headers = self.headers("GET", path, b"", **sign)
+        headers.update(extra or {})
+        return self.client.get(path, headers=headers)
+
+    def push(self, records: list[dict], **sign):
+        return self.post("/api/v1/records", {"records": records}, **sign)
+
+
+@pytest.fixture
+def kiosk(client, server_clock):
+    return Kiosk(client, server_clock)
+
+
+def count(store, table) -> int:
+    from sqlalchemy import func, select
+
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(db_url: str, log_path: Path):
+    """A real ``hcp server`` on a free loopback port; yields its base URL and stops it afterwards."""
+    import httpx
+
+    port = free_port()
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "haochaping.cli", "server", "--db", db_url, "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def real_clock() -> datetime:
+    return datetime.now(UTC)
