@@ -28,7 +28,7 @@ from haochaping.config import HallConfig, load_hall_config  # noqa: E402
 from haochaping.errors import ConfigError, HaochapingError  # noqa: E402
 from haochaping.qrtoken import make_token, rating_url  # noqa: E402
 from kiosk.errors import KioskError, OutboxError, TriggerRefused  # noqa: E402
-from kiosk.flow import Flow, FlowState, NewConfig, Screen, Tick, ToggleLargeText, Trigger  # noqa: E402
+from kiosk.flow import Flow, FlowState, NewConfig, Screen, Tick, Trigger  # noqa: E402
 from kiosk.fonts import find_cjk_font  # noqa: E402
 from kiosk.identity import DeviceIdentity, load_or_create_identity  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
@@ -85,9 +85,16 @@ def assemble(settings_path: Path | str, clock: Callable[[], datetime] | None = N
     def qr_url_for(case_no: str, at: datetime) -> str:
         return rating_url(settings.qr_base_url, make_token(identity.device_id, case_no, at, identity.secret))
 
-    flow = Flow(config, settings.window, outbox, clock, qr_url_for, settings.admin_pin_hash, channel=settings.channel)
-    if settings.large_text:
-        flow.handle(ToggleLargeText())
+    flow = Flow(
+        config,
+        settings.window,
+        outbox,
+        clock,
+        qr_url_for,
+        settings.admin_pin_hash,
+        channel=settings.channel,
+        large_text_default=settings.large_text,
+    )
     return Kiosk(settings, settings_path, identity, outbox, flow, clock, font)
 
 

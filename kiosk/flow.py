@@ -160,6 +160,7 @@ class Flow:
     qr_url_for: Callable[[str, datetime], str]
     admin_pin_hash: str
     channel: int = 4
+    large_text_default: bool = False
     state: FlowState = field(default_factory=FlowState)
     listeners: list[Callable[[FlowState], None]] = field(default_factory=list)
 
@@ -168,6 +169,7 @@ class Flow:
         self._guard = _SignInGuard()
         self.window = self.config.hall.window(self.window_code)
         self._pending_config: HallConfig | None = None
+        self.state = replace(self.state, large_text=self.large_text_default)
 
     @property
     def screen(self) -> Screen:
@@ -369,7 +371,9 @@ class Flow:
                 self._commit_rating()
             else:
                 self._time_out("reasons")
-        elif screen in (Screen.THANKS, Screen.STAFF_PIN, Screen.STAFF_MENU, Screen.CASE_ENTRY):
+        elif screen is Screen.THANKS:
+            self._go(Screen.IDLE, message="", large_text=self.large_text_default)  # the next citizen starts afresh
+        elif screen in (Screen.STAFF_PIN, Screen.STAFF_MENU, Screen.CASE_ENTRY):
             self._go(Screen.IDLE, message="")
         elif screen in (Screen.ADMIN_PIN, Screen.MAINTENANCE):
             self._leave_admin()
@@ -385,7 +389,14 @@ class Flow:
             prompted_at=self._iso(p.prompted_at),
             detail={"stage": stage},
         )
-        self._go(Screen.IDLE, prompt=None, level=None, reasons=(), message="未评价，已超时")
+        self._go(
+            Screen.IDLE,
+            prompt=None,
+            level=None,
+            reasons=(),
+            message="未评价，已超时",
+            large_text=self.large_text_default,
+        )
 
     # ------------------------------------------------------------ staff actions
 

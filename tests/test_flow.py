@@ -22,9 +22,7 @@ from kiosk.flow import (
     Trigger,
 )
 
-ADMIN_PIN_HASH = (
-    "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="  # 8888
-)
+ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="  # 8888
 
 
 @pytest.fixture
@@ -273,3 +271,26 @@ def test_state_never_tells_the_clerk_the_level_after_rating(flow, clock):
         ],
     )
     assert seen[-1].level is None and seen[-1].reasons == ()
+
+
+@pytest.mark.parametrize("default", [False, True])
+def test_large_text_chosen_by_one_citizen_is_not_left_on_for_the_next(hall_config, outbox, clock, default):
+    from kiosk.flow import ToggleLargeText
+
+    flow = Flow(
+        config=hall_config,
+        window_code="A01",
+        outbox=outbox,
+        clock=clock,
+        qr_url_for=lambda case, now: f"http://qr.test/r/{case}",
+        admin_pin_hash=ADMIN_PIN_HASH,
+        large_text_default=default,
+    )
+    assert flow.state.large_text is default
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (ToggleLargeText(), Screen.PROMPT)])
+    assert flow.state.large_text is not default
+    run(flow, clock, [(TapLevel(5), Screen.REASONS), (Submit(), Screen.THANKS), (4, Screen.IDLE)])
+    assert flow.state.large_text is default
+    clock.advance(20)
+    run(flow, clock, [(Trigger("C2"), Screen.PROMPT), (ToggleLargeText(), Screen.PROMPT), (60, Screen.IDLE)])
+    assert flow.state.large_text is default

@@ -147,6 +147,7 @@ def test_no_screen_after_the_choice_shows_the_level(day):
 
 def test_large_text_mode_makes_the_prompt_bigger_and_stays_legible(day):
     assert day.screen("prompt_large")["font_scale"] == pytest.approx(1.4 * day.screen("prompt")["font_scale"])
+    assert day.summary["large_text_after"] is False  # the next citizen starts with normal text again
 
 
 def test_clerk_messages_are_shown_where_they_matter(day):
