@@ -53,9 +53,7 @@ def record_hash(record: Mapping) -> str:
     return hashlib.sha256(canonical(record)).hexdigest()
 
 
-def first_break(
-    records: Iterable[Mapping], prev_hash: str = GENESIS_HASH, expect_seq: int = 1
-) -> int | None:
+def first_break(records: Iterable[Mapping], prev_hash: str = GENESIS_HASH, expect_seq: int = 1) -> int | None:
     """The sequence number of the first record that breaks the chain, or None if it holds.
 
     A break is a missing sequence number, a ``prev_hash`` that does not match, or a ``hash`` that

@@ -39,9 +39,7 @@ class Window(_Strict):
     code: str = Field(min_length=1, max_length=32, description="窗口编号")
     name: str = Field(min_length=1, max_length=64, description="窗口名称，显示在评价器上")
     department: str = Field(description="所属部门的编码")
-    matters: list[str] = Field(
-        min_length=1, description="本窗口可办事项的编码；第一项为扫码时的默认事项"
-    )
+    matters: list[str] = Field(min_length=1, description="本窗口可办事项的编码；第一项为扫码时的默认事项")
 
 
 class Clerk(_Strict):
@@ -149,9 +147,7 @@ class ReasonList(_Strict):
 
 
 class DeadlineRules(_Strict):
-    contact_days: int = Field(
-        default=2, ge=1, le=30, description="差评核实：联系群众的期限（工作日）"
-    )
+    contact_days: int = Field(default=2, ge=1, le=30, description="差评核实：联系群众的期限（工作日）")
     simple_fix_days: int = Field(default=5, ge=1, le=60, description="简单问题整改期限（工作日）")
     complex_fix_days: int = Field(default=15, ge=1, le=90, description="复杂问题整改期限（工作日）")
     revisit_days: int = Field(default=5, ge=1, le=30, description="整改后回访期限（工作日）")
@@ -163,24 +159,16 @@ class Rules(_Strict):
     prompt_timeout_s: int = Field(
         default=60, ge=10, le=600, description="窗口评价提示的超时秒数，超时记为“未评价，已超时”"
     )
-    reasons_timeout_s: int = Field(
-        default=60, ge=10, le=600, description="选择测评内容页面的超时秒数"
-    )
+    reasons_timeout_s: int = Field(default=60, ge=10, le=600, description="选择测评内容页面的超时秒数")
     thanks_s: int = Field(default=4, ge=1, le=30, description="“谢谢”页面停留秒数")
     min_prompt_interval_s: int = Field(
         default=20, ge=0, le=3600, description="同一窗口两次评价提示之间的最短间隔（秒）"
     )
     qr_valid_days: int = Field(default=7, ge=1, le=90, description="办件可扫码评价的天数")
-    default_rating: Literal[0, 3, 4, 5] = Field(
-        default=0, description="未评价办件的默认评价等级；0 表示不做默认评价"
-    )
-    default_rating_after_days: int = Field(
-        default=7, ge=1, le=90, description="办结后多少个自然日仍未评价即做默认评价"
-    )
+    default_rating: Literal[0, 3, 4, 5] = Field(default=0, description="未评价办件的默认评价等级；0 表示不做默认评价")
+    default_rating_after_days: int = Field(default=7, ge=1, le=90, description="办结后多少个自然日仍未评价即做默认评价")
     follow_up_allowed: bool = Field(default=True, description="是否允许一次追评（assessNumber 2）")
-    deadlines: DeadlineRules = Field(
-        default_factory=DeadlineRules, description="差评处理期限（工作日）"
-    )
+    deadlines: DeadlineRules = Field(default_factory=DeadlineRules, description="差评处理期限（工作日）")
 
 
 # ---------------------------------------------------------------- loading

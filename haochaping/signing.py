@@ -25,17 +25,11 @@ def string_to_sign(method: str, path: str, timestamp: str, nonce: str, body: byt
     return "\n".join([method.upper(), path, timestamp, nonce, digest]).encode()
 
 
-def signature(
-    secret: bytes, method: str, path: str, timestamp: str, nonce: str, body: bytes
-) -> str:
-    return hmac.new(
-        secret, string_to_sign(method, path, timestamp, nonce, body), hashlib.sha256
-    ).hexdigest()
+def signature(secret: bytes, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    return hmac.new(secret, string_to_sign(method, path, timestamp, nonce, body), hashlib.sha256).hexdigest()
 
 
-def sign_headers(
-    device_id: str, secret: bytes, method: str, path: str, body: bytes, now_s: float
-) -> dict[str, str]:
+def sign_headers(device_id: str, secret: bytes, method: str, path: str, body: bytes, now_s: float) -> dict[str, str]:
     """The headers a device adds to one request; ``now_s`` is its server-corrected clock."""
     timestamp, nonce = str(int(now_s)), secrets.token_hex(16)
     return {

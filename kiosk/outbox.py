@@ -56,9 +56,7 @@ class Outbox:
         if unknown:
             raise ValueError(f"unknown record fields {sorted(unknown)}")
         with self._lock, self._write():
-            last = self.db.execute(
-                "SELECT seq, hash FROM outbox ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
+            last = self.db.execute("SELECT seq, hash FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
             record = {k: None for k in RECORD_FIELDS}
             record.update(fields)
@@ -74,8 +72,7 @@ class Outbox:
             )
             record["hash"] = record_hash(record)
             self.db.execute(
-                f"INSERT INTO outbox ({', '.join(RECORD_FIELDS)}) "
-                f"VALUES ({', '.join('?' * len(RECORD_FIELDS))})",
+                f"INSERT INTO outbox ({', '.join(RECORD_FIELDS)}) VALUES ({', '.join('?' * len(RECORD_FIELDS))})",
                 [_to_column(record[k]) for k in RECORD_FIELDS],
             )
         return record
