@@ -12,11 +12,8 @@ a private Xvfb display is started when ``DISPLAY`` is not set.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,10 +21,9 @@ import threading
 import time
 from pathlib import Path
 
+from kiosk.benchkit import CLERK, CLERK_PIN, CONFIG_DIR, percentile, virtual_display, write_settings
+
 ROUNDS = 40
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-SAMPLE_ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
-CLERK, CLERK_PIN = "1001", "1111"
 
 
 def run(args) -> int:
@@ -35,9 +31,12 @@ def run(args) -> int:
     if not (CONFIG_DIR / "hall.toml").is_file():
         print(f"hcp bench kiosk: 需要示例配置目录 {CONFIG_DIR}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="hcp-bench-kiosk-") as tmp, _display() as display:
+    with (
+        tempfile.TemporaryDirectory(prefix="hcp-bench-kiosk-") as tmp,
+        virtual_display("1280x800x24", first=150) as display,
+    ):
         tmp = Path(tmp)
-        settings = _write_settings(tmp)
+        settings = write_settings(tmp, "bench-trigger-token-0123456789", 1280, 800)
         out = tmp / "result.json"
         env = dict(os.environ, DISPLAY=display, KIVY_HOME=str(tmp / "kivy"), KIVY_NO_CONSOLELOG="1")
         started = time.time()
@@ -72,50 +71,7 @@ def figures(result: dict, started: float) -> list[tuple[str, str, str]]:
     ]
 
 
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return ordered[int(rank) - 1]
-
-
 # ---------------------------------------------------------------- set-up
-
-
-def _write_settings(tmp: Path) -> Path:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    path = tmp / "kiosk.toml"
-    path.write_text(
-        f'window = "A01"\nconfig_dir = "{CONFIG_DIR}"\ndata_dir = "{tmp / "data"}"\n'
-        f'trigger_port = {port}\ntrigger_token = "bench-trigger-token-0123456789"\n'
-        f'admin_pin_hash = "{SAMPLE_ADMIN_PIN_HASH}"\nfullscreen = false\nwidth = 1280\nheight = 800\n'
-    )
-    return path
-
-
-@contextlib.contextmanager
-def _display():
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    if shutil.which("Xvfb") is None:
-        raise SystemExit("hcp bench kiosk: 没有 DISPLAY，也没有安装 Xvfb")
-    n = next(n for n in range(150, 250) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{n}").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f":{n}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # ---------------------------------------------------------------- the child: the kiosk measuring itself

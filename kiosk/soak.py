@@ -14,14 +14,11 @@ line per figure:
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
 import queue
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,9 +26,9 @@ import threading
 import time
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-SAMPLE_ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
-CLERK, CLERK_PIN = "1001", "1111"
+from kiosk import benchkit
+from kiosk.benchkit import CLERK, CLERK_PIN, CONFIG_DIR, percentile, virtual_display
+
 RSS_SAMPLES = 100  # resident memory is sampled this many times over the run
 BAD_EVERY = 10  # every 10th rating is 不满意 with a reason
 
@@ -50,7 +47,7 @@ def run(args) -> int:
     if not (CONFIG_DIR / "hall.toml").is_file():
         print(f"hcp bench kiosk-soak: 需要示例配置目录 {CONFIG_DIR}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="hcp-soak-") as tmp, _display() as display:
+    with tempfile.TemporaryDirectory(prefix="hcp-soak-") as tmp, virtual_display("1920x1080x24", first=250) as display:
         result = run_child(Path(tmp), display, cycles, getattr(args, "width", 1280), getattr(args, "height", 800))
     if result.get("error"):
         print(f"hcp bench kiosk-soak: {result['error']}", file=sys.stderr)
@@ -104,15 +101,6 @@ def figures(result: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (0 for no values)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return ordered[int(rank) - 1]
-
-
 def windows(cycles: int) -> tuple[int, int]:
     """(warm-up cycles, cycles per measuring window)."""
     warmup = min(500, max(min(40, cycles // 2), cycles // 5))
@@ -124,44 +112,12 @@ def windows(cycles: int) -> tuple[int, int]:
 
 
 def write_settings(tmp: Path, width: int, height: int) -> Path:
+    """Settings with a rules copy that lets prompts follow each other at once and thanks last one second."""
     rules = (CONFIG_DIR / "rules" / "default.toml").read_text(encoding="utf-8")
     rules = re.sub(r"(?m)^min_prompt_interval_s\s*=.*$", "min_prompt_interval_s = 0", rules)
     rules = re.sub(r"(?m)^thanks_s\s*=.*$", "thanks_s = 1", rules)
     (tmp / "soak-rules.toml").write_text(rules, encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    path = tmp / "kiosk.toml"
-    path.write_text(
-        f'window = "A01"\nconfig_dir = "{CONFIG_DIR}"\nrules_file = "{tmp / "soak-rules.toml"}"\n'
-        f'data_dir = "{tmp / "data"}"\ntrigger_port = {port}\ntrigger_token = "soak-trigger-token-0123456789"\n'
-        f'admin_pin_hash = "{SAMPLE_ADMIN_PIN_HASH}"\nfullscreen = false\nwidth = {width}\nheight = {height}\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-@contextlib.contextmanager
-def _display():
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    if shutil.which("Xvfb") is None:
-        raise SystemExit("hcp bench kiosk-soak: 没有 DISPLAY，也没有安装 Xvfb")
-    n = next(n for n in range(250, 350) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{n}").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f":{n}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    return benchkit.write_settings(tmp, "soak-trigger-token-0123456789", width, height, tmp / "soak-rules.toml")
 
 
 # ---------------------------------------------------------------- the child: the kiosk soaking itself

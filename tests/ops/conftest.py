@@ -74,33 +74,10 @@ def fresh_pg_url():
     admin.dispose()
 
 
-def _free_display() -> int:
-    from pathlib import Path
-
-    for n in range(300, 400):
-        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
-            return n
-    raise RuntimeError("no free X display number")
-
-
 @pytest.fixture(scope="session")
 def xvfb():
     """A private Xvfb display for the kiosk tests of this folder; yields the DISPLAY value."""
-    import subprocess
-    import time
-    from pathlib import Path
+    from kiosk.benchkit import virtual_display
 
-    n = _free_display()
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("Xvfb did not start")
-        time.sleep(0.05)
-    yield f":{n}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with virtual_display("1280x800x24", first=300, reuse=False) as display:
+        yield display
