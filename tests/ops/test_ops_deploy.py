@@ -38,6 +38,9 @@ def sections(unit: Path) -> configparser.ConfigParser:
         ("hcp-server@.service", "hcp-server@8001.service"),
         ("hcp-backup.service", None),
         ("hcp-backup.timer", None),
+        ("hcp-webhooks.service", None),
+        ("hcp-default-ratings.service", None),
+        ("hcp-default-ratings.timer", None),
     ],
 )
 def test_systemd_analyze_verify_accepts_the_unit_without_warnings(unit, as_name, tmp_path):
