@@ -21,7 +21,7 @@ from haochaping.signing import HEADER_SERVER_TIME
 from sync_server.db import Store
 from sync_server.errors import CaseSystemKeyInvalid, ServerError, Unauthorized
 from sync_server.observability import CONTENT_TYPE, EventMetrics, ObservabilityMiddleware, metrics_text
-from sync_server.settings import ServerSettings
+from sync_server.settings import ServerSettings, ServerSettingsFile, load_server_settings
 
 Clock = Callable[[], datetime]
 RETRY_AFTER_BUSY_S = 2
@@ -32,14 +32,26 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(store: Store, clock: Clock = system_clock, settings: ServerSettings | None = None) -> FastAPI:
+def create_app(
+    store: Store,
+    clock: Clock = system_clock,
+    settings: ServerSettings | None = None,
+    settings_file: ServerSettingsFile | None = None,
+) -> FastAPI:
+    """The app over ``store``. ``settings_file`` (``config/server.toml``) carries every section; ``settings``
+    alone sets only the server's own section."""
     from sync_server.api import device_router
     from sync_server.console.web import install_console
     from sync_server.qrpage import qr_router
 
+    if settings_file is not None:
+        settings = settings_file.server
     settings = settings or ServerSettings()
     app = FastAPI(title="好差评中心服务", version="1", description="评价器同步、办件系统触发、扫码评价")
     app.state.store, app.state.clock, app.state.settings = store, clock, settings
+    if settings_file is not None:
+        app.state.console_settings = settings_file.console
+        app.state.workflow_settings = settings_file.workflow
     app.include_router(device_router())
     app.include_router(qr_router())
     install_console(app)  # the admin console: /console pages, /static files
@@ -70,17 +82,20 @@ def _add_ops_routes(app: FastAPI) -> None:
 
 
 DB_ENV = "HCP_SERVER_DB"
+SETTINGS_ENV = "HCP_SERVER_SETTINGS"
 
 
 def app_from_environment() -> FastAPI:
     """The app for one of several ``hcp server --workers N`` processes: uvicorn starts each worker from an import
-    string, so the CLI hands the database URL over in ``HCP_SERVER_DB`` (read here, at the process edge only)."""
+    string, so the CLI hands the database URL over in ``HCP_SERVER_DB`` and the settings file in
+    ``HCP_SERVER_SETTINGS`` (read here, at the process edge only)."""
     import os
 
     from sync_server.observability import configure_json_logging
 
     configure_json_logging()
-    return create_app(Store.from_url(os.environ[DB_ENV]))
+    settings_file = load_server_settings(os.environ.get(SETTINGS_ENV))
+    return create_app(Store.from_url(os.environ[DB_ENV]), settings_file=settings_file)
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:

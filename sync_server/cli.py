@@ -19,6 +19,9 @@ def register(sub) -> None:
     server.add_argument("--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1）")
     server.add_argument("--port", type=int, default=8000, help="监听端口（默认 8000）")
     server.add_argument("--workers", type=int, default=1, help="工作进程数（默认 1；服务无本地状态，可多进程）")
+    server.add_argument(
+        "--settings", type=Path, default=None, help="服务设置文件（如 config/server.toml；不给则全部取默认值）"
+    )
     server.set_defaults(func=_run)
     ssub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND")
     _command(ssub, "migrate", "把数据库结构升级到最新版本", _migrate)
@@ -91,8 +94,10 @@ def _run(args) -> int:
 
     from sync_server.app import create_app
     from sync_server.observability import configure_json_logging
+    from sync_server.settings import load_server_settings
 
     configure_json_logging()
+    settings_file = load_server_settings(args.settings)  # a bad file stops here, before anything starts
     store = _store(args)
     print(f"好差评中心服务：http://{args.host}:{args.port}（数据库 {_safe_url(args.db)}）", flush=True)
     options = {"host": args.host, "port": args.port, "log_level": "warning", "timeout_graceful_shutdown": 5}
@@ -101,15 +106,17 @@ def _run(args) -> int:
         import os
         import tempfile
 
-        from sync_server.app import DB_ENV
+        from sync_server.app import DB_ENV, SETTINGS_ENV
         from sync_server.observability import MULTIPROC_ENV
 
         os.environ[DB_ENV] = args.db
+        if args.settings:
+            os.environ[SETTINGS_ENV] = str(args.settings.resolve())
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="hcp-metrics-")  # counters summed over the workers
         store.dispose()
         uvicorn.run("sync_server.app:app_from_environment", factory=True, workers=args.workers, **options)
     else:
-        uvicorn.run(create_app(store), **options)
+        uvicorn.run(create_app(store, settings_file=settings_file), **options)
     return 0
 
 

@@ -3,9 +3,14 @@ the ones that have command-line options)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from haochaping.config import read_toml, validate
+from sync_server.console.settings import ConsoleSettings
 from sync_server.schemas import MAX_BATCH_RECORDS
+from sync_server.workflow.settings import WorkflowSettings
 
 
 class ServerSettings(BaseModel):
@@ -22,6 +27,23 @@ class ServerSettings(BaseModel):
     poll_interval_s: float = Field(default=0.5, gt=0, le=10, description="长轮询期间查询数据库的间隔秒数")
     trigger_ttl_s: int = Field(default=900, ge=10, description="办件系统触发的有效秒数，过期不再下发")
     qr_form_ttl_s: int = Field(default=3600, ge=60, description="扫码评价表单（随机数）的有效秒数")
-    device_silent_minutes: int = Field(
-        default=30, ge=1, le=7 * 24 * 60, description="评价器超过多少分钟未联系即在管理后台设备页标红（失联）"
-    )
+
+
+class ServerSettingsFile(BaseModel):
+    """``config/server.toml``: the server's, the console's and the 差评 workflow's settings, one section each."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server: ServerSettings = Field(default_factory=ServerSettings, description="[server] 同步接口与扫码页")
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="[console] 管理后台")
+    workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="[workflow] 差评处理与推送")
+
+
+def load_server_settings(path: Path | str | None) -> ServerSettingsFile:
+    """The settings in ``path`` (defaults for a missing section or key); all defaults when ``path`` is None.
+
+    A bad file raises ConfigError naming the file, the key (``section.key``) and what was expected."""
+    if path is None:
+        return ServerSettingsFile()
+    path = Path(path)
+    return validate(ServerSettingsFile, read_toml(path), path)

@@ -50,9 +50,11 @@ def config_models() -> list[type[BaseModel]]:
     except ImportError:
         pass
     try:
+        from sync_server.console.settings import ConsoleSettings
         from sync_server.settings import ServerSettings
+        from sync_server.workflow.settings import WorkflowSettings
 
-        models.append(ServerSettings)
+        models += [ServerSettings, ConsoleSettings, WorkflowSettings]
     except ImportError:  # a kiosk-only install
         pass
     return models

@@ -9,13 +9,8 @@ from sync_server.console.settings import ConsoleSettings
 
 
 def console_settings(app: FastAPI) -> ConsoleSettings:
-    """The console's settings; ``device_silent_minutes`` comes from the server's own settings."""
-    explicit = getattr(app.state, "console_settings", None)
-    if explicit is not None:
-        return explicit
-    server = getattr(app.state, "settings", None)
-    minutes = getattr(server, "device_silent_minutes", None)
-    return ConsoleSettings(device_silent_minutes=minutes) if minutes else ConsoleSettings()
+    """The console's settings: the ``[console]`` section of the server's settings file, or the defaults."""
+    return getattr(app.state, "console_settings", None) or ConsoleSettings()
 
 
 def current_version(app: FastAPI) -> ConfigVersion | None:

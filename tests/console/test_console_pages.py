@@ -170,11 +170,16 @@ def test_the_silence_limit_is_a_server_setting(hall):
     from fastapi.testclient import TestClient
 
     from sync_server.app import create_app
-    from sync_server.settings import ServerSettings
+    from sync_server.console.settings import ConsoleSettings
+    from sync_server.settings import ServerSettingsFile
 
     with hall.store.write() as conn:
         conn.execute(update(devices).where(devices.c.window == "A01").values(last_seen_at=iso(at(28, 9, 55))))
-    app = create_app(hall.store, clock=FakeClock(NOW), settings=ServerSettings(device_silent_minutes=3))
+    app = create_app(
+        hall.store,
+        clock=FakeClock(NOW),
+        settings_file=ServerSettingsFile(console=ConsoleSettings(device_silent_minutes=3)),
+    )
     with TestClient(app) as client:
         sign_in(client, "admin")
         page = client.get("/console/devices").text
