@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from haochaping.config import HallConfig, ReasonList, Rules, read_toml
+from sync_server.db import records
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPARTMENTS, WINDOWS_PER_DEPT, DAYS = 10, 3, 365
@@ -28,31 +29,7 @@ CHANNEL_CHOICES = (4, 3, 0)
 CHANNEL_WEIGHTS = (75, 20, 5)
 BENCH_NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 CHINA = timedelta(hours=8)
-RECORD_COLUMNS = (
-    "id",
-    "device_id",
-    "seq",
-    "kind",
-    "window",
-    "clerk_no",
-    "case_no",
-    "matter_code",
-    "level",
-    "reasons",
-    "reasons_version",
-    "comment",
-    "channel",
-    "prompted_at",
-    "occurred_at",
-    "detail",
-    "prev_hash",
-    "hash",
-    "content_hash",
-    "source",
-    "received_at",
-    "batch_id",
-    "flags",
-)
+RECORD_COLUMNS = tuple(records.c.keys())  # the generator writes rows in the table's own column order
 
 
 def register(which) -> None:
@@ -191,7 +168,9 @@ def _load(db, config: HallConfig, n: int, rng: random.Random) -> tuple[Counter, 
             cases_counter[key + ("rated",)] += 0 if channel == 0 else 1
             cases_counter[key + ("default_only",)] += 1 if channel == 0 else 0
         db.execute("BEGIN")
-        db.executemany(f"INSERT INTO records ({','.join(RECORD_COLUMNS)}) VALUES ({','.join('?' * 23)})", recs)
+        db.executemany(
+            f"INSERT INTO records ({','.join(RECORD_COLUMNS)}) VALUES ({','.join('?' * len(RECORD_COLUMNS))})", recs
+        )
         db.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?)", rats)
         db.execute("COMMIT")
     return ratings_counter, cases_counter
