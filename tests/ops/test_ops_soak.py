@@ -8,8 +8,12 @@ import pytest
 
 from kiosk.soak import figures, percentile, run_child, windows
 
-CYCLES = 120
-MAX_GROWTH_KB_PER_CYCLE = 20  # 10,000 cycles at this rate would be about 200 MB: a leak fails loudly
+CYCLES = 160
+# The allocator takes memory in steps of a few MB (one CI run grew 2.2 MB in 80 cycles with no leak), so a short run
+# allows one such step plus 20 KB a cycle. A QR texture, photo or widget tree kept per prompt costs 100 KB or more a
+# cycle and fails this; the small-leak bound (20 MB over 10,000 cycles) is the benchmark's job.
+ALLOCATOR_STEP_MB = 4
+MAX_GROWTH_KB_PER_CYCLE = 20
 
 
 @pytest.mark.gui
@@ -21,8 +25,8 @@ def test_a_short_soak_stores_every_rating_and_does_not_grow(xvfb, tmp_path):
     assert result["ratings_stored"] == CYCLES  # every cycle's rating is in the outbox
     warmup, _window = windows(CYCLES)
     rss = result["rss_mb"]
-    per_cycle_kb = (rss["end"] - rss["after_warmup"]) * 1024 / (CYCLES - warmup)
-    assert per_cycle_kb < MAX_GROWTH_KB_PER_CYCLE, rss
+    allowed_mb = ALLOCATOR_STEP_MB + MAX_GROWTH_KB_PER_CYCLE * (CYCLES - warmup) / 1024
+    assert rss["end"] - rss["after_warmup"] < allowed_mb, rss
     assert result["widgets"]["end"] <= result["widgets"]["after_warmup"]  # nothing re-created and kept per prompt
     frame = result["frame_ms"]
     assert frame["start"] and frame["end"]
