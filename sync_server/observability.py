@@ -200,11 +200,11 @@ class _Handling:
         self.calendar = calendar_of(conn)
 
     def overdue(self, case, today: date, rules) -> bool | None:
-        """None when the record is finished (closed or appeal upheld); else whether its pending step is red."""
+        """None when the record is finished (closed, appeal upheld, withdrawn); else whether its pending step is red."""
         from sync_server.workflow.deadlines import RED, card, pending_due, step_dues
-        from sync_server.workflow.machine import State
+        from sync_server.workflow.machine import FINISHED, State
 
-        if case.closed_at is not None or case.state in (State.CLOSED, State.UPHELD):
+        if case.closed_at is not None or case.state in FINISHED:
             return None
         return_state = State(case.return_state) if case.return_state else None
         due = pending_due(case, State(case.state), return_state, step_dues(case, rules, self.calendar))

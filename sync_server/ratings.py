@@ -18,7 +18,7 @@ from sync_server.configs import current_config, current_rules
 from sync_server.console.rollup import apply_rollup_delta, rollup_snapshot
 from sync_server.db import Store, cases, ratings, records, utc_iso
 from sync_server.errors import NotConfigured
-from sync_server.workflow.cases import open_bad_cases
+from sync_server.workflow.cases import open_bad_cases, withdraw_displaced
 
 COUNTING, FOLLOW_UP, SUPERSEDED = "counting", "follow_up", "superseded"
 
@@ -96,7 +96,8 @@ def settle_cases(store: Store, conn: Connection, case_nos: set[str]) -> None:
         )
         conn.execute(stmt, upserts)
     apply_rollup_delta(conn, before, case_nos)
-    open_bad_cases(store, conn, case_nos)  # the 差评 workflow: 当日建档, in this same transaction
+    withdraw_displaced(conn, case_nos)  # the 差评 workflow, in this same transaction: a displaced rating's record
+    open_bad_cases(store, conn, case_nos)  # is withdrawn, a newly counting bad rating's is opened (当日建档)
 
 
 def ensure_cases(store: Store, conn: Connection, rows: list[dict]) -> None:

@@ -115,6 +115,7 @@ def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
     return [
         ["差评工单数", h.opened],
         ["申诉成立（已排除）", h.appealed_away],
+        ["已撤销（评价被更早的评价取代）", h.withdrawn],
         ["核实属实", h.substantiated],
         ["已整改", h.rectified],
         ["差评整改率", h.rectify_rate],

@@ -1,6 +1,9 @@
 """Handling records (差评工单) in the database: opened in the settling transaction, moved by ``take_step`` after the
 pure state machine agreed, every step appended to the record's history and to the audit log; nothing is deleted.
 
+A record whose rating stops counting (an earlier rating of the same case arrived later: the kiosk was offline while
+the citizen rated by phone) is withdrawn by the system: kept with its history, never handled further.
+
 An upheld appeal excludes the rating through ``rating_exclusions`` (the rating stays stored and visible); a
 supervisor's reversal on review lifts that exclusion, or applies it when the appeal had been rejected.
 """
@@ -22,6 +25,7 @@ from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefu
 from sync_server.workflow.evidence import Evidence
 from sync_server.workflow.machine import (
     APPEAL_CATEGORIES,
+    FINISHED,
     PENDING_APPEAL,
     REJECTED_APPEAL,
     UPHELD_APPEAL,
@@ -85,6 +89,38 @@ def _insert_case(store: Store, conn: Connection, rec) -> int | None:
     _event(conn, case_id, rec.received_at, SYSTEM, "open", None, State.PENDING, {"level": rec.level})
     webhook.enqueue(conn, case_id, "bad_rating.created", _webhook_payload(case_id, row, rec), rec.received_at)
     return case_id
+
+
+def withdraw_displaced(conn: Connection, case_nos: set[str]) -> list[int]:
+    """Withdraw every unfinished handling record of these cases whose rating no longer counts (it became the 追评 or
+    was superseded when an earlier rating of the case arrived); inside the settling transaction. Returns their ids."""
+    query = (
+        select(bad_cases.c.id, bad_cases.c.case_no, bad_cases.c.record_id, bad_cases.c.state, bad_cases.c.opened_at)
+        .select_from(bad_cases.join(ratings, ratings.c.record_id == bad_cases.c.record_id))
+        .where(bad_cases.c.case_no.in_(case_nos), ratings.c.role != "counting")
+        .where(bad_cases.c.state.not_in([s.value for s in FINISHED]))
+        .order_by(bad_cases.c.id)
+    )
+    withdrawn = []
+    for case in conn.execute(query).all():
+        counting = conn.execute(
+            select(records.c.id, records.c.received_at)
+            .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
+            .where(ratings.c.case_no == case.case_no, ratings.c.role == "counting")
+        ).first()
+        at = counting.received_at if counting else case.opened_at
+        detail = {
+            "reason": "同一办件更早的评价后到达，该评价不再计入统计，工单撤销",
+            "counting_rating": counting.id if counting else None,
+        }
+        _set(conn, case, state=State.WITHDRAWN.value)
+        _event(conn, case.id, at, SYSTEM, "withdraw", State(case.state), State.WITHDRAWN, detail)
+        target = f"差评工单 {case.id}"
+        write_audit(conn, datetime.fromisoformat(at), SYSTEM.username, "case.withdraw", target, detail)
+        payload = {"case_id": case.id, "rating_id": case.record_id, "case_no": case.case_no, **detail}
+        webhook.enqueue(conn, case.id, "bad_rating.withdrawn", payload, at)
+        withdrawn.append(case.id)
+    return withdrawn
 
 
 def _webhook_payload(case_id: int, row: dict, rec) -> dict:

@@ -5,6 +5,7 @@
       └─(待核实或整改中)──申诉──▶ 申诉中 ──申诉成立──▶ 申诉成立（评价排除）
                                          └──申诉驳回──▶ back where it was (deadlines kept running)
     a decided appeal ──复核·维持 / 复核·改判──▶ (改判 reverses: lifts or applies the exclusion)
+    any open record ──(system) its rating no longer counts──▶ 已撤销 (an earlier rating of the case arrived later)
 
 ``decide(facts, step, actor)`` returns the next state or raises the precise refusal. Nothing here touches the
 database or the clock; ``cases.py`` applies the result.
@@ -29,6 +30,7 @@ class State(StrEnum):
     CLOSED = "closed"
     APPEALING = "appealing"
     UPHELD = "upheld"
+    WITHDRAWN = "withdrawn"
 
     @property
     def label(self) -> str:
@@ -45,7 +47,10 @@ STATE_LABELS = {
     State.CLOSED: "办结",
     State.APPEALING: "申诉中",
     State.UPHELD: "申诉成立（评价已排除）",
+    State.WITHDRAWN: "已撤销（评价已被取代）",
 }
+
+FINISHED = frozenset({State.CLOSED, State.UPHELD, State.WITHDRAWN})  # no deadline runs, no card
 
 
 class Step(StrEnum):
@@ -145,6 +150,8 @@ def decide(facts: CaseFacts, step: Step, actor: Actor) -> State:
         raise OutsideDepartment("部门审核员只能办理本部门的差评工单")
     if step in (Step.UPHOLD, Step.REJECT) and _own_pending_appeal(facts, actor):
         raise OwnAppeal("申诉须由提出人以外的大厅管理员审核")
+    if facts.state == State.WITHDRAWN:
+        raise StepRefused("工单已撤销：该评价已被同一办件更早的评价取代，不再计入统计，无需办理")
     if rule.sources is not None and facts.state not in rule.sources:
         raise StepRefused(f"工单当前为“{facts.state.label}”，不能“{step.label}”")
     if step == Step.APPEAL and facts.appeal is not None:

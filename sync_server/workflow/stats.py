@@ -5,8 +5,9 @@
 - 按时整改率 = rectified by the deadline / records whose rectification is judged: rectified, or overdue (red card)
   without rectification — a red card counts against it until the fix is done;
 - 回访率 = return visits made / rectified records.
-Records opened in the period (by the day the rating arrived) count; records whose appeal was upheld have left the
-statistics with their rating and are counted apart.
+Records opened in the period (by the day the rating arrived) count; records whose appeal was upheld, and records
+withdrawn because an earlier rating of the same case took their rating's place, have left the statistics with their
+rating and are counted apart.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import current_rules
 from sync_server.workflow.cases import open_case_rows
 from sync_server.workflow.deadlines import RED, YELLOW, StepDue, calendar_of, card, pending_due, step_dues
-from sync_server.workflow.machine import State
-
-CLOSED_STATES = (State.CLOSED, State.UPHELD)
+from sync_server.workflow.machine import FINISHED, State
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class Handling:
 
     opened: int = 0
     appealed_away: int = 0
+    withdrawn: int = 0
     substantiated: int = 0
     unfounded: int = 0
     rectified: int = 0
@@ -88,7 +88,7 @@ def handling(conn: Connection, scope, first: date, last: date, department: str |
     for line in case_lines(conn, scope, today):
         if department and line.case.department != department:
             continue
-        if line.state not in CLOSED_STATES and line.card:
+        if line.state not in FINISHED and line.card:
             (figures.red if line.card == RED else figures.yellow).append(line)
         if first.isoformat() <= line.case.arrival_day <= last.isoformat():
             _count(figures, line, today)
@@ -99,6 +99,9 @@ def _count(figures: Handling, line: CaseLine, today: date) -> None:
     figures.opened += 1
     if line.state == State.UPHELD:
         figures.appealed_away += 1
+        return
+    if line.state == State.WITHDRAWN:
+        figures.withdrawn += 1
         return
     fix = next((d for d in line.dues if d.step == "fix"), None)
     if fix is None:

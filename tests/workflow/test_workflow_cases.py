@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +19,7 @@ from sync_server.console.tables import audit_log, rating_exclusions
 from sync_server.db import records
 from sync_server.workflow.auditchain import verify_chain
 from sync_server.workflow.cases import StepForm, history, load_case, take_step
-from sync_server.workflow.errors import EvidenceRejected, OwnAppeal, StepInputInvalid
+from sync_server.workflow.errors import EvidenceRejected, OwnAppeal, StepInputInvalid, StepRefused
 from sync_server.workflow.evidence import Evidence, accept
 from sync_server.workflow.machine import State, Step
 from sync_server.workflow.settings import WorkflowSettings
@@ -282,3 +282,75 @@ def test_history_and_evidence_cannot_be_edited_or_deleted_in_the_database(store,
             conn.execute(text(sql))
     with store.read() as conn:
         assert len(history(conn, 1)) == 2
+
+
+def test_a_bad_phone_rating_displaced_by_an_earlier_kiosk_rating_has_its_record_withdrawn(store, terminals):
+    """The kiosk was offline: the citizen tapped 非常满意 at 10:00:30, then rated 非常不满意 by phone at 10:05.
+    The phone rating arrives first and opens a record; when the kiosk syncs at 11:00 its earlier rating counts
+    and the phone rating becomes the 追评, so the record is withdrawn by the system, kept with its history."""
+    import re
+
+    from haochaping.qrtoken import make_token
+    from sync_server.db import devices
+    from sync_server.ingest import ingest
+
+    a01 = terminals["A01"]
+    with store.read() as conn:
+        secret = bytes.fromhex(conn.execute(select(devices.c.secret_hex)).scalars().first())
+    case = dict(case_no="A01-OFFLINE-1", clerk_no="1001", matter_code="11450102MB1234567X4000111")
+    prompt = a01.record("prompt", china(2026, 11, 2, 10), **case)
+    tapped = china(2026, 11, 2, 10) + timedelta(seconds=30)
+    kiosk_rating = a01.record("rating", tapped, level=5, prompted_at=prompt["occurred_at"], **case)
+    phone_time = china(2026, 11, 2, 10, 5)
+    app = create_app(store, clock=lambda: phone_time)
+    with TestClient(app) as phone:
+        token = make_token(a01.device_id, case["case_no"], china(2026, 11, 2, 10), secret)
+        nonce = re.search(r'name="nonce" value="([^"]+)"', phone.get(f"/r/{token}").text).group(1)
+        sent = phone.post(f"/r/{token}", data={"level": "1", "reasons": ["115"], "comment": "态度差", "nonce": nonce})
+        assert sent.status_code == 200 and "感谢您的评价" in sent.text
+    assert case_state(store) == "pending"  # 当日建档 for the phone rating
+
+    results = ingest(store, a01.device_id, [prompt, kiosk_rating], china(2026, 11, 2, 11))
+    assert {s for _, s in results} == {"stored"}
+    with store.read() as conn:
+        cases = conn.execute(select(bad_cases)).all()
+        assert [(c.id, c.record_id, c.state) for c in cases] == [(1, f"qr:{case['case_no']}", "withdrawn")]
+        events = history(conn, 1)
+        assert [(e.step, e.actor, e.from_state, e.to_state) for e in events] == [
+            ("open", "system", None, "pending"),
+            ("withdraw", "system", "pending", "withdrawn"),
+        ]
+        assert json.loads(events[1].detail)["counting_rating"] == kiosk_rating["id"]
+        assert events[1].at.startswith("2026-11-02T03:00")  # when the earlier rating arrived (11:00 China time)
+        audit = conn.execute(select(audit_log.c.action, audit_log.c.actor).where(audit_log.c.action.like("case.%")))
+        assert audit.all() == [("case.withdraw", "system")]
+        assert verify_chain(conn)[1] is None
+        assert conn.execute(select(func.count()).select_from(records)).scalar() == 3  # nothing deleted
+    for step, who in [(Step.VERIFY_TRUE, "sc_reviewer"), (Step.APPEAL, "sc_reviewer"), (Step.CLOSE, "admin")]:
+        with pytest.raises(StepRefused, match="已撤销"):
+            take_step(store, 1, step, actor(who), phone_time, StepForm("x", fix_kind="simple", category="malicious"))
+    assert good_rate(store) == 1.0  # the kiosk's 非常满意 counts; the phone's 追评 does not
+
+
+def test_a_withdrawn_record_shows_as_withdrawn_carries_no_card_and_is_counted_apart(store, terminals):
+    from sync_server.ingest import ingest
+    from sync_server.workflow.stats import handling
+
+    a01 = terminals["A01"]
+    case = dict(case_no="A01-LATE-2", clerk_no="1001", matter_code="11450102MB1234567X4000111")
+    prompt = a01.record("prompt", china(2026, 11, 2, 9), **case)
+    early = a01.record("rating", china(2026, 11, 2, 9, 1), level=4, prompted_at=prompt["occurred_at"], **case)
+    late = a01.record("rating", china(2026, 11, 2, 9, 2), level=2, prompted_at=prompt["occurred_at"], **case)
+    ingest(store, a01.device_id, [prompt, late], china(2026, 11, 2, 9, 5))  # the later rating arrives first
+    ingest(store, a01.device_id, [early], china(2026, 11, 2, 9, 6))
+    assert case_state(store) == "withdrawn"
+    with store.read() as conn:
+        figures = handling(conn, Scope(), date(2026, 11, 1), date(2026, 11, 30), None, date(2026, 11, 30))
+    assert (figures.opened, figures.withdrawn, figures.substantiated, figures.red) == (1, 1, 0, [])
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 30, 15))) as c:
+        assert sign_in(c, "sc_reviewer").status_code == 303
+        page = c.get("/console/cases/1")
+        assert "已撤销（评价已被取代）" in page.text and "更早的评价取代" in page.text
+        assert 'id="actions"' not in page.text and "红牌" not in page.text
+        listed = c.get("/console/cases?state=withdrawn")
+        assert "#1" in listed.text

@@ -110,6 +110,7 @@ def test_one_appeal_per_record():
         ("rejected", False, S.RECTIFYING, T.REVIEW_CONFIRM, S.RECTIFYING),
         ("upheld", True, S.UPHELD, T.REVIEW_REVERSE, StepRefused),  # reviewed once
         ("pending", False, S.APPEALING, T.REVIEW_REVERSE, StepRefused),  # not decided yet
+        ("rejected", False, S.WITHDRAWN, T.REVIEW_REVERSE, StepRefused),  # its rating no longer counts
     ],
 )
 def test_supervisor_review_of_a_decided_appeal(status, reviewed, state, step, outcome):
