@@ -153,7 +153,7 @@ def _auth_router() -> APIRouter:
                 response.headers["Retry-After"] = str(e.retry_after_s)
             return response
         response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/", secure=_https(request))
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
         return response
 
@@ -217,8 +217,16 @@ def _auth_router() -> APIRouter:
 def _login_page(request: Request, next: str | None, message: str = "", status: int = 200) -> Response:
     token = secrets.token_urlsafe(24)
     response = page(request, "login.html", None, status, csrf_token=token, next=next or "", message=message)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console/login")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console/login", secure=_https(request)
+    )
     return response
+
+
+def _https(request: Request) -> bool:
+    """Cookies are marked Secure when the page came over HTTPS: directly, or through a reverse proxy on this host
+    that sends ``X-Forwarded-Proto`` (uvicorn trusts it from 127.0.0.1; see deploy/nginx/hcp.conf)."""
+    return request.url.scheme == "https"
 
 
 def _users_page(request: Request, viewer: Viewer, message: str = "", status: int = 200) -> Response:
