@@ -33,6 +33,9 @@ def register(sub) -> None:
     add.add_argument("--name", required=True, help="办件系统名称")
     dr = _command(ssub, "default-ratings", "对超期未评价的办件做系统默认评价（可重复运行）", _default_ratings)
     dr.add_argument("--now", help="以此时间为当前时间（ISO 8601，默认现在）")
+    demo = _command(ssub, "demo-data", "为演示在新建的数据库中生成近期的示例评价（已有评价则拒绝）", _demo_data)
+    demo.add_argument("--days", type=int, default=30, help="生成最近多少天中各工作日的数据（默认 30）")
+    demo.add_argument("--seed", type=int, default=7, help="随机数种子：同一种子生成同样的数据（默认 7）")
     _backup_commands(ssub)
     from sync_server.console.cli import register as register_console
 
@@ -199,6 +202,21 @@ def _default_ratings(args) -> int:
         now = now.replace(tzinfo=UTC)
     done = apply_default_ratings(_store(args), now)
     print(json.dumps({"default_rated": len(done), "cases": done}, ensure_ascii=False))
+    return 0
+
+
+def _demo_data(args) -> int:
+    from sync_server.demo import DemoDataRefused, generate
+
+    if not 1 <= args.days <= 366:
+        print("hcp: --days 应在 1–366 之间", file=sys.stderr)
+        return 2
+    try:
+        summary = generate(_store(args), _now(), args.days, args.seed)
+    except DemoDataRefused as e:
+        print(f"hcp: {e}", file=sys.stderr)
+        return 1
+    print(summary.line(args.days))
     return 0
 
 

@@ -1,0 +1,181 @@
+"""``hcp server demo-data``: sample activity for the demo hall, built through the server's own paths and checked as an
+administrator would check it (dashboard, 差评工单, reasons, integrity), then the command run as a real process."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from server_helpers import CONFIG_DIR, ROOT
+from sqlalchemy import func, select
+
+from haochaping.chain import RECORD_FIELDS, first_break
+from haochaping.config import load_hall_config
+from haochaping.workdays import WorkdayCalendar
+from sync_server.configs import import_config
+from sync_server.console.auth import Scope
+from sync_server.console.integrity import review
+from sync_server.console.metrics import dashboard
+from sync_server.console.rollup import CHINA, china_day
+from sync_server.console.settings import ConsoleSettings
+from sync_server.db import Store, cases, devices, enrolment_codes, integrity_flags, ratings, record_conflicts, records
+from sync_server.demo import DemoDataRefused, generate
+from sync_server.errors import NotConfigured
+from sync_server.workflow.deadlines import RED
+from sync_server.workflow.stats import case_lines
+from sync_server.workflow.tables import bad_cases
+
+NOW = datetime(2026, 11, 27, 18, 0, tzinfo=CHINA).astimezone(UTC)  # a Friday evening, after office hours
+DAYS, SEED = 14, 7
+FIRST, LAST = date(2026, 11, 14), date(2026, 11, 27)
+
+
+def configured_copy(template, folder) -> Store:
+    shutil.copy(template, folder / "server.db")
+    store = Store.from_url(f"sqlite:///{folder / 'server.db'}")
+    import_config(store, CONFIG_DIR, "rules/default.toml", NOW - timedelta(days=60))
+    return store
+
+
+@pytest.fixture(scope="module")
+def demo(sqlite_template, tmp_path_factory):
+    """One generated hall, shared by the read-only checks below."""
+    store = configured_copy(sqlite_template, tmp_path_factory.mktemp("demo"))
+    summary = generate(store, NOW, DAYS, SEED)
+    yield store, summary
+    store.dispose()
+
+
+def rating_rows(store: Store) -> list:
+    with store.read() as conn:
+        return conn.execute(select(records).where(records.c.kind == "rating")).all()
+
+
+def test_the_dashboard_shows_a_believable_fortnight(demo):
+    store, summary = demo
+    with store.read() as conn:
+        total = dashboard(conn, Scope(), FIRST, LAST).total
+    assert 0.8 < total.good_rate < 0.99
+    assert total.n == summary.ratings == len(rating_rows(store))
+    assert (total.prompted, total.bad) == (summary.cases, summary.bad)
+    assert 0 < summary.bad < 0.05 * summary.ratings and 0 < summary.timeouts < 0.1 * summary.cases
+    assert total.by_level[5] + total.by_level[4] > 0.8 * total.n
+    workdays = [
+        FIRST + timedelta(days=k) for k in range(DAYS) if WorkdayCalendar().is_working_day(FIRST + timedelta(k))
+    ]
+    assert summary.working_days == len(workdays) == 10 and summary.windows == 3
+
+
+def test_cases_fall_on_working_days_in_office_hours_with_the_windows_own_clerks_and_matters(demo):
+    store, _ = demo
+    hall = load_hall_config(CONFIG_DIR, "rules/default.toml").hall
+    calendar, per_window_day = WorkdayCalendar(), {}
+    with store.read() as conn:
+        rows = conn.execute(select(cases)).all()
+    for case in rows:
+        window, prompted = hall.window(case.window), datetime.fromisoformat(case.prompted_at).astimezone(CHINA)
+        assert calendar.is_working_day(prompted.date()) and 9 <= prompted.hour < 17
+        assert case.matter_code in window.matters
+        assert hall.clerk(case.clerk_no).department == window.department
+        key = (case.window, prompted.date())
+        per_window_day[key] = per_window_day.get(key, 0) + 1
+    assert len(per_window_day) == 3 * 10 and all(10 <= n <= 40 for n in per_window_day.values())
+
+
+def test_every_bad_rating_has_a_handling_record_and_every_rating_reasons_of_its_level(demo):
+    store, summary = demo
+    reasons = load_hall_config(CONFIG_DIR, "rules/default.toml").reasons
+    for rating in rating_rows(store):
+        chosen = set(json.loads(rating.reasons))
+        assert chosen <= {r.code for r in reasons.for_level(rating.level)}
+        assert chosen or rating.level >= 3
+    with store.read() as conn:
+        bad = {r.record_id for r in conn.execute(select(ratings.c.record_id).where(ratings.c.level <= 2))}
+        handled = {r.record_id: r for r in conn.execute(select(bad_cases))}
+        lines = case_lines(conn, Scope(), LAST)
+    assert bad and set(handled) == bad and summary.bad_cases == len(bad) == summary.bad
+    assert {r.state for r in handled.values()} == {"pending"}  # 待核实: nobody handled them yet
+    assert all(china_day(r.opened_at) == r.arrival_day for r in handled.values())
+    assert any(line.card == RED for line in lines)  # the older ones are overdue, as in a hall that lags behind
+
+
+def test_phone_ratings_rate_cases_that_timed_out_at_the_window(demo):
+    store, summary = demo
+    with store.read() as conn:
+        phone = conn.execute(select(records).where(records.c.channel == 3)).all()
+        timed_out = {r.case_no for r in conn.execute(select(records.c.case_no).where(records.c.kind == "timeout"))}
+    assert len(phone) == summary.phone > 0
+    assert all(r.source == "qr" and r.case_no in timed_out for r in phone)
+    assert all(datetime.fromisoformat(r.occurred_at) < NOW for r in phone)
+
+
+def test_no_integrity_flag_and_every_terminal_chain_holds(demo):
+    store, _ = demo
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(integrity_flags)).scalar_one() == 0
+        year = ("2026-01-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00")
+        assert review(conn, Scope(), *year, ConsoleSettings()) == ([], {}, [], [])  # no burst, no too-fast rating
+        assert conn.execute(select(func.count()).select_from(record_conflicts)).scalar_one() == 0
+        terminals = conn.execute(select(devices)).all()
+        for device in terminals:
+            rows = conn.execute(select(records).where(records.c.device_id == device.id).order_by(records.c.seq)).all()
+            chain = [
+                {k: getattr(r, k) for k in RECORD_FIELDS}
+                | {"reasons": json.loads(r.reasons), "detail": json.loads(r.detail)}
+                for r in rows
+                if r.seq is not None
+            ]
+            assert chain and first_break(chain) is None
+            assert max(r.received_at for r in rows) <= device.last_seen_at <= NOW.isoformat()
+    assert sorted(d.window for d in terminals) == ["A01", "B03", "C05"]
+
+
+def test_a_second_run_refuses_and_changes_nothing(demo):
+    store, _ = demo
+
+    def counts():
+        with store.read() as conn:
+            tables = (records, devices, enrolment_codes, bad_cases, cases)
+            return [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables]
+
+    before = counts()
+    with pytest.raises(DemoDataRefused, match="已有评价"):
+        generate(store, NOW + timedelta(days=1), DAYS, SEED)
+    assert counts() == before
+
+
+def test_the_same_seed_makes_the_same_hall(sqlite_template, tmp_path, demo):
+    (tmp_path / "a").mkdir()
+    store = configured_copy(sqlite_template, tmp_path / "a")
+    again = generate(store, NOW, DAYS, SEED)
+    rows = sorted((r.case_no, r.kind, r.level, r.reasons) for r in rating_rows(store))
+    store.dispose()
+    assert again == demo[1]
+    assert rows == sorted((r.case_no, r.kind, r.level, r.reasons) for r in rating_rows(demo[0]))
+
+
+def test_an_unconfigured_database_is_refused(sqlite_store):
+    with pytest.raises(NotConfigured, match="hcp server config import"):
+        generate(sqlite_store, NOW)
+
+
+def hcp(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "haochaping.cli", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_hcp_server_demo_data_fills_a_fresh_database_once(tmp_path):
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    assert hcp("server", "migrate", "--db", db).returncode == 0
+    assert hcp("server", "config", "import", "--db", db, "--config-dir", str(CONFIG_DIR)).returncode == 0
+    done = hcp("server", "demo-data", "--db", db, "--days", "14", "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"示例数据：近 14 天中的 \d+ 个工作日，3 个窗口，共 \d+ 件，评价 \d+ 条.*\n", done.stdout)
+    again = hcp("server", "demo-data", "--db", db)
+    assert again.returncode == 1 and again.stdout == ""
+    assert again.stderr == "hcp: 数据库中已有评价，示例数据只用于新建的数据库，本次未做任何改动\n"
