@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
+from testkit import ChainedRecords, FakeClock, iso  # noqa: F401 - FakeClock is the console tests' clock
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "config"
@@ -64,50 +63,13 @@ server_process = _server.server_process
 free_port = _server.free_port
 
 
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def at(day: int, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:
     """A moment of November 2026, China time."""
     return datetime(2026, 11, day, hour - 8, minute, second, tzinfo=UTC)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-class Terminal:
-    """Makes chained records as one kiosk would."""
-
-    def __init__(self, device_id: str, window: str):
-        self.device_id, self.window, self.seq, self.prev = device_id, window, 0, GENESIS_HASH
-
-    def record(self, kind: str, when: datetime, **fields) -> dict:
-        self.seq += 1
-        rec = {k: None for k in RECORD_FIELDS}
-        rec.update(
-            id=uuid.uuid4().hex,
-            seq=self.seq,
-            kind=kind,
-            device_id=self.device_id,
-            window=self.window,
-            reasons=[],
-            detail={},
-            occurred_at=iso(when),
-            prev_hash=self.prev,
-            channel=4,
-        )
-        if kind == "rating":
-            rec["reasons_version"] = "national-2019-v1"
-        rec.update(fields)
-        rec["hash"] = record_hash(rec)
-        self.prev = rec["hash"]
-        return rec
+class Terminal(ChainedRecords):
+    """Makes chained records as one kiosk would, a whole case at a time."""
 
     def case(
         self,

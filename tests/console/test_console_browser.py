@@ -9,15 +9,8 @@ import shutil
 import pytest
 from console_helpers import PASSWORDS, ROOT, server_process
 from openpyxl import load_workbook
+from testkit import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SHOTS = ROOT / "screenshots"
 
 
@@ -35,7 +28,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True, locale="zh-CN")
         yield context.new_page()
         browser.close()

@@ -3,17 +3,11 @@ and a fresh PostgreSQL database (the tests FAIL, never skip, when PostgreSQL on 
 
 from __future__ import annotations
 
-import os
-import secrets
 from datetime import UTC, datetime
 
 import pytest
 from ops_helpers import CONFIG_DIR
-
-PG_ADMIN_URLS = (
-    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    "postgresql+psycopg://root@127.0.0.1:5432/postgres",
-)
+from testkit import fresh_pg_database
 
 
 @pytest.fixture
@@ -41,37 +35,11 @@ def app_client(server_db):
         yield client
 
 
-def _pg_admin_url() -> str:
-    from sqlalchemy import create_engine, text
-
-    problems = []
-    for url in PG_ADMIN_URLS:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return url
-        except Exception as e:  # noqa: BLE001 - report every attempt
-            problems.append(f"{url}: {type(e).__name__}")
-        finally:
-            engine.dispose()
-    pytest.fail("PostgreSQL 不可用（需要 127.0.0.1:5432，信任认证）：" + "; ".join(problems), pytrace=False)
-
-
 @pytest.fixture
 def fresh_pg_url():
     """An empty PostgreSQL database of its own, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    admin_url = os.environ.get("HCP_TEST_PG_ADMIN_URL") or _pg_admin_url()
-    name = f"hcp_ops_{secrets.token_hex(5)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("hcp_ops") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,76 +9,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
 import socket
 import subprocess
 import sys
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from testkit import ChainedRecords, FakeClock, fresh_pg_database
 
-from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.signing import sign_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "config"
 
 
-class FakeClock:
-    """The server's clock in tests: it only moves when a test moves it."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-PG_ADMIN_URLS = (
-    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    "postgresql+psycopg://root@127.0.0.1:5432/postgres",
-)
-
-
-def _pg_admin_url() -> str:
-    from sqlalchemy import create_engine, text
-
-    problems = []
-    override = os.environ.get("HCP_TEST_PG_ADMIN_URL")  # a PostgreSQL elsewhere than the CI default
-    for url in (override,) if override else PG_ADMIN_URLS:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return url
-        except Exception as e:  # noqa: BLE001 - report every attempt
-            problems.append(f"{url}: {type(e).__name__}: {str(e).splitlines()[0]}")
-        finally:
-            engine.dispose()
-    pytest.fail("PostgreSQL 不可用（服务器测试需要 127.0.0.1:5432，信任认证）：\n" + "\n".join(problems), pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def pg_url():
     """A fresh PostgreSQL database for this test session; FAILS (never skips) when PostgreSQL is unreachable."""
-    from sqlalchemy import create_engine, text
-
-    admin_url = _pg_admin_url()
-    name = f"hcp_test_{secrets.token_hex(5)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("hcp_test") as url:
+        yield url
 
 
 def _empty_pg(url: str):
@@ -192,7 +143,7 @@ def configured(store, server_clock):
     return import_config(store, CONFIG_DIR, "rules/default.toml", server_clock())[0]
 
 
-class Kiosk:
+class Kiosk(ChainedRecords):
     """A terminal as the server sees it: enrols, makes chained records and signs requests."""
 
     def __init__(self, client, clock, window: str = "A01", store=None):
@@ -201,30 +152,14 @@ class Kiosk:
         self.client, self.clock = client, clock
         code, _ = add_enrolment_code(store or client.app.state.store, window, clock())
         body = client.post("/api/v1/enroll", json={"code": code}).json()
-        self.device_id, self.secret, self.window = body["device_id"], bytes.fromhex(body["secret"]), body["window"]
-        self.seq, self.prev = 0, GENESIS_HASH
+        super().__init__(body["device_id"], body["window"])
+        self.secret = bytes.fromhex(body["secret"])
 
-    def record(self, kind: str = "rating", **fields) -> dict:
-        self.seq += 1
-        rec = {k: None for k in RECORD_FIELDS}
-        rec.update(
-            id=uuid.uuid4().hex,
-            seq=self.seq,
-            kind=kind,
-            device_id=self.device_id,
-            window=self.window,
-            reasons=[],
-            detail={},
-            occurred_at=self.clock().isoformat(timespec="milliseconds"),
-            prev_hash=self.prev,
-            channel=4,
-        )
+    def record(self, kind: str = "rating", when: datetime | None = None, **fields) -> dict:
+        """A record made now (the test's clock); a rating is 非常满意 unless told otherwise."""
         if kind == "rating":
-            rec.update(level=5, reasons_version="national-2019-v1")
-        rec.update(fields)
-        rec["hash"] = record_hash(rec)
-        self.prev = rec["hash"]
-        return rec
+            fields = {"level": 5, **fields}
+        return super().record(kind, when or self.clock(), **fields)
 
     def headers(self, method: str, path: str, body: bytes, now_s: float | None = None, secret: bytes | None = None):
         now_s = self.clock().timestamp() if now_s is None else now_s

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from server_helpers import CONFIG_DIR, ROOT, real_clock, server_process
 from sqlalchemy import select
+from testkit import CHROMIUM, CHROMIUM_ARGS
 
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.qrtoken import make_token
@@ -15,14 +16,6 @@ from sync_server.db import Store, migrate, records
 from sync_server.devices import add_enrolment_code, enrol
 from sync_server.ingest import ingest
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SHOTS = ROOT / "screenshots"
 
 
@@ -70,7 +63,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

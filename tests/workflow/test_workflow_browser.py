@@ -10,16 +10,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from PIL import Image
+from testkit import CHROMIUM, CHROMIUM_ARGS
 from workflow_helpers import PASSWORDS, ROOT, ServerKiosk, server_process
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SHOTS = ROOT / "screenshots"
 MATTER = "11450102MB1234567X4000111"
 
@@ -45,7 +38,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page.set_default_timeout(15_000)
         yield page

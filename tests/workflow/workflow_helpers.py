@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib.util
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
+from testkit import ChainedRecords, FakeClock, china, iso  # noqa: F401 - re-exported for the tests
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "config"
@@ -43,54 +43,12 @@ server_process = _server.server_process
 ServerKiosk = _server.Kiosk  # enrols over HTTP and signs requests; works with httpx.Client too
 
 
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment
-
-
-def china(y: int, m: int, d: int, hour: int = 10, minute: int = 0) -> datetime:
-    """A moment given in China time (UTC+8)."""
-    return datetime(y, m, d, hour, minute, tzinfo=UTC) - timedelta(hours=8)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-class Terminal:
+class Terminal(ChainedRecords):
     """Makes chained records as one kiosk would and pushes them through ``ingest`` at a given time."""
 
     def __init__(self, store, device_id: str, window: str):
-        self.store, self.device_id, self.window, self.seq, self.prev = store, device_id, window, 0, GENESIS_HASH
-        self.n = 0
-
-    def record(self, kind: str, when: datetime, **fields) -> dict:
-        self.seq += 1
-        rec = {k: None for k in RECORD_FIELDS}
-        rec.update(
-            id=uuid.uuid4().hex,
-            seq=self.seq,
-            kind=kind,
-            device_id=self.device_id,
-            window=self.window,
-            reasons=[],
-            detail={},
-            occurred_at=iso(when),
-            prev_hash=self.prev,
-            channel=4,
-        )
-        if kind == "rating":
-            rec["reasons_version"] = "national-2019-v1"
-        rec.update(fields)
-        rec["hash"] = record_hash(rec)
-        self.prev = rec["hash"]
-        return rec
+        super().__init__(device_id, window)
+        self.store, self.n = store, 0
 
     def rate(self, level: int, when: datetime, clerk: str = "1001", matter: str = MATTER_SC, **extra) -> str:
         """One prompted case rated ``level``, received by the server at ``when``; returns the rating's id."""
