@@ -2,8 +2,9 @@
 
 ``plan_batch`` is pure: from a batch and what is already stored it decides, per record, stored / duplicate /
 conflict and which integrity flags to raise (a gap in the sequence, a broken hash link, a reused sequence
-number). ``apply_plan`` writes that plan in ONE transaction with insert-or-ignore, so two processes pushing
-the same batch at once store each record exactly once; a record another process stored first becomes a
+number, a record for another window, a time earlier than the record before it or than its own prompt, a time
+ahead of the server's). ``apply_plan`` writes that plan in ONE transaction with insert-or-ignore, so two processes
+pushing the same batch at once store each record exactly once; a record another process stored first becomes a
 duplicate (or a conflict) here. Flags are stored, records are never dropped.
 """
 
@@ -13,15 +14,17 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
 from haochaping.chain import GENESIS_HASH, record_hash
+from haochaping.signing import MAX_SKEW_S
 from sync_server.db import Store, integrity_flags, record_conflicts, records, utc_iso
 from sync_server.ratings import case_row, ensure_cases, record_row, settle_cases
 
 CASE_KINDS = ("prompt", "timeout", "rating")
+BACKWARDS_TOLERANCE_S = 60  # a terminal's clock corrected by a few seconds is not worth a reviewer's time
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Stored:
 
     hash_by_id: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (claimed hash, content hash)
     by_seq: dict[int, tuple[str, str]] = field(default_factory=dict)  # seq -> (id, hash), this device's
+    time_by_seq: dict[int, str] = field(default_factory=dict)  # seq -> occurred_at, this device's
 
 
 @dataclass
@@ -41,11 +45,15 @@ class Plan:
     content_hashes: dict[str, str] = field(default_factory=dict)  # record id -> hash of its content, as received
 
 
-def plan_batch(batch: Sequence[dict], stored: Stored, window: str | None = None) -> Plan:
-    """Decide what to do with each record (pure). ``window`` is the one the device was enrolled for."""
+def plan_batch(
+    batch: Sequence[dict], stored: Stored, window: str | None = None, received_at: datetime | None = None
+) -> Plan:
+    """Decide what to do with each record (pure). ``window`` is the one the device was enrolled for,
+    ``received_at`` the server's time now."""
     plan = Plan()
     seen = dict(stored.hash_by_id)
     by_seq = dict(stored.by_seq)
+    times = dict(stored.time_by_seq)
     for rec in batch:
         content_hash = record_hash(rec)  # once per record: it is the costly part of planning
         rid, identity = rec["id"], (rec["hash"], content_hash)
@@ -56,6 +64,7 @@ def plan_batch(batch: Sequence[dict], stored: Stored, window: str | None = None)
             plan.results.append((rid, status))
             continue
         flags = _chain_flags(rec, by_seq, content_hash) + _window_flags(rec, window)
+        flags += _time_flags(rec, times.get(rec["seq"] - 1), received_at)
         if flags:
             plan.flags[rid] = flags
         plan.to_store.append(rec)
@@ -63,6 +72,7 @@ def plan_batch(batch: Sequence[dict], stored: Stored, window: str | None = None)
         plan.results.append((rid, "stored"))
         seen[rid] = identity
         by_seq.setdefault(rec["seq"], (rid, rec["hash"]))
+        times.setdefault(rec["seq"], rec["occurred_at"])
     return plan
 
 
@@ -92,20 +102,59 @@ def _window_flags(rec: dict, window: str | None) -> list[tuple[str, str]]:
     return [("window_mismatch", f"序号 {rec['seq']}：设备登记在窗口 {window}，记录却属于窗口 {rec['window']}")]
 
 
+def _time_flags(rec: dict, before: str | None, received_at: datetime | None) -> list[tuple[str, str]]:
+    """A terminal's records follow each other in time: one earlier than the record before it, a rating earlier
+    than its own prompt, or a time ahead of the server's means a clock set back or forward, or a made-up time.
+    Flagged for review, never refused (a clock corrected after a sync does this too)."""
+    seq, at = rec["seq"], _moment(rec.get("occurred_at"))
+    if at is None:
+        return []
+    flags = []
+    earlier = [
+        (what, back)
+        for what, back in (("前一条记录", _moment(before)), ("本次评价的弹出", _moment(rec.get("prompted_at"))))
+        if back is not None and (back - at).total_seconds() > BACKWARDS_TOLERANCE_S
+    ]
+    for what, back in earlier[:1]:
+        detail = f"序号 {seq}：时间比{what}早 {_span(back - at)}（终端时钟被回拨，或记录时间不实）"
+        flags.append(("time_backwards", detail))
+    if received_at is not None and (at - received_at).total_seconds() > MAX_SKEW_S:
+        flags.append(("future_time", f"序号 {seq}：时间比服务器收到时晚 {_span(at - received_at)}（终端时钟超前）"))
+    return flags
+
+
+def _moment(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return f"{int(delta.total_seconds())} 秒"
+    if minutes < 120:
+        return f"{minutes} 分钟"
+    return f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes < 48 * 60 else f"{minutes // 1440} 天"
+
+
 def load_stored(conn: Connection, device_id: str, batch: Sequence[dict]) -> Stored:
     ids = [r["id"] for r in batch]
     seqs = {r["seq"] for r in batch} | {r["seq"] - 1 for r in batch}
     query = select(records.c.id, records.c.hash, records.c.content_hash).where(records.c.id.in_(ids))
     hash_by_id = {r.id: (r.hash, r.content_hash) for r in conn.execute(query)}
     by_seq: dict[int, tuple[str, str]] = {}
+    time_by_seq: dict[int, str] = {}
     query = (
-        select(records.c.seq, records.c.id, records.c.hash)
+        select(records.c.seq, records.c.id, records.c.hash, records.c.occurred_at)
         .where(records.c.device_id == device_id, records.c.seq.in_(seqs))
         .order_by(records.c.received_at)
     )
     for r in conn.execute(query):
         by_seq.setdefault(r.seq, (r.id, r.hash))
-    return Stored(hash_by_id, by_seq)
+        time_by_seq.setdefault(r.seq, r.occurred_at)
+    return Stored(hash_by_id, by_seq, time_by_seq)
 
 
 def ingest(
@@ -113,7 +162,7 @@ def ingest(
 ) -> list[tuple[str, str]]:
     """Plan and apply one batch from ``device_id`` (enrolled for ``window``); (id, status) per record, in order."""
     with store.write() as conn:
-        plan = plan_batch(batch, load_stored(conn, device_id, batch), window)
+        plan = plan_batch(batch, load_stored(conn, device_id, batch), window, now)
         return apply_plan(store, conn, plan, utc_iso(now))
 
 

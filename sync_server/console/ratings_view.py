@@ -26,6 +26,8 @@ FLAG_LABELS = {
     "seq_reused": "序号重复",
     "conflict": "内容冲突",
     "window_mismatch": "窗口不符",
+    "time_backwards": "时间倒退",
+    "future_time": "时间超前",
 }
 LEVEL_FILTERS = {
     "5": "非常满意",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 from server_helpers import Kiosk, count
 from sqlalchemy import select
@@ -89,3 +90,52 @@ def test_concurrent_pushes_of_the_same_batch_store_each_record_once(client, serv
     assert all(s in ("stored", "duplicate") for r in results for _, s in r)
     with store.read() as conn:
         assert conn.execute(select(integrity_flags)).all() == []
+
+
+def timed_chain(times: list[str], prompted: dict[int, str] | None = None) -> list[dict]:
+    """A clean chain whose records happened at ``times`` (rating ``seq`` prompted at ``prompted[seq]``)."""
+    out, prev = [], GENESIS_HASH
+    for seq, at in enumerate(times, start=1):
+        rec = chain(1, start=seq, prev=prev)[0]
+        rec.update(occurred_at=at, kind="rating" if prompted and seq in prompted else "sign_in")
+        if prompted and seq in prompted:
+            rec["prompted_at"] = prompted[seq]
+        rec["hash"] = prev = record_hash(rec)
+        out.append(rec)
+    return out
+
+
+def test_plan_flags_a_clock_set_back_a_rating_before_its_prompt_and_a_time_ahead_of_the_server():
+    received = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    records_ = timed_chain(
+        [
+            "2026-11-27T09:00:00.000+00:00",
+            "2026-11-27T09:00:40.000+00:00",  # 40 s later: normal
+            "2026-11-27T09:00:10.000+00:00",  # 30 s back: a clock corrected by NTP, below the tolerance
+            "2026-11-27T08:20:10.000+00:00",  # 40 min back: the clock was set back
+            "2026-11-27T08:25:00.000+00:00",  # a rating 5 min before its own prompt
+            "2026-11-27T11:30:00.000+00:00",  # two hours ahead of the server
+        ],
+        prompted={5: "2026-11-27T08:30:00.000+00:00"},
+    )
+    plan = plan_batch(records_, Stored(), received_at=received)
+    assert {rid: [k for k, _ in flags] for rid, flags in plan.flags.items()} == {
+        "r4": ["time_backwards"],
+        "r5": ["time_backwards"],
+        "r6": ["future_time"],
+    }
+    assert "40 分钟" in plan.flags["r4"][0][1] and "弹出" in plan.flags["r5"][0][1]
+    assert "2 小时 0 分钟" in plan.flags["r6"][0][1]
+    assert [s for _, s in plan.results] == ["stored"] * 6  # flagged for review, never refused
+
+
+def test_a_record_set_back_against_one_stored_earlier_is_stored_and_flagged(client, server_clock, store):
+    kiosk = Kiosk(client, server_clock)
+    first = kiosk.record("sign_in")
+    assert kiosk.push([first]).status_code == 200
+    backdated = kiosk.record("rating", when=server_clock() - timedelta(hours=3), case_no="BACK-1")
+    assert kiosk.push([backdated]).status_code == 200  # stored and acknowledged all the same
+    with store.read() as conn:
+        flags = conn.execute(select(integrity_flags.c.record_id, integrity_flags.c.kind)).all()
+        row = conn.execute(select(records.c.flags).where(records.c.id == backdated["id"])).scalar_one()
+    assert flags == [(backdated["id"], "time_backwards")] and row == "time_backwards"
