@@ -156,3 +156,18 @@ def test_an_administrator_loads_the_new_year_on_the_console_page(store, terminal
     with store.read() as conn:
         entry = conn.execute(select(audit_log).where(audit_log.c.action == "workdays.load")).one()
     assert (entry.actor, entry.target) == ("admin", "2027")
+
+
+def test_the_dashboard_lists_the_ten_most_overdue_cards_first_and_links_to_the_rest(store, terminals):
+    a01 = terminals["A01"]
+    days = [2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 16, 17, 25]  # none contacted: red from the 3rd working day on
+    for day in days:
+        a01.rate(2, china(2026, 11, day, 9))
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 27, 15))) as client:
+        sign_in(client, "admin")
+        board = client.get("/console/dashboard?from=2026-11-01&to=2026-11-30").text
+    listed = re.findall(r'<li><a href="/console/cases/(\d+)">', board.split('id="card-list"')[1].split("</ol>")[0])
+    assert listed == [str(n) for n in range(1, 11)]  # the earliest deadlines first (case 1 arrived 11-02)
+    assert re.search(r'id="kpi-red"><b>12</b>', board) and re.search(r'id="kpi-yellow"><b>1</b>', board)
+    more = board.split('id="card-list-more"')[1].split("</p>")[0]
+    assert "全部红牌 12 张" in more and "全部黄牌 1 张" in more
