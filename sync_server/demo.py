@@ -1,14 +1,15 @@
 """Sample activity for the demo hall (``hcp server demo-data``): past working days of sign-ins, prompts, ratings and
 timeouts made by one sample terminal per window, signed and pushed through the server's own ingest, plus phone
 ratings of some timed-out cases through the QR page's functions. Rollups, the dashboard and the 差评工单 with their
-working-day deadlines are all built by the normal code; nothing is inserted into a table directly.
+working-day deadlines are all built by the normal code; the 差评工单 are then handled by sample actors through the
+workflow's own steps (``demo_handling``). Nothing is inserted into a table directly.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import metadata
 
@@ -22,6 +23,7 @@ from sync_server.auth import authenticate
 from sync_server.configs import current_config
 from sync_server.console.rollup import CHINA
 from sync_server.db import Store, ratings, utc_iso
+from sync_server.demo_handling import HandlingCounts, handle_bad_cases, handling_counts
 from sync_server.devices import Device, add_enrolment_code, enrol, record_status
 from sync_server.errors import Conflict, NotConfigured
 from sync_server.ingest import ingest
@@ -56,12 +58,14 @@ class DemoSummary:
     bad: int = 0
     timeouts: int = 0
     bad_cases: int = 0  # 差评工单 the workflow opened
+    handling: HandlingCounts = field(default_factory=HandlingCounts)  # where they stand after the sample handling
 
     def line(self, days: int) -> str:
+        h = self.handling
         return (
             f"示例数据：近 {days} 天中的 {self.working_days} 个工作日，{self.windows} 个窗口，共 {self.cases} 件，"
-            f"评价 {self.ratings} 条（其中扫码 {self.phone} 条），差评 {self.bad} 条，差评工单 {self.bad_cases} 张，"
-            f"超时未评价 {self.timeouts - self.phone} 件"
+            f"评价 {self.ratings} 条（其中扫码 {self.phone} 条），差评 {self.bad} 条，差评工单 {self.bad_cases} 张"
+            f"（办结 {h.closed}、处理中 {h.open}、申诉成立 {h.upheld}），超时未评价 {self.timeouts - self.phone} 件"
         )
 
 
@@ -235,6 +239,8 @@ def generate(store: Store, now: datetime, days: int = 30, seed: int = 7) -> Demo
         hall.phone_ratings(day, timed_out, now)
     for t in terminals:
         t.report_status(cv.version)
+    handle_bad_cases(store, cv.config, now, seed, (OPEN, CLOSE))
     with store.read() as conn:
         hall.summary.bad_cases = conn.execute(select(func.count()).select_from(bad_cases)).scalar_one()
+    hall.summary.handling = handling_counts(store)
     return hall.summary

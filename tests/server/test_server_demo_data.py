@@ -1,5 +1,6 @@
 """``hcp server demo-data``: sample activity for the demo hall, built through the server's own paths and checked as an
-administrator would check it (dashboard, 差评工单, reasons, integrity), then the command run as a real process."""
+administrator would check it (dashboard, 差评工单 and their handling, reasons, integrity), then the command run as a
+real process."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from haochaping.chain import RECORD_FIELDS, first_break
 from haochaping.config import load_hall_config
 from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import import_config
-from sync_server.console.auth import Scope
+from sync_server.console.auth import ADMIN, REVIEWER, Scope
+from sync_server.console.exclusions import is_excluded
 from sync_server.console.integrity import review
 from sync_server.console.metrics import dashboard
 from sync_server.console.rollup import CHINA, china_day
@@ -26,9 +28,10 @@ from sync_server.console.settings import ConsoleSettings
 from sync_server.db import Store, cases, devices, enrolment_codes, integrity_flags, ratings, record_conflicts, records
 from sync_server.demo import DemoDataRefused, generate
 from sync_server.errors import NotConfigured
+from sync_server.workflow.auditchain import verify_chain
 from sync_server.workflow.deadlines import RED
-from sync_server.workflow.stats import case_lines
-from sync_server.workflow.tables import bad_cases
+from sync_server.workflow.stats import case_lines, handling
+from sync_server.workflow.tables import appeal_evidence, appeals, bad_cases, case_events
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=CHINA).astimezone(UTC)  # a Friday evening, after office hours
 DAYS, SEED = 14, 7
@@ -61,8 +64,9 @@ def test_the_dashboard_shows_a_believable_fortnight(demo):
     with store.read() as conn:
         total = dashboard(conn, Scope(), FIRST, LAST).total
     assert 0.8 < total.good_rate < 0.99
-    assert total.n == summary.ratings == len(rating_rows(store))
-    assert (total.prompted, total.bad) == (summary.cases, summary.bad)
+    upheld = summary.handling.upheld  # an upheld appeal takes its rating out of the statistics
+    assert total.n == summary.ratings - upheld and summary.ratings == len(rating_rows(store))
+    assert (total.prompted, total.bad) == (summary.cases, summary.bad - upheld)
     assert 0 < summary.bad < 0.05 * summary.ratings and 0 < summary.timeouts < 0.1 * summary.cases
     assert total.by_level[5] + total.by_level[4] > 0.8 * total.n
     workdays = [
@@ -99,9 +103,78 @@ def test_every_bad_rating_has_a_handling_record_and_every_rating_reasons_of_its_
         handled = {r.record_id: r for r in conn.execute(select(bad_cases))}
         lines = case_lines(conn, Scope(), LAST)
     assert bad and set(handled) == bad and summary.bad_cases == len(bad) == summary.bad
-    assert {r.state for r in handled.values()} == {"pending"}  # 待核实: nobody handled them yet
     assert all(china_day(r.opened_at) == r.arrival_day for r in handled.values())
-    assert any(line.card == RED for line in lines)  # the older ones are overdue, as in a hall that lags behind
+    assert sum(line.card == RED for line in lines) < len(lines) / 2  # a few overdue, not a hall that lags behind
+
+
+def test_the_handling_panel_shows_a_hall_that_works_its_bad_ratings(demo):
+    store, summary = demo
+    with store.read() as conn:
+        figures = handling(conn, Scope(), FIRST, LAST, None, LAST)
+        states = [r.state for r in conn.execute(select(bad_cases.c.state))]
+    assert figures.opened == summary.bad_cases and figures.appealed_away == summary.handling.upheld == 1
+    assert 0.4 <= figures.rectify_rate <= 1 and 0.6 <= figures.on_time_rate <= 1 and 0.3 <= figures.revisit_rate <= 1
+    assert len(figures.red) < figures.opened / 2
+    h = summary.handling
+    assert (h.closed, h.upheld, h.open) == (states.count("closed"), 1, len(states) - h.closed - 1)
+    assert h.closed >= 3 and "pending" in states  # most older ones closed, the newest still 待核实
+
+
+def events_by_case(conn) -> dict[int, list]:
+    by_case: dict[int, list] = {}
+    for event in conn.execute(select(case_events).order_by(case_events.c.id)):
+        by_case.setdefault(event.case_id, []).append(event)
+    return by_case
+
+
+def test_sample_actors_take_each_step_at_office_hours_after_the_rating_in_their_own_department(demo):
+    store, _ = demo
+    hall, calendar = load_hall_config(CONFIG_DIR, "rules/default.toml").hall, WorkdayCalendar()
+    with store.read() as conn:
+        handled = {r.id: r for r in conn.execute(select(bad_cases))}
+        by_case = events_by_case(conn)
+    steps = 0
+    for case_id, events in by_case.items():
+        case, moments = handled[case_id], [e.at for e in events]
+        assert events[0].step == "open" and moments == sorted(moments) and len(set(moments)) == len(moments)
+        for event in events[1:]:
+            at = datetime.fromisoformat(event.at).astimezone(CHINA)
+            assert calendar.is_working_day(at.date()) and 9 <= at.hour < 17 and at.date().isoformat() > case.arrival_day
+            assert event.actor.startswith("示例-") and event.role in (ADMIN, REVIEWER)
+            if event.role == REVIEWER:  # a department's reviewer, of the window's department in the hall config
+                assert case.department == hall.window(case.window).department
+                assert event.actor == f"示例-审核员-{case.department}"
+            steps += 1
+    assert steps > len(handled)
+
+
+def test_an_unfounded_record_is_explained_and_closed(demo):
+    store, _ = demo
+    with store.read() as conn:
+        courses = [[e.step for e in events] for events in events_by_case(conn).values()]
+    assert ["open", "verify_false", "explain", "close"] in courses
+    assert ["open", "verify_true", "rectify", "revisit", "close"] in courses
+
+
+def test_one_appeal_is_upheld_by_another_administrator_and_its_rating_excluded_but_kept(demo):
+    store, _ = demo
+    with store.read() as conn:
+        (appeal,) = conn.execute(select(appeals)).all()
+        case = conn.execute(select(bad_cases).where(bad_cases.c.id == appeal.case_id)).one()
+        assert conn.execute(select(func.count()).select_from(appeal_evidence)).scalar_one() == 0
+        assert is_excluded(conn, appeal.record_id)
+        assert conn.execute(select(records.c.level).where(records.c.id == appeal.record_id)).scalar_one() <= 2
+    assert appeal.status == "upheld" and appeal.category in ("malicious", "mistake") and appeal.statement
+    assert (appeal.filed_by, appeal.decided_by) == ("示例-管理员", "示例-管理员2")
+    assert case.state == "upheld" and appeal.filed_at < appeal.decided_at
+
+
+def test_the_audit_chain_holds_every_step(demo):
+    store, _ = demo
+    with store.read() as conn:
+        steps = conn.execute(select(func.count()).select_from(case_events).where(case_events.c.step != "open"))
+        checked, broken = verify_chain(conn)
+    assert broken is None and checked >= steps.scalar_one() > 0
 
 
 def test_phone_ratings_rate_cases_that_timed_out_at_the_window(demo):
@@ -154,9 +227,18 @@ def test_the_same_seed_makes_the_same_hall(sqlite_template, tmp_path, demo):
     store = configured_copy(sqlite_template, tmp_path / "a")
     again = generate(store, NOW, DAYS, SEED)
     rows = sorted((r.case_no, r.kind, r.level, r.reasons) for r in rating_rows(store))
+    handled = handling_history(store)
     store.dispose()
     assert again == demo[1]
     assert rows == sorted((r.case_no, r.kind, r.level, r.reasons) for r in rating_rows(demo[0]))
+    assert handled == handling_history(demo[0])
+
+
+def handling_history(store: Store) -> list:
+    with store.read() as conn:
+        states = conn.execute(select(bad_cases.c.case_no, bad_cases.c.state).order_by(bad_cases.c.case_no)).all()
+        events = conn.execute(select(case_events.c.at, case_events.c.step, case_events.c.actor, case_events.c.detail))
+        return [tuple(r) for r in states] + sorted(tuple(e) for e in events)
 
 
 def test_an_unconfigured_database_is_refused(sqlite_store):
