@@ -34,7 +34,7 @@ OLDER_SHARES = {"unfounded": 0.10, "late": 0.08, "overdue": 0.04, "stalled": 0.1
 AT_LEAST_ONE = ("unfounded", "late")  # so the demo always shows a 不属实 record and a fix that came late
 YOUNG_WEIGHTS = {"rectified": 90, "unfounded": 10}
 COMPLEX_SHARE = 0.15  # 复杂问题: 15 working days to fix
-STALLED_AFTER = {0: 1, 1: 3, 2: 2, 3: 2}  # how many steps an unsettled older record got through (weights)
+STALLED_AFTER = {0: 1, 1: 1, 2: 3, 3: 3}  # how many steps an unsettled older record got through (weights)
 
 FINDINGS = (
     "已电话联系群众，群众反映窗口人员解释政策不够耐心，经调阅窗口录像，情况属实。",
