@@ -57,9 +57,15 @@ def _latest(conn) -> ConfigVersion | None:
     return found
 
 
+_LATEST = (
+    select(config_versions.c.id, config_versions.c.version, config_versions.c.imported_at)
+    .order_by(config_versions.c.id.desc())
+    .limit(1)
+)  # built once: asked on every phone page and every batch
+
+
 def _query_latest(conn) -> ConfigVersion | None:
-    cols = (config_versions.c.id, config_versions.c.version, config_versions.c.imported_at)
-    row = conn.execute(select(*cols).order_by(config_versions.c.id.desc()).limit(1)).first()
+    row = conn.execute(_LATEST).first()
     if row is None:
         return None
     if row.version not in _PARSED:

@@ -199,7 +199,10 @@ def _sqlite_engine(url: str) -> Engine:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # One pooled connection per request thread (anyio runs up to 40), so a rush of requests does not open and
+    # close connections (each opening sets four PRAGMAs) while it lasts.
+    connect_args = {"check_same_thread": False, "timeout": 30}
+    engine = create_engine(url, connect_args=connect_args, pool_size=40, max_overflow=10)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):

@@ -41,6 +41,7 @@ STATIC_DIR = SERVER_DIR / "static"
 TEMPLATES = Environment(
     loader=FileSystemLoader(SERVER_DIR / "templates" / "console"),
     autoescape=select_autoescape(["html"]),
+    auto_reload=False,  # templates ship with the package: no file check on every page
 )
 TEMPLATES.filters.update(
     percent=labels.percent,
