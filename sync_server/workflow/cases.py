@@ -16,11 +16,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, select, update
 
+from sync_server.configs import current_rules
 from sync_server.console.auth import write_audit
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.console.rollup import china_day, department_of_windows
 from sync_server.db import Store, cases, ratings, records, utc_iso
 from sync_server.workflow import webhook
+from sync_server.workflow.deadlines import calendar_of, kept_due
 from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefused
 from sync_server.workflow.evidence import Evidence
 from sync_server.workflow.machine import (
@@ -59,17 +61,23 @@ def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[i
         .where(ratings.c.case_no.in_(case_nos), ratings.c.role == "counting", ratings.c.level <= 2)
         .where(bad_cases.c.id.is_(None))
     )
-    opened = []
+    opened, clock = [], None
     for rec in conn.execute(query).all():
         if '"test": true' in (rec.detail or ""):
             continue
-        case_id = _insert_case(store, conn, rec)
+        clock = clock or _deadline_clock(conn)
+        case_id = _insert_case(store, conn, rec, clock)
         if case_id is not None:
             opened.append(case_id)
     return opened
 
 
-def _insert_case(store: Store, conn: Connection, rec) -> int | None:
+def _deadline_clock(conn: Connection):
+    """(deadline rules, working-day calendar) in force: what a step's kept deadline is computed with."""
+    return current_rules(conn).deadlines, calendar_of(conn)
+
+
+def _insert_case(store: Store, conn: Connection, rec, clock) -> int | None:
     department = department_of_windows(conn).get(rec.window or "")
     row = dict(
         record_id=rec.id,
@@ -81,6 +89,7 @@ def _insert_case(store: Store, conn: Connection, rec) -> int | None:
         opened_at=rec.received_at,
         arrival_day=china_day(rec.received_at),
         state=State.PENDING.value,
+        contact_due=kept_due(*clock, "contact", rec.received_at),
     )
     stmt = store.insert(bad_cases).values(**row).on_conflict_do_nothing(index_elements=["record_id"])
     case_id = conn.execute(stmt.returning(bad_cases.c.id)).scalar()
@@ -250,20 +259,27 @@ def _verify_true(conn, case, appeal, actor, now, form, settings) -> dict:
     finding = _text(form, "核实情况")
     if form.fix_kind not in ("simple", "complex"):
         raise StepInputInvalid("请选择问题类型：简单问题或复杂问题")
-    _set(conn, case, finding=finding, fix_kind=form.fix_kind, verified_at=utc_iso(now))
+    due = kept_due(*_deadline_clock(conn), "fix", utc_iso(now), form.fix_kind)
+    _set(conn, case, finding=finding, fix_kind=form.fix_kind, verified_at=utc_iso(now), fix_due=due)
     return {"finding": finding, "fix_kind": {"simple": "简单问题", "complex": "复杂问题"}[form.fix_kind]}
 
 
 def _verify_false(conn, case, appeal, actor, now, form, settings) -> dict:
     finding = _text(form, "核实情况")
-    _set(conn, case, finding=finding, verified_at=utc_iso(now))
+    due = kept_due(*_deadline_clock(conn), "explain", utc_iso(now))
+    _set(conn, case, finding=finding, verified_at=utc_iso(now), explain_due=due)
     return {"finding": finding}
 
 
-def _timestamp(column: str, what: str, required: bool = True):
+def _timestamp(column: str, what: str, required: bool = True, starts: str | None = None):
+    """A step that records when it was done (and, with ``starts``, starts that next step's clock)."""
+
     def apply(conn, case, appeal, actor, now, form, settings) -> dict:
         text = _text(form, what, required)
-        _set(conn, case, **{column: utc_iso(now)})
+        values = {column: utc_iso(now)}
+        if starts:
+            values[f"{starts}_due"] = kept_due(*_deadline_clock(conn), starts, utc_iso(now))
+        _set(conn, case, **values)
         return {"text": text} if text else {}
 
     return apply
@@ -335,7 +351,7 @@ def _review(outcome: str):
 APPLY = {
     Step.VERIFY_TRUE: _verify_true,
     Step.VERIFY_FALSE: _verify_false,
-    Step.RECTIFY: _timestamp("fixed_at", "整改情况"),
+    Step.RECTIFY: _timestamp("fixed_at", "整改情况", starts="revisit"),
     Step.REVISIT: _timestamp("visited_at", "回访情况（群众反馈）"),
     Step.EXPLAIN: _timestamp("explained_at", "解释说明的内容"),
     Step.CLOSE: _timestamp("closed_at", "办结意见", required=False),

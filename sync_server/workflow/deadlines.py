@@ -7,6 +7,10 @@ Each step's deadline counts from the next working day after the event that start
   解释说明         revisit_days after the 不属实 finding (the citizen hears back as fast as after a fix)
 While an appeal is open the deadlines keep running. A pending step due within ``yellow_card_days`` working days
 carries a yellow card (黄牌), an overdue one a red card (红牌).
+
+A step's deadline is kept on the record when its clock starts (``kept_due``), so a later change of the rules does
+not move it; one that falls in a year whose official holiday schedule is not confirmed yet is computed afresh
+until the schedule is loaded, and carries a warning meanwhile.
 """
 
 from __future__ import annotations
@@ -58,23 +62,44 @@ def _day(iso: str | None) -> date | None:
     return date.fromisoformat(china_day(iso)) if iso else None
 
 
+def step_days(rules: DeadlineRules, step: str, fix_kind: str | None = None) -> int:
+    """How many working days a step has."""
+    if step == "fix":
+        return rules.complex_fix_days if fix_kind == "complex" else rules.simple_fix_days
+    return {"contact": rules.contact_days, "revisit": rules.revisit_days, "explain": rules.revisit_days}[step]
+
+
 def step_dues(case, rules: DeadlineRules, calendar: WorkdayCalendar) -> list[StepDue]:
-    """Every deadline the record has so far (``case`` is a ``bad_cases`` row)."""
-    dues = [_due(calendar, "contact", _day(case.opened_at), rules.contact_days, _day(case.verified_at))]
+    """Every deadline the record has so far (``case`` is a ``bad_cases`` row): the kept one where the record has
+    it, else computed from the rules and calendar in force."""
+    dues = [_due(case, calendar, "contact", _day(case.opened_at), rules.contact_days, _day(case.verified_at))]
     verified = _day(case.verified_at)
     if verified and case.fix_kind:
-        days = rules.complex_fix_days if case.fix_kind == "complex" else rules.simple_fix_days
-        dues.append(_due(calendar, "fix", verified, days, _day(case.fixed_at)))
+        days = step_days(rules, "fix", case.fix_kind)
+        dues.append(_due(case, calendar, "fix", verified, days, _day(case.fixed_at)))
         if case.fixed_at:
-            dues.append(_due(calendar, "revisit", _day(case.fixed_at), rules.revisit_days, _day(case.visited_at)))
+            fixed, visited = _day(case.fixed_at), _day(case.visited_at)
+            dues.append(_due(case, calendar, "revisit", fixed, rules.revisit_days, visited))
     elif verified:
-        dues.append(_due(calendar, "explain", verified, rules.revisit_days, _day(case.explained_at)))
+        dues.append(_due(case, calendar, "explain", verified, rules.revisit_days, _day(case.explained_at)))
     return dues
 
 
-def _due(calendar: WorkdayCalendar, step: str, start: date, days: int, done: date | None) -> StepDue:
+def _due(case, calendar: WorkdayCalendar, step: str, start: date, days: int, done: date | None) -> StepDue:
+    kept = getattr(case, f"{step}_due", None)
+    if kept:
+        return StepDue(step, date.fromisoformat(kept), done, True)
     deadline = _add_working_days(calendar, start, days)
     return StepDue(step, deadline.due, done, deadline.confirmed)
+
+
+def kept_due(
+    rules: DeadlineRules, calendar: WorkdayCalendar, step: str, start_iso: str, fix_kind: str | None = None
+) -> str | None:
+    """The deadline to keep on the record for a step whose clock starts at ``start_iso`` (China date of it), or
+    None when the calendar of that period is not confirmed yet (the deadline is then computed afresh)."""
+    deadline = _add_working_days(calendar, _day(start_iso), step_days(rules, step, fix_kind))
+    return deadline.due.isoformat() if deadline.confirmed else None
 
 
 # Many records share their days: computing each deadline once per calendar keeps the dashboard fast.

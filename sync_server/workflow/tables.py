@@ -1,4 +1,4 @@
-"""The workflow's tables on the server's ``METADATA`` (created by migration 0004): handling records and their
+"""The workflow's tables on the server's ``METADATA`` (created by migration 0004; deadlines kept since 0007): handling records and their
 history, appeals and evidence, official working-day schedules, webhook targets and deliveries."""
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ bad_cases = Table(
     Column("visited_at", String(40)),
     Column("explained_at", String(40)),
     Column("closed_at", String(40)),
+    Column("contact_due", String(10), comment="deadline set when the clock started"),
+    Column("fix_due", String(10), comment="deadline set when the clock started"),
+    Column("revisit_due", String(10), comment="deadline set when the clock started"),
+    Column("explain_due", String(10), comment="deadline set when the clock started"),
     Index("ix_bad_cases_state", "state"),
     Index("ix_bad_cases_arrival", "department", "arrival_day"),
 )

@@ -63,6 +63,7 @@ def test_year_end_deadline_falls_in_an_unconfirmed_year_until_the_schedule_is_lo
               StepForm("业务复杂，需要跨部门协调", fix_kind="complex"))  # fmt: skip
     fix = line(store, date(2026, 12, 25))
     assert fix.due.due.year == 2027 and not fix.due.confirmed
+    assert fix.case.fix_due is None  # not kept: computed afresh until the official schedule is loaded
     clock = lambda: china(2026, 12, 25, 12)  # noqa: E731
     with TestClient(create_app(store, clock=clock)) as client:
         assert sign_in(client, "sc_reviewer").status_code == 303
@@ -171,3 +172,30 @@ def test_the_dashboard_lists_the_ten_most_overdue_cards_first_and_links_to_the_r
     assert re.search(r'id="kpi-red"><b>12</b>', board) and re.search(r'id="kpi-yellow"><b>1</b>', board)
     more = board.split('id="card-list-more"')[1].split("</p>")[0]
     assert "全部红牌 12 张" in more and "全部黄牌 1 张" in more
+
+
+def test_a_deadline_is_kept_from_when_its_clock_started_when_the_rules_change(store, terminals, tmp_path):
+    """The province shortens its deadlines to 1 and 3 working days: records already running keep theirs."""
+    import shutil
+
+    from sync_server.configs import import_config
+
+    a01 = terminals["A01"]
+    a01.rate(1, china(2026, 11, 2, 10))  # Monday
+    take_step(store, 1, Step.VERIFY_TRUE, actor("sc_reviewer"), china(2026, 11, 3, 10),
+              StepForm("属实", fix_kind="simple"))  # fmt: skip
+    shorter = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, shorter)
+    rules = shorter / "rules" / "default.toml"
+    text = rules.read_text(encoding="utf-8").replace("contact_days = 2", "contact_days = 1")
+    rules.write_text(text.replace("simple_fix_days = 5", "simple_fix_days = 3"), encoding="utf-8")
+    import_config(store, shorter, "rules/default.toml", china(2026, 11, 5, 8))
+    a01.rate(2, china(2026, 11, 5, 10))  # Thursday, under the new rules
+    take_step(store, 2, Step.VERIFY_TRUE, actor("sc_reviewer"), china(2026, 11, 5, 15),
+              StepForm("属实", fix_kind="simple"))  # fmt: skip
+    today = date(2026, 11, 5)
+    kept = {d.step: d.due for d in line(store, today, 1).dues}
+    assert kept == {"contact": date(2026, 11, 4), "fix": date(2026, 11, 10)}  # 2 and 5 working days, as set
+    new = {d.step: d.due for d in line(store, today, 2).dues}
+    assert new == {"contact": date(2026, 11, 6), "fix": date(2026, 11, 10)}  # 1 and 3 working days
+    assert line(store, today, 1).case.contact_due == "2026-11-04"
