@@ -189,7 +189,7 @@ class KioskApp(App):
 
     def _start_sync(self):
         try:
-            from kiosk.sync import start_sync
+            from kiosk.syncworker import start_sync
         except ImportError:
             return None
         k = self.kiosk

@@ -252,7 +252,8 @@ def _sqlite_ceiling(path: Path, prepared, journal: tuple[str, str]) -> float:
 
 def _drain_seconds(server: LocalServer, tmp: Path, n: int) -> float:
     from kiosk.outbox import Outbox
-    from kiosk.sync import SyncClient, SyncPolicy, SyncWorker, new_session
+    from kiosk.sync import SyncClient, SyncPolicy, new_session
+    from kiosk.syncworker import SyncWorker
 
     identity = enrolled_identity(server)
     outbox = Outbox(tmp / "drain-outbox.db", identity.device_id)

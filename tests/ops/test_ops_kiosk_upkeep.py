@@ -127,7 +127,8 @@ def test_a_new_configuration_waits_for_the_citizen_then_applies_without_restart(
 
 def test_the_sync_worker_hands_a_pulled_configuration_to_the_idle_flow(flow, outbox, clock, hall_config, tmp_path):
     from kiosk.config_cache import PARTS
-    from kiosk.sync import ConfigPull, SyncWorker
+    from kiosk.sync import ConfigPull
+    from kiosk.syncworker import SyncWorker
 
     new = renamed(hall_config, "不动产登记（调整后）")
     body = {part: getattr(new, part).model_dump(mode="json") for part in PARTS}

@@ -13,7 +13,8 @@ from sync_fakes import FakeSession, acks, reply
 from haochaping.signing import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_matches
 from kiosk.errors import ServerRefused, ServerUnavailable
 from kiosk.identity import DeviceIdentity
-from kiosk.sync import SyncClient, SyncPolicy, SyncWorker, backoff_delay, parse_retry_after, plan_acks
+from kiosk.sync import SyncClient, SyncPolicy, backoff_delay, parse_retry_after
+from kiosk.syncworker import SyncWorker, plan_acks
 
 SECRET = bytes(range(32))
 POLICY = SyncPolicy(batch_size=3, backoff_base_s=1.0, backoff_cap_s=300.0)

@@ -7,7 +7,8 @@ import pytest
 from sync_fakes import FakeSession, reply
 
 from kiosk.identity import DeviceIdentity
-from kiosk.sync import SyncClient, plan_acks
+from kiosk.sync import SyncClient
+from kiosk.syncworker import plan_acks
 from sync_server import schemas
 
 

@@ -25,7 +25,8 @@ from kiosk.config_cache import CACHE_FILE, read_config_cache
 from kiosk.flow import Flow, Screen, SignIn
 from kiosk.identity import load_or_create_identity
 from kiosk.outbox import Outbox
-from kiosk.sync import SyncClient, SyncPolicy, SyncWorker, TriggerPoller, new_session
+from kiosk.sync import SyncClient, SyncPolicy, new_session
+from kiosk.syncworker import SyncWorker, TriggerPoller
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -322,7 +323,7 @@ def test_a_kiosk_whose_clock_is_20_minutes_fast_corrects_it_and_syncs(server, ou
 def test_start_sync_carries_a_server_prompt_to_the_flow_and_the_rating_back(server, tmp_path, hall_config):
     from kiosk.flow import Submit, TapLevel
     from kiosk.settings import KioskSettings
-    from kiosk.sync import start_sync
+    from kiosk.syncworker import start_sync
 
     key = server.case_system_key()
     identity = enrolled_identity(server)

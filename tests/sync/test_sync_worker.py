@@ -14,7 +14,8 @@ from kiosk.config_cache import CACHE_FILE, read_config_cache
 from kiosk.errors import TriggerRefused
 from kiosk.flow import Flow, Screen, SignIn, Trigger
 from kiosk.identity import DeviceIdentity
-from kiosk.sync import SyncClient, SyncPolicy, SyncWorker, TriggerPoller, start_sync
+from kiosk.sync import SyncClient, SyncPolicy
+from kiosk.syncworker import SyncWorker, TriggerPoller, start_sync
 
 SECRET = bytes(range(32))
 POLICY = SyncPolicy(batch_size=50, idle_s=10, config_every_s=300, status_every_s=60)
