@@ -1,5 +1,6 @@
-"""The workflow's tables on the server's ``METADATA`` (created by migration 0004; deadlines kept since 0007): handling records and their
-history, appeals and evidence, official working-day schedules, webhook targets and deliveries."""
+"""The workflow's tables on the server's ``METADATA`` (created by migration 0004; kept deadlines since 0007):
+handling records and their history, appeals and evidence, official working-day schedules, webhook targets and
+deliveries."""
 
 from __future__ import annotations
 
