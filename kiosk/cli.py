@@ -19,6 +19,7 @@ def register(sub) -> None:
     trig = ksub.add_parser("trigger", help="办件办结：在评价器上发起评价")
     trig.add_argument("--case", required=True, help="办件编号")
     trig.add_argument("--matter", help="事项编码（默认为本窗口的第一个事项）")
+    trig.add_argument("--settings", type=Path, default=argparse.SUPPRESS, help="评价器设置文件")
     trig.set_defaults(func=_trigger)
     enrol = ksub.add_parser("enroll", help="用服务器发放的一次性登记码登记本评价器")
     enrol.add_argument("--server", required=True, help="中心服务器地址，如 http://10.0.0.5:8000")

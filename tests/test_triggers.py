@@ -320,7 +320,7 @@ def test_cli_trigger_end_to_end(tmp_path, server, flow, clock):
     assert flow.state.prompt.matter_code == MATTER_A01_SECOND
 
     rate(flow, clock)
-    again = hcp("kiosk", "--settings", str(settings), "trigger", "--case", "CLI-1")
+    again = hcp("kiosk", "trigger", "--settings", str(settings), "--case", "CLI-1")  # as README and the demo say
     assert again.returncode == 1
     assert again.stderr.strip() == "评价未发起：办件 CLI-1 已评价，不能重复发起"
     assert flow.screen is Screen.IDLE
