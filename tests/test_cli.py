@@ -138,3 +138,40 @@ def test_kiosk_trigger_needs_a_case(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["kiosk", "trigger"])
     assert exit_.value.code == 2 and "--case" in capsys.readouterr().err
+
+
+WRITTEN_IN = ("README.md", "deploy/README.md", "sync_server/README.md", "bin/start-demo")
+
+
+def written_commands() -> list[tuple[str, str]]:
+    """(file, command) for every whole ``hcp …`` command the documents and the demo script tell people to type:
+    in code spans and blocks, and in the demo's commands and hints (bare command names, synopses with […] and
+    prose are left out)."""
+    root = README.parent
+    names = {" ".join(path) for path in command_paths(build_parser())}
+    found = []
+    for name in WRITTEN_IN:
+        text = (root / name).read_text(encoding="utf-8").replace("\\\n", " ")
+        pattern = r"(?:^|[\s`(|：])(?:/opt/hcp/bin/)?(hcp (?:kiosk|server|bench|pin-hash)\b[^`|)\n#]*)"
+        for match in re.finditer(pattern, text, re.MULTILINE):
+            command = re.split(r"\s\d?>|\s&|\s\|\|", match.group(1))[0].strip()
+            if command.count('"') % 2:
+                command = command.rstrip('"')  # the end of an echoed hint
+            if re.search(r"[\[…<\u4e00-\u9fff]", command) or command[4:] in names:
+                continue
+            found.append((name, command))
+    return found
+
+
+def test_every_command_the_documents_and_the_demo_write_is_one_the_cli_accepts():
+    import shlex
+
+    commands = written_commands()
+    assert len(commands) >= 15, commands  # the extraction itself works
+    assert ("bin/start-demo", "hcp kiosk trigger --settings $DEMO/kiosk.toml --case 2026112700001") in commands
+    for name, command in commands:
+        words = ["X" if "$" in word else word for word in shlex.split(command)[1:]]
+        try:
+            build_parser().parse_args(words)
+        except SystemExit:
+            pytest.fail(f"{name}: “{command}” is not accepted by hcp")
