@@ -89,6 +89,7 @@ def review(conn: Connection, scope: Scope, start: str, end: str, settings: Conso
         )
         if scope.allows_window(device_windows.get(f.device_id))
     ]
+    flags = [with_filled(conn, f) for f in flags]
     conflicts = {
         c.record_id: c
         for c in conn.execute(select(record_conflicts).where(record_conflicts.c.received_at >= start))
@@ -118,6 +119,24 @@ def review(conn: Connection, scope: Scope, start: str, end: str, settings: Conso
     bursts = find_bursts([r[:5] for r in rows], settings.burst_window_s, settings.burst_min_ratings)
     fast = find_fast(rows, settings.min_read_s)
     return flags, conflicts, bursts, fast
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An integrity flag as the page shows it; ``filled`` when the record a gap missed has arrived since."""
+
+    row: object
+    filled: bool
+
+    def __getattr__(self, name: str):
+        return getattr(self.row, name)
+
+
+def with_filled(conn: Connection, flag) -> Flag:
+    if flag.kind != "gap" or flag.seq is None:
+        return Flag(flag, False)
+    missing = select(records.c.id).where(records.c.device_id == flag.device_id, records.c.seq == flag.seq - 1)
+    return Flag(flag, conn.execute(missing.limit(1)).first() is not None)
 
 
 def router() -> APIRouter:

@@ -266,9 +266,14 @@ def load_detail(conn: Connection, record_id: str, viewer: Viewer, names: Names) 
     excl = conn.execute(
         select(rating_exclusions).where(rating_exclusions.c.record_id == record_id).order_by(rating_exclusions.c.id)
     ).all()
-    flags = conn.execute(
-        select(integrity_flags).where(integrity_flags.c.record_id == record_id).order_by(integrity_flags.c.id)
-    ).all()
+    from sync_server.console.integrity import with_filled
+
+    flags = [
+        with_filled(conn, f)
+        for f in conn.execute(
+            select(integrity_flags).where(integrity_flags.c.record_id == record_id).order_by(integrity_flags.c.id)
+        )
+    ]
     active = any(e.lifted_at is None for e in excl)
     detail = json.loads(rec.detail or "{}")
     prompted = rec.prompted_at or (case.prompted_at if case else None)

@@ -43,6 +43,27 @@ def test_integrity_page_lists_the_fast_rating_and_flags(app_client, hall):
     assert hall.ids["C1"] not in fast_table
 
 
+def test_a_gap_that_was_filled_later_says_so_and_one_still_open_does_not(app_client, hall):
+    """A terminal's batch with record 2 got lost and was sent again later; record 4 never arrived."""
+    from testkit import ChainedRecords
+
+    from sync_server.devices import add_enrolment_code, enrol
+    from sync_server.ingest import ingest
+
+    code, _ = add_enrolment_code(hall.store, "C05", at(26, 8))
+    terminal = ChainedRecords(enrol(hall.store, code, at(26, 8)).id, "C05")
+    r1, r2, r3, r4, r5 = (terminal.record("sign_in", at(26, 9, minute)) for minute in range(5))
+    ingest(hall.store, terminal.device_id, [r1, r3], at(26, 9, 10))
+    ingest(hall.store, terminal.device_id, [r2], at(26, 9, 20))
+    ingest(hall.store, terminal.device_id, [r5], at(26, 9, 30))
+    sign_in(app_client, "admin")
+    table = app_client.get("/console/integrity", params=NOV).text.split('id="flags"')[1].split("</table>")[0]
+    rows = {rid: next(row for row in table.split("<tr>") if rid in row) for rid in (r3["id"], r5["id"])}
+    assert "序号 2 未收到" in rows[r3["id"]] and "已补齐" in rows[r3["id"]]
+    assert "序号 4 未收到" in rows[r5["id"]] and "已补齐" not in rows[r5["id"]]
+    assert r4["id"] not in table
+
+
 def test_a_silent_terminal_stands_out_on_the_devices_page(app_client, hall):
     status = {"outbox_depth": 17, "config_version": "x", "clock_offset_s": -3.5, "app_version": "1.0"}
     with hall.store.write() as conn:
