@@ -342,8 +342,12 @@ def test_a_withdrawn_record_shows_as_withdrawn_carries_no_card_and_is_counted_ap
     early = a01.record("rating", china(2026, 11, 2, 9, 1), level=4, prompted_at=prompt["occurred_at"], **case)
     late = a01.record("rating", china(2026, 11, 2, 9, 2), level=2, prompted_at=prompt["occurred_at"], **case)
     ingest(store, a01.device_id, [prompt, late], china(2026, 11, 2, 9, 5))  # the later rating arrives first
+    appeal = StepForm("群众随后在窗口改评满意", category="mistake")
+    take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), china(2026, 11, 2, 9, 5, 30), appeal)
     ingest(store, a01.device_id, [early], china(2026, 11, 2, 9, 6))
-    assert case_state(store) == "withdrawn"
+    assert case_state(store) == "withdrawn"  # from 申诉中: the appeal is moot
+    with pytest.raises(StepRefused, match="已撤销"):
+        take_step(store, 1, Step.UPHOLD, actor("admin"), china(2026, 11, 2, 10), StepForm(""))
     with store.read() as conn:
         figures = handling(conn, Scope(), date(2026, 11, 1), date(2026, 11, 30), None, date(2026, 11, 30))
     assert (figures.opened, figures.withdrawn, figures.substantiated, figures.red) == (1, 1, 0, [])
@@ -352,5 +356,6 @@ def test_a_withdrawn_record_shows_as_withdrawn_carries_no_card_and_is_counted_ap
         page = c.get("/console/cases/1")
         assert "已撤销（评价已被取代）" in page.text and "更早的评价取代" in page.text
         assert 'id="actions"' not in page.text and "红牌" not in page.text
+        assert "工单已撤销，申诉无需审核" in page.text and "待大厅管理员审核" not in page.text
         listed = c.get("/console/cases?state=withdrawn")
         assert "#1" in listed.text
