@@ -1,6 +1,10 @@
-"""``hcp bench console``: generate a database of N ratings straight into SQLite (plus the rollup), then measure the
-p95 of the dashboard and the ratings list over HTTP (in-process ASGI client), one ``<name> <value> <unit>`` line
-per figure.
+"""``hcp bench console``: generate a database of N ratings straight into SQLite or PostgreSQL (plus the rollups),
+then measure the p95 of the dashboard and the ratings list over HTTP (in-process ASGI client), one
+``<name> <value> <unit>`` line per figure.
+
+Both databases get the same rows from one generator (``synthetic_chunks``) and the same rollups (``rollup_rows``):
+SQLite through executemany, PostgreSQL through COPY, each with the secondary indexes of ``records`` and ``ratings``
+dropped during the load. The measuring knows only a ``Store``.
 
 The generated rows are shaped like real ones (ids, windows, clerks, matters, channels, levels, reasons, comments)
 but skip what the read paths never look at: hashes are placeholders and the cases table is left empty (the case
@@ -12,14 +16,18 @@ from __future__ import annotations
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from haochaping.config import HallConfig, ReasonList, Rules, read_toml
-from sync_server.db import records
+from sync_server.db import ratings, records
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPARTMENTS, WINDOWS_PER_DEPT, DAYS = 10, 3, 365
@@ -35,7 +43,11 @@ RECORD_COLUMNS = tuple(records.c.keys())  # the generator writes rows in the tab
 def register(which) -> None:
     p = which.add_parser("console", help="管理后台：生成 N 条评价后测统计概览与评价明细的 p95")
     p.add_argument("--ratings", type=int, default=10_000_000, help="生成的评价条数（默认 10000000）")
-    p.add_argument("--db", type=Path, help="数据库文件（默认临时目录，结束后删除）")
+    p.add_argument(
+        "--db",
+        help="SQLite 数据库文件，或 PostgreSQL 地址 postgresql+psycopg://用户@主机:端口/库"
+        "（默认临时 SQLite 文件，结束后删除；PostgreSQL 库须为空库）",
+    )
     p.add_argument("--reuse", action="store_true", help="--db 已有生成好的数据时直接测量")
     p.add_argument("--requests", type=int, default=40, help="每种页面的请求次数（默认 40）")
     p.set_defaults(func=run)
@@ -67,57 +79,70 @@ def synthetic_config() -> HallConfig:
     return HallConfig.model_validate({"hall": hall, "reasons": reasons.model_dump(), "rules": Rules().model_dump()})
 
 
-def generate(path: Path, n: int, seed: int = 7) -> float:
-    """Fill a migrated database with ``n`` ratings over the last year; returns seconds taken."""
-    from sync_server.console.auth import hash_password
-    from sync_server.db import Store, migrate, utc_iso
+def database_url(db: str | None, tmp_dir: Path) -> str:
+    """The SQLAlchemy URL of ``--db``: a PostgreSQL URL as given, else a SQLite file (default: one in ``tmp_dir``)."""
+    if db and db.startswith(("postgresql", "sqlite:")):
+        return db
+    return f"sqlite:///{Path(db) if db else tmp_dir / 'console.db'}"
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.split(":///", 1)[1])
+
+
+def generate(url: str, n: int, seed: int = 7) -> float:
+    """Fill a new (SQLite) or empty (PostgreSQL) database with ``n`` ratings over the last year, the same rows and
+    rollups on both; returns seconds taken."""
+    from sync_server.db import Store, migrate
 
     started = time.perf_counter()
-    store = Store.from_url(f"sqlite:///{path}")
+    store = Store.from_url(url)
     migrate(store)
-    store.dispose()
     config = synthetic_config()
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=DELETE")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("PRAGMA cache_size=-400000")
-    db.execute(
-        "INSERT INTO config_versions (version, content, source, imported_at) VALUES (?, ?, 'bench', ?)",
-        (config.version, config.model_dump_json(), utc_iso(BENCH_NOW)),
-    )
-    db.execute(
-        "INSERT INTO users (username, password_hash, role, department, created_at) VALUES (?, ?, 'admin', NULL, ?)",
-        ("bench", hash_password("bench-password"), utc_iso(BENCH_NOW)),
-    )
-    indexes = _drop_indexes(db, ("records", "ratings"))
-    rating_counts, case_counts = _load(db, config, n, random.Random(seed))
-    for sql in indexes:
-        db.execute(sql)
-    _load_rollup(db, rating_counts, case_counts)
-    db.execute("ANALYZE")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.close()
+    _seed(store, config)
+    dialect = store.dialect
+    store.dispose()
+    if dialect == "postgresql":
+        _generate_postgresql(url, config, n, seed)
+    else:
+        _generate_sqlite(sqlite_path(url), config, n, seed)
     return time.perf_counter() - started
 
 
-def _drop_indexes(db, tables) -> list[str]:
-    rows = db.execute(
-        f"SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND tbl_name IN "
-        f"({','.join('?' * len(tables))})",
-        tables,
-    ).fetchall()
-    for name, _ in rows:
-        db.execute(f'DROP INDEX "{name}"')
-    return [sql for _, sql in rows]
+def _seed(store, config: HallConfig) -> None:
+    """The hall's configuration and the ``bench`` administrator the measuring signs in as."""
+    from sqlalchemy import insert
+
+    from sync_server.console.auth import hash_password
+    from sync_server.console.tables import users
+    from sync_server.db import config_versions, utc_iso
+
+    with store.write() as conn:
+        conn.execute(
+            insert(config_versions).values(
+                version=config.version, content=config.model_dump_json(), source="bench", imported_at=utc_iso(BENCH_NOW)
+            )
+        )
+        conn.execute(
+            insert(users).values(
+                username="bench",
+                password_hash=hash_password("bench-password"),
+                role="admin",
+                department=None,
+                created_at=utc_iso(BENCH_NOW),
+            )
+        )
 
 
-def _load(db, config: HallConfig, n: int, rng: random.Random) -> tuple[Counter, Counter]:
+def synthetic_chunks(
+    config: HallConfig, n: int, rng: random.Random, rating_keys: Counter, case_keys: Counter, chunk: int = 200_000
+) -> Iterator[tuple[list[tuple], list[tuple]]]:
+    """``n`` ratings spread evenly over the year before ``BENCH_NOW``, as chunks of ``records`` rows (in
+    ``RECORD_COLUMNS`` order) and ``ratings`` rows (in table order). Counts each rating's daily rollup keys into
+    ``rating_keys`` and ``case_keys`` as it goes, as ingest's deltas would."""
     windows = [(w.code, w.department, w.matters) for w in config.hall.windows]
     start = BENCH_NOW - timedelta(days=DAYS)
     step = DAYS * 86400 / max(n, 1)
-    ratings_counter: Counter = Counter()
-    cases_counter: Counter = Counter()
-    chunk = 200_000
     for first in range(0, n, chunk):
         recs, rats = [], []
         levels = rng.choices(LEVELS, LEVEL_WEIGHTS, k=min(chunk, n - first))
@@ -162,40 +187,137 @@ def _load(db, config: HallConfig, n: int, rng: random.Random) -> tuple[Counter, 
             )
             rats.append((rid, case_no, level, channel, occurred, "counting", 1))
             day = (moment + CHINA).date().isoformat()
-            ratings_counter[(day, dept, window, clerk, matter, channel, level, "effective")] += 1
+            rating_keys[(day, dept, window, clerk, matter, channel, level, "effective")] += 1
             key = (day, dept, window, clerk, matter)
-            cases_counter[key + ("prompted",)] += 1 + (1 if i % 12 == 0 else 0)  # ~8% prompted, never rated
-            cases_counter[key + ("rated",)] += 0 if channel == 0 else 1
-            cases_counter[key + ("default_only",)] += 1 if channel == 0 else 0
-        db.execute("BEGIN")
-        db.executemany(
-            f"INSERT INTO records ({','.join(RECORD_COLUMNS)}) VALUES ({','.join('?' * len(RECORD_COLUMNS))})", recs
-        )
-        db.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?)", rats)
-        db.execute("COMMIT")
-    return ratings_counter, cases_counter
+            case_keys[key + ("prompted",)] += 1 + (1 if i % 12 == 0 else 0)  # ~8% prompted, never rated
+            case_keys[key + ("rated",)] += 0 if channel == 0 else 1
+            case_keys[key + ("default_only",)] += 1 if channel == 0 else 0
+        yield recs, rats
 
 
-def _load_rollup(db, ratings_counter: Counter, cases_counter: Counter) -> None:
-    """Daily, monthly and trend rollups, projected from the daily keys exactly as ingest's deltas are."""
+def rollup_rows(rating_keys: Counter, case_keys: Counter) -> Iterator[tuple[str, list[str], list[tuple]]]:
+    """(table, columns, rows) of the daily, monthly and trend rollups, projected from the daily keys exactly as
+    ingest's deltas are."""
     from sync_server.console.rollup import CASE_COUNTS, project_cases, project_ratings
 
-    db.execute("BEGIN")
-    for table, counts in project_ratings(ratings_counter).items():
+    for table, counts in project_ratings(rating_keys).items():
         names = [c.name for c in table.primary_key.columns] + ["n"]
-        db.executemany(_insert_sql(table.name, names), [k + (n,) for k, n in counts.items()])
-    for table, counts in project_cases(cases_counter).items():
+        yield table.name, names, [k + (n,) for k, n in counts.items()]
+    for table, counts in project_cases(case_keys).items():
         names = [c.name for c in table.primary_key.columns] + list(CASE_COUNTS)
         grouped: dict[tuple, list[int]] = {}
         for k, n in counts.items():
             grouped.setdefault(k[:-1], [0, 0, 0])[CASE_COUNTS.index(k[-1])] += n
-        db.executemany(_insert_sql(table.name, names), [k + tuple(v) for k, v in grouped.items()])
+        yield table.name, names, [k + tuple(v) for k, v in grouped.items()]
+
+
+# ---------------------------------------------------------------- SQLite: executemany with the indexes dropped
+
+
+def _generate_sqlite(path: Path, config: HallConfig, n: int, seed: int) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-400000")
+    indexes = _drop_indexes(db, ("records", "ratings"))
+    rating_keys, case_keys = _load(db, config, n, random.Random(seed))
+    for sql in indexes:
+        db.execute(sql)
+    _load_rollup(db, rating_keys, case_keys)
+    db.execute("ANALYZE")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.close()
+
+
+def _drop_indexes(db, tables) -> list[str]:
+    rows = db.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND tbl_name IN "
+        f"({','.join('?' * len(tables))})",
+        tables,
+    ).fetchall()
+    for name, _ in rows:
+        db.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in rows]
+
+
+def _load(db, config: HallConfig, n: int, rng: random.Random) -> tuple[Counter, Counter]:
+    rating_keys, case_keys = Counter(), Counter()
+    insert_record = f"INSERT INTO records ({','.join(RECORD_COLUMNS)}) VALUES ({','.join('?' * len(RECORD_COLUMNS))})"
+    for recs, rats in synthetic_chunks(config, n, rng, rating_keys, case_keys):
+        db.execute("BEGIN")
+        db.executemany(insert_record, recs)
+        db.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?)", rats)
+        db.execute("COMMIT")
+    return rating_keys, case_keys
+
+
+def _load_rollup(db, rating_keys: Counter, case_keys: Counter) -> None:
+    db.execute("BEGIN")
+    for table, names, rows in rollup_rows(rating_keys, case_keys):
+        columns = ", ".join(f'"{n}"' for n in names)
+        db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * len(names))})", rows)
     db.execute("COMMIT")
 
 
-def _insert_sql(table: str, names: list[str]) -> str:
+# ---------------------------------------------------------------- PostgreSQL: COPY with the indexes dropped
+
+# The non-primary-key indexes of the two big tables, with the statement that re-creates each.
+_PG_INDEXES = """
+SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid IN ('records'::regclass, 'ratings'::regclass) AND NOT i.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+"""
+
+
+def _generate_postgresql(url: str, config: HallConfig, n: int, seed: int) -> None:
+    """One transaction: drop the indexes, COPY the rows, re-create the indexes, COPY the rollups (a failure leaves
+    the database as it was); then VACUUM ANALYZE, so the pages are read as a settled database reads them."""
+    import psycopg
+
+    with psycopg.connect(_libpq_url(url)) as db:
+        db.execute("SET maintenance_work_mem = '512MB'")
+        indexes = db.execute(_PG_INDEXES).fetchall()
+        for name, _ in indexes:
+            db.execute(f'DROP INDEX "{name}"')
+        rating_keys, case_keys = Counter(), Counter()
+        with db.cursor() as cur:
+            for recs, rats in synthetic_chunks(config, n, random.Random(seed), rating_keys, case_keys):
+                _copy(cur, "records", RECORD_COLUMNS, recs)
+                _copy(cur, "ratings", tuple(ratings.c.keys()), rats)
+            for _, sql in indexes:
+                cur.execute(sql)
+            for table, names, rows in rollup_rows(rating_keys, case_keys):
+                _copy(cur, table, names, rows)
+    with psycopg.connect(_libpq_url(url), autocommit=True) as db:
+        db.execute("VACUUM (ANALYZE)")
+
+
+def _copy(cur, table: str, names, rows: list[tuple]) -> None:
     columns = ", ".join(f'"{n}"' for n in names)
-    return f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * len(names))})"
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _libpq_url(url: str) -> str:
+    """``postgresql+psycopg://…`` as libpq writes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def ratings_held(store) -> int:
+    from sqlalchemy import func, select
+
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(ratings)).scalar_one()
+
+
+def database_size_mb(store, url: str) -> float:
+    from sqlalchemy import text
+
+    if store.dialect == "postgresql":
+        with store.read() as conn:
+            return conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one() / 1e6
+    return sqlite_path(url).stat().st_size / 1e6
 
 
 # ---------------------------------------------------------------- measuring
@@ -206,19 +328,15 @@ def _p95(samples: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
-def measure(path: Path, requests: int) -> dict[str, list[float]]:
+def measure(url: str, requests: int) -> dict[str, list[float]]:
+    """Milliseconds per page view, through the real app on whichever database ``url`` names."""
     import re
 
-    from fastapi.testclient import TestClient
-
-    from sync_server.app import create_app
     from sync_server.db import Store, migrate
 
-    store = Store.from_url(f"sqlite:///{path}")
+    store = Store.from_url(url)
     migrate(store)  # a reused database may predate newer migrations
-    client = TestClient(create_app(store, clock=lambda: BENCH_NOW), raise_server_exceptions=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
-    client.post("/console/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
+    client = signed_in_client(store)
     today = (BENCH_NOW + CHINA).date()
     month = {"from": today.replace(day=1).isoformat(), "to": today.isoformat()}
     year = {"from": (today - timedelta(days=364)).isoformat(), "to": today.isoformat()}
@@ -250,6 +368,20 @@ def measure(path: Path, requests: int) -> dict[str, list[float]]:
     return out
 
 
+def signed_in_client(store):
+    """An in-process client of the real console app on ``store``, signed in as the bench's administrator."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from sync_server.app import create_app
+
+    client = TestClient(create_app(store, clock=lambda: BENCH_NOW), raise_server_exceptions=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
+    client.post("/console/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
+    return client
+
+
 def _last_month(today: date) -> dict[str, str]:
     last = today.replace(day=1) - timedelta(days=1)
     return {"from": last.replace(day=1).isoformat(), "to": last.isoformat()}
@@ -265,29 +397,67 @@ def _timed(client, path: str, params: dict) -> float:
 
 
 def run(args) -> int:
-    tmp = None
-    path = args.db
-    if path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="hcp-bench-console-")
-        path = Path(tmp.name) / "console.db"
-    try:
-        if not (args.reuse and path.exists()):
-            if path.exists():
-                path.unlink()
-            seconds = generate(path, args.ratings)
-            print(f"console.generate_s {seconds:.1f} s", flush=True)
-            print(f"console.generate_rate {args.ratings / seconds:.0f} ratings/s", flush=True)
-        print(f"console.ratings {args.ratings} ratings", flush=True)
-        print(f"console.db_size {path.stat().st_size / 1e6:.0f} MB", flush=True)
-        samples = measure(path, args.requests)
-        print(f"console.dashboard_p95_ms {_p95(samples['dashboard']):.1f} ms")
-        print(f"console.dashboard_median_ms {statistics.median(samples['dashboard']):.1f} ms")
-        print(f"console.ratings_list_p95_ms {_p95(samples['list'] + samples['list_next']):.1f} ms")
-        print(f"console.ratings_list_median_ms {statistics.median(samples['list']):.1f} ms")
-        if samples["list_next"]:
-            print(f"console.ratings_list_next_page_p95_ms {_p95(samples['list_next']):.1f} ms")
-        print(f"console.dashboard_year_p95_ms {_p95(samples['dashboard_year']):.1f} ms")
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    with tempfile.TemporaryDirectory(prefix="hcp-bench-console-") as tmp:
+        url = database_url(args.db, Path(tmp))
+        ratings_n = _prepare(url, args.ratings, args.reuse)
+        if ratings_n is None:
+            return 1
+        _report(url, ratings_n, args.requests)
     return 0
+
+
+def _prepare(url: str, n: int, reuse: bool) -> int | None:
+    """Generate the ratings unless reused; returns how many the database holds, None when it refuses."""
+    from sync_server.db import Store, migrate
+
+    if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if reuse and path.exists():
+            return _counted(url)
+        path.unlink(missing_ok=True)
+    else:
+        store = Store.from_url(url)
+        migrate(store)
+        held = ratings_held(store)
+        store.dispose()
+        if held and reuse:
+            return held
+        if held:
+            print(
+                f"hcp: 该 PostgreSQL 数据库已有 {held} 条评价，不会写入或覆盖；"
+                "加 --reuse 直接测量已有数据，或换一个空数据库",
+                file=sys.stderr,
+            )
+            return None
+    seconds = generate(url, n)
+    print(f"console.generate_s {seconds:.1f} s", flush=True)
+    print(f"console.generate_rate {n / seconds:.0f} ratings/s", flush=True)
+    return n
+
+
+def _counted(url: str) -> int:
+    from sync_server.db import Store
+
+    store = Store.from_url(url)
+    try:
+        return ratings_held(store)
+    finally:
+        store.dispose()
+
+
+def _report(url: str, ratings_n: int, requests: int) -> None:
+    from sync_server.db import Store
+
+    store = Store.from_url(url)
+    print(f"console.database {store.dialect} -", flush=True)
+    print(f"console.ratings {ratings_n} ratings", flush=True)
+    print(f"console.db_size {database_size_mb(store, url):.0f} MB", flush=True)
+    store.dispose()
+    samples = measure(url, requests)
+    print(f"console.dashboard_p95_ms {_p95(samples['dashboard']):.1f} ms")
+    print(f"console.dashboard_median_ms {statistics.median(samples['dashboard']):.1f} ms")
+    print(f"console.ratings_list_p95_ms {_p95(samples['list'] + samples['list_next']):.1f} ms")
+    print(f"console.ratings_list_median_ms {statistics.median(samples['list']):.1f} ms")
+    if samples["list_next"]:
+        print(f"console.ratings_list_next_page_p95_ms {_p95(samples['list_next']):.1f} ms")
+    print(f"console.dashboard_year_p95_ms {_p95(samples['dashboard_year']):.1f} ms")

@@ -164,26 +164,65 @@ def test_hcp_server_user_add_then_sign_in(sqlite_store, tmp_path):
     assert open_session(sqlite_store, "first", "long-password", "127.0.0.1", at(2), ConsoleSettings())
 
 
-def test_hcp_bench_console_prints_its_figures(tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "haochaping.cli",
-        "bench",
-        "console",
-        "--ratings",
-        "2000",
-        "--requests",
-        "4",
-        "--db",
-        str(tmp_path / "bench.db"),
-    ]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+def _bench_console(db: str, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "haochaping.cli", "bench", "console", "--ratings", "2000", "--requests", "4"]
+    return subprocess.run(cmd + ["--db", db, *extra], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def _printed(done: subprocess.CompletedProcess) -> dict[str, str]:
     assert done.returncode == 0, done.stderr
-    figures = {line.split()[0]: float(line.split()[1]) for line in done.stdout.splitlines()}
-    assert figures["console.ratings"] == 2000
-    assert 0 < figures["console.dashboard_p95_ms"] < 5000
-    assert 0 < figures["console.ratings_list_p95_ms"] < 5000
+    return {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()}
+
+
+def _bench_dashboard(url: str) -> dict[str, list[str]]:
+    """What the bench's administrator reads on the dashboard for the whole generated year: the KPIs (好评率 and
+    the counts beside them) and every figure of the tables by department, window, clerk and matter."""
+    from sync_server.console.bench import signed_in_client
+    from sync_server.db import Store
+
+    store = Store.from_url(url)
+    try:
+        page = signed_in_client(store).get(
+            "/console/dashboard", params={"from": "2025-11-01", "to": "2026-11-30", "by": "month"}
+        )
+    finally:
+        store.dispose()
+    assert page.status_code == 200
+    kpis = re.findall(r'<div class="kpi[^"]*" id="(kpi-[a-z-]+)"><b>([^<]*)</b><span>([^<]*)</span>', page.text)
+    return {"kpis": kpis, "tables": re.findall(r'<td class="num">([^<]*)</td>', page.text)}
+
+
+def test_hcp_bench_console_prints_its_figures(tmp_path):
+    figures = _printed(_bench_console(str(tmp_path / "bench.db")))
+    assert figures["console.database"] == "sqlite"
+    assert float(figures["console.ratings"]) == 2000
+    assert 0 < float(figures["console.dashboard_p95_ms"]) < 5000
+    assert 0 < float(figures["console.ratings_list_p95_ms"]) < 5000
+
+
+def test_hcp_bench_console_on_postgresql_serves_the_same_dashboard_as_on_sqlite(tmp_path):
+    from testkit import fresh_pg_database
+
+    from sync_server.console.bench import generate
+
+    sqlite_url = f"sqlite:///{tmp_path / 'bench.db'}"
+    generate(sqlite_url, 2000)
+    on_sqlite = _bench_dashboard(sqlite_url)
+    with fresh_pg_database("hcp_bench") as url:
+        figures = _printed(_bench_console(url))
+        on_postgresql = _bench_dashboard(url)
+        again = _bench_console(url)
+        reused = _printed(_bench_console(url, "--reuse"))
+    assert figures["console.database"] == "postgresql"
+    assert float(figures["console.ratings"]) == 2000
+    assert 0 < float(figures["console.dashboard_p95_ms"]) < 5000
+    assert 0 < float(figures["console.ratings_list_p95_ms"]) < 5000
+    kpis = {key: (value, label) for key, value, label in on_postgresql["kpis"]}
+    assert kpis["kpi-count"][0] == "2000" and kpis["kpi-good-rate"][0].endswith("%")
+    assert len(on_postgresql["tables"]) == 9 * (10 + 30 + 60 + 60)  # departments, windows, clerks, matters
+    assert on_postgresql == on_sqlite  # same 好评率, same counts, table by table
+    assert again.returncode == 1 and "已有 2000 条评价" in again.stderr and "--reuse" in again.stderr
+    assert reused["console.ratings"] == "2000" and "console.generate_s" not in reused
 
 
 def test_the_silence_limit_is_a_server_setting(hall):
