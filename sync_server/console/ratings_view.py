@@ -16,7 +16,7 @@ from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import Names, mask_contact
 from sync_server.console.period import Period, parse_period
 from sync_server.console.rollup import day_bounds, rating_status
-from sync_server.console.tables import rating_exclusions
+from sync_server.console.tables import FLAGGED, rating_exclusions
 from sync_server.db import cases, config_versions, integrity_flags, ratings, records
 
 FLAG_LABELS = {
@@ -110,9 +110,9 @@ def conditions(f: RatingFilter, scope: Scope, names: Names) -> list:
         where.append(records.c.level == int(f.level))
     if f.channel is not None:
         where.append(records.c.channel == f.channel)
-    if f.flag == "any":
-        where.append(records.c.flags != "")
-    elif f.flag:
+    if f.flag:
+        where.append(FLAGGED)  # as ix_records_flagged is written, so both databases read that index
+    if f.flag and f.flag != "any":
         where.append(records.c.flags.like(f"%{f.flag}%"))
     return where
 

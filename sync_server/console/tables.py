@@ -3,7 +3,7 @@ daily rollups the dashboard reads. They live on the server's ``METADATA`` (creat
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text
+from sqlalchemy import Column, Index, Integer, String, Table, Text, literal_column
 
 from sync_server.db import METADATA
 
@@ -113,6 +113,16 @@ Index(
     METADATA.tables["records"].c.occurred_at,
 )
 Index("ix_cases_prompted", METADATA.tables["cases"].c.window, METADATA.tables["cases"].c.prompted_at)
+# Only the records with an integrity flag (migration 0008): the ratings list's 完整性标记 filter reads these alone.
+# Queries put ``FLAGGED`` itself in their WHERE: a literal, so matching the index never hangs on a bound value.
+FLAGGED = METADATA.tables["records"].c.flags != literal_column("''")
+Index(
+    "ix_records_flagged",
+    METADATA.tables["records"].c.kind,
+    METADATA.tables["records"].c.occurred_at,
+    sqlite_where=FLAGGED,
+    postgresql_where=FLAGGED,
+)
 
 # The same counts by month (a year's dashboard reads twelve months, not 365 days) and per day without the window,
 # clerk and matter (the trend chart). Kept by the same deltas as the daily rollups.

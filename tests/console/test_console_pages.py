@@ -11,10 +11,10 @@ import sys
 
 from console_helpers import NOV_CASES_EFFECTIVE, ROOT, at, iso, sign_in
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sync_server.console.integrity import find_bursts, find_fast
-from sync_server.db import devices
+from sync_server.db import devices, records
 
 NOV = {"from": "2026-11-01", "to": "2026-11-30"}
 
@@ -223,6 +223,37 @@ def test_hcp_bench_console_on_postgresql_serves_the_same_dashboard_as_on_sqlite(
     assert on_postgresql == on_sqlite  # same 好评率, same counts, table by table
     assert again.returncode == 1 and "已有 2000 条评价" in again.stderr and "--reuse" in again.stderr
     assert reused["console.ratings"] == "2000" and "console.generate_s" not in reused
+
+
+def test_the_integrity_flag_filter_reads_the_flagged_records_alone(db_url):
+    """A year of ratings with a few flagged: the 完整性标记 filter lists exactly those, from ix_records_flagged
+    (migration 0008) on both databases, instead of walking every rating of the period (10 million: 1 s → 5 ms)."""
+    from datetime import date
+
+    from sync_server.console.auth import Scope
+    from sync_server.console.bench import generate
+    from sync_server.console.labels import Names
+    from sync_server.console.period import Period
+    from sync_server.console.ratings_view import RatingFilter, conditions, list_ratings
+    from sync_server.db import Store
+
+    generate(db_url, 2000)
+    store = Store.from_url(db_url)
+    flagged = ["b000000100", "b000001500"]
+    with store.write() as conn:
+        conn.execute(update(records).where(records.c.id.in_(flagged)).values(flags="gap"))
+    year = Period(date(2025, 11, 1), date(2026, 11, 30))
+    for flag in ("any", "gap"):
+        f = RatingFilter(period=year, flag=flag)
+        query = select(records.c.id).where(*conditions(f, Scope(), Names())).order_by(records.c.occurred_at.desc())
+        sql = str(query.limit(51).compile(store.engine, compile_kwargs={"literal_binds": True}))
+        explain = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+        with store.read() as conn:
+            plan = " ".join(str(row) for row in conn.exec_driver_sql(explain + sql))
+            rows, _ = list_ratings(conn, f, Scope(), Names(), None, 50)
+        assert "ix_records_flagged" in plan, plan
+        assert [r.id for r in rows] == flagged[::-1]
+    store.dispose()
 
 
 def test_the_silence_limit_is_a_server_setting(hall):
