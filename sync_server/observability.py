@@ -170,9 +170,11 @@ def bad_ratings(conn, now: datetime) -> tuple[int, int]:
     query = select(ratings.c.record_id, ratings.c.rated_at).where(
         and_(ratings.c.role == "counting", ratings.c.level <= 2, ratings.c.record_id.not_in(excluded))
     )
+    handling = _handling_records(conn)
+    if handling is not None:  # leave out the finished ones in SQL: a year of them is a long list
+        query = query.where(ratings.c.record_id.not_in(handling.finished_ids()))
     bad = conn.execute(query).all()
     rules, today = _deadline_rules(conn), (now.astimezone(UTC) + CHINA).date()
-    handling = _handling_records(conn)
     calendar = handling.calendar if handling else _calendar()
     open_, overdue = 0, 0
     for record_id, rated_at in bad:
@@ -195,9 +197,18 @@ class _Handling:
     def __init__(self, conn):
         from sync_server.workflow.cases import open_case_rows
         from sync_server.workflow.deadlines import calendar_of
+        from sync_server.workflow.machine import UNFINISHED
 
-        self.cases = {row.record_id: row for row in open_case_rows(conn)}
+        self.cases = {row.record_id: row for row in open_case_rows(conn, states=UNFINISHED)}
         self.calendar = calendar_of(conn)
+
+    @staticmethod
+    def finished_ids():
+        """A subquery: the ratings whose handling record is finished (closed, appeal upheld, withdrawn)."""
+        from sync_server.workflow.machine import UNFINISHED
+        from sync_server.workflow.tables import bad_cases
+
+        return select(bad_cases.c.record_id).where(bad_cases.c.state.not_in(UNFINISHED))
 
     def overdue(self, case, today: date, rules) -> bool | None:
         """None when the record is finished (closed, appeal upheld, withdrawn); else whether its pending step is red."""

@@ -51,6 +51,7 @@ STATE_LABELS = {
 }
 
 FINISHED = frozenset({State.CLOSED, State.UPHELD, State.WITHDRAWN})  # no deadline runs, no card
+UNFINISHED = tuple(s.value for s in State if s not in FINISHED)  # for queries: the records someone still works on
 
 
 class Step(StrEnum):

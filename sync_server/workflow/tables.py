@@ -34,6 +34,7 @@ bad_cases = Table(
     Column("explain_due", String(10), comment="deadline set when the clock started"),
     Index("ix_bad_cases_state", "state"),
     Index("ix_bad_cases_arrival", "department", "arrival_day"),
+    Index("ix_bad_cases_arrival_day", "arrival_day"),
 )
 
 case_events = Table(

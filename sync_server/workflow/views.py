@@ -27,7 +27,16 @@ from sync_server.workflow.cases import (
 from sync_server.workflow.deadlines import CARD_LABELS, calendar_of, china_today
 from sync_server.workflow.errors import CaseNotFound
 from sync_server.workflow.evidence import accept
-from sync_server.workflow.machine import APPEAL_CATEGORIES, STATE_LABELS, STEP_LABELS, Actor, State, Step, allowed_steps
+from sync_server.workflow.machine import (
+    APPEAL_CATEGORIES,
+    STATE_LABELS,
+    STEP_LABELS,
+    UNFINISHED,
+    Actor,
+    State,
+    Step,
+    allowed_steps,
+)
 from sync_server.workflow.schedules import load_schedule, parse_schedule
 from sync_server.workflow.settings import WorkflowSettings
 from sync_server.workflow.stats import case_lines, line_of
@@ -55,6 +64,9 @@ def workflow_settings(app) -> WorkflowSettings:
     return getattr(app.state, "workflow_settings", None) or WorkflowSettings()
 
 
+CASE_LIST_LIMIT = 500  # newest first; a state filter narrows it, the cards list every unfinished record
+
+
 def router() -> APIRouter:
     r = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -65,16 +77,21 @@ def router() -> APIRouter:
         state, card_filter = request.query_params.get("state") or "", request.query_params.get("card") or ""
         if state and state not in STATE_LABELS:
             raise BadInput(f"未知的工单状态：{state}")
+        if card_filter and card_filter not in CARD_LABELS:
+            raise BadInput(f"未知的督办标记：{card_filter}")
         today = china_today(request.app.state.clock())
         with request.app.state.store.read() as conn:
-            lines = case_lines(conn, viewer.scope, today, [state] if state else None)
-        if card_filter:
-            lines = [line for line in lines if line.card == card_filter]
+            if card_filter:  # cards are on unfinished records only: all of them, however old
+                lines = [ln for ln in case_lines(conn, viewer.scope, today, UNFINISHED) if ln.card == card_filter]
+            else:
+                lines = case_lines(conn, viewer.scope, today, [state] if state else None, limit=CASE_LIST_LIMIT + 1)
         return page(
             request,
             "case_list.html",
             viewer,
-            lines=lines,
+            lines=lines[:CASE_LIST_LIMIT] if not card_filter else lines,
+            more=not card_filter and len(lines) > CASE_LIST_LIMIT,
+            limit=CASE_LIST_LIMIT,
             state=state,
             card_filter=card_filter,
             states=STATE_LABELS,

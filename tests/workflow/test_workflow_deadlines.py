@@ -199,3 +199,33 @@ def test_a_deadline_is_kept_from_when_its_clock_started_when_the_rules_change(st
     new = {d.step: d.due for d in line(store, today, 2).dues}
     assert new == {"contact": date(2026, 11, 6), "fix": date(2026, 11, 10)}  # 1 and 3 working days
     assert line(store, today, 1).case.contact_due == "2026-11-04"
+
+
+def test_the_list_shows_the_newest_records_while_cards_and_rates_reach_every_old_open_one(store, terminals):
+    """An old record still waiting for contact keeps its red card on the dashboard and in the red-card list even
+    when 500 newer records push it off the plain list; the period's rates count only the period's records."""
+    from sync_server.ingest import ingest
+    from sync_server.workflow.views import CASE_LIST_LIMIT
+
+    a01 = terminals["A01"]
+    a01.rate(1, china(2026, 10, 12, 9))  # October, never handled: red since mid-October
+    batch = []
+    for i in range(CASE_LIST_LIMIT):
+        case = dict(case_no=f"NOV-{i:04d}", clerk_no="1001", matter_code="11450102MB1234567X4000111")
+        prompt = a01.record("prompt", china(2026, 11, 26, 9), **case)
+        batch += [prompt, a01.record("rating", china(2026, 11, 26, 9, 1), level=2, prompted_at=prompt["occurred_at"],
+                                     **case)]  # fmt: skip
+    assert {s for _, s in ingest(store, a01.device_id, batch, china(2026, 11, 26, 10))} == {"stored"}
+    with store.read() as conn:
+        november = handling(conn, None, date(2026, 11, 1), date(2026, 11, 30), None, date(2026, 11, 27))
+    assert november.opened == CASE_LIST_LIMIT  # the October record is not in November's rates
+    assert [ln.case.id for ln in november.red] == [1]  # but its card is on November's dashboard
+    assert len(november.yellow) == CASE_LIST_LIMIT  # contact due 11-30: within one working day of 11-27
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 27, 15))) as client:
+        sign_in(client, "admin")
+        plain = client.get("/console/cases").text
+        assert 'id="case-1"' not in plain and f'id="case-{CASE_LIST_LIMIT + 1}"' in plain
+        assert 'id="cases-more"' in plain
+        red = client.get("/console/cases?card=red").text
+        assert 'id="case-1"' in red and 'id="cases-more"' not in red
+        assert client.get("/console/cases?card=purple").status_code == 400
