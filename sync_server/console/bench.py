@@ -3,12 +3,14 @@ then measure the p95 of the dashboard and the ratings list over HTTP (in-process
 ``<name> <value> <unit>`` line per figure.
 
 Both databases get the same rows from one generator (``synthetic_chunks``) and the same rollups (``rollup_rows``):
-SQLite through executemany, PostgreSQL through COPY, each with the secondary indexes of ``records`` and ``ratings``
-dropped during the load. The measuring knows only a ``Store``.
+SQLite through executemany, PostgreSQL through COPY, each with the secondary indexes of ``records``, ``ratings`` and
+``bad_cases`` dropped during the load. The measuring knows only a ``Store``.
 
 The generated rows are shaped like real ones (ids, windows, clerks, matters, channels, levels, reasons, comments)
 but skip what the read paths never look at: hashes are placeholders and the cases table is left empty (the case
-rollup carries the prompted/unrated counts).
+rollup carries the prompted/unrated counts). Every 差评 gets its handling record (``bad_cases``), as far along as
+staff would have taken it by ``BENCH_NOW`` (a 申诉成立 one with its rating's exclusion, as the app makes it), so the
+dashboard's 差评处理 panel is measured at scale too.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from haochaping.config import HallConfig, ReasonList, Rules, read_toml
-from sync_server.db import ratings, records
+from sync_server.db import ratings, records, utc_iso
+from sync_server.workflow.tables import bad_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPARTMENTS, WINDOWS_PER_DEPT, DAYS = 10, 3, 365
@@ -37,7 +41,19 @@ CHANNEL_CHOICES = (4, 3, 0)
 CHANNEL_WEIGHTS = (75, 20, 5)
 BENCH_NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 CHINA = timedelta(hours=8)
+DEFAULT_LEVEL = 5  # 默认好评: a default rating is never a 差评
 RECORD_COLUMNS = tuple(records.c.keys())  # the generator writes rows in the table's own column order
+BAD_CASE_COLUMNS = tuple(c for c in bad_cases.c.keys() if c != "id")  # ids: given by the database, in load order
+EXCLUSION_COLUMNS = ("record_id", "reason", "excluded_at")
+SETTLED_AGE = timedelta(days=20)  # handling records older than this are (nearly all) finished
+# A 属实 record's steps and the state each leaves it in; a 不属实 one's.
+TRUE_PATH = (
+    ("verified_at", "rectifying"),
+    ("fixed_at", "rectified"),
+    ("visited_at", "revisited"),
+    ("closed_at", "closed"),
+)
+FALSE_PATH = (("verified_at", "unfounded"), ("explained_at", "explained"), ("closed_at", "closed"))
 
 
 def register(which) -> None:
@@ -134,23 +150,47 @@ def _seed(store, config: HallConfig) -> None:
         )
 
 
+@dataclass
+class Chunk:
+    """The rows of one load step, each tuple in the column order ``LOADED`` gives for its table."""
+
+    records: list[tuple] = field(default_factory=list)
+    ratings: list[tuple] = field(default_factory=list)
+    bad_cases: list[tuple] = field(default_factory=list)
+    rating_exclusions: list[tuple] = field(default_factory=list)
+
+
+LOADED = (
+    ("records", RECORD_COLUMNS),
+    ("ratings", tuple(ratings.c.keys())),
+    ("bad_cases", BAD_CASE_COLUMNS),
+    ("rating_exclusions", EXCLUSION_COLUMNS),
+)
+
+
 def synthetic_chunks(
-    config: HallConfig, n: int, rng: random.Random, rating_keys: Counter, case_keys: Counter, chunk: int = 200_000
-) -> Iterator[tuple[list[tuple], list[tuple]]]:
-    """``n`` ratings spread evenly over the year before ``BENCH_NOW``, as chunks of ``records`` rows (in
-    ``RECORD_COLUMNS`` order) and ``ratings`` rows (in table order). Counts each rating's daily rollup keys into
-    ``rating_keys`` and ``case_keys`` as it goes, as ingest's deltas would."""
+    config: HallConfig, n: int, seed: int, rating_keys: Counter, case_keys: Counter, chunk: int = 200_000
+) -> Iterator[Chunk]:
+    """``n`` ratings spread evenly over the year before ``BENCH_NOW`` and the handling records of their 差评, as
+    chunks of rows. Counts each rating's daily rollup keys into ``rating_keys`` and ``case_keys`` as it goes, as
+    ingest's deltas would. Deterministic from ``seed``; the handling records draw from a stream of their own, so
+    the ratings do not depend on them."""
+    from haochaping.workdays import WorkdayCalendar
+
+    rng, handling_rng = random.Random(seed), random.Random(f"bad_cases/{seed}")
+    clock = (config.rules.deadlines, WorkdayCalendar())  # what the app keeps deadlines with (no schedule loaded)
     windows = [(w.code, w.department, w.matters) for w in config.hall.windows]
     start = BENCH_NOW - timedelta(days=DAYS)
     step = DAYS * 86400 / max(n, 1)
     for first in range(0, n, chunk):
-        recs, rats = [], []
+        out = Chunk()
         levels = rng.choices(LEVELS, LEVEL_WEIGHTS, k=min(chunk, n - first))
         channels = rng.choices(CHANNEL_CHOICES, CHANNEL_WEIGHTS, k=len(levels))
         for j, level in enumerate(levels):
             i = first + j
             window, dept, matters = windows[rng.randrange(len(windows))]
             clerk, matter, channel = f"{window}{rng.randrange(2)}", matters[rng.randrange(2)], channels[j]
+            level = level if channel else DEFAULT_LEVEL
             moment = start + timedelta(seconds=i * step)
             occurred = moment.isoformat(timespec="milliseconds")
             prompted = (moment - timedelta(seconds=25)).isoformat(timespec="milliseconds")
@@ -158,7 +198,7 @@ def synthetic_chunks(
             reasons = "[213]" if level <= 2 else "[]"
             comment = "窗口人员业务不熟练，等了很久" if level <= 2 and i % 3 == 0 else None
             source = "default" if channel == 0 else ("qr" if channel == 3 else "device")
-            recs.append(
+            out.records.append(
                 (
                     rid,
                     f"dev-{window}",
@@ -185,14 +225,104 @@ def synthetic_chunks(
                     "",
                 )
             )
-            rats.append((rid, case_no, level, channel, occurred, "counting", 1))
+            out.ratings.append((rid, case_no, level, channel, occurred, "counting", 1))
             day = (moment + CHINA).date().isoformat()
-            rating_keys[(day, dept, window, clerk, matter, channel, level, "effective")] += 1
+            status = "effective"
+            if level <= 2:  # a counting 差评 (never a default rating): its handling record
+                rating = dict(
+                    record_id=rid, case_no=case_no, window=window, department=dept, clerk_no=clerk, level=level
+                )
+                status = _add_bad_case(out, handling_rng, clock, rating, moment, day)
+            rating_keys[(day, dept, window, clerk, matter, channel, level, status)] += 1
             key = (day, dept, window, clerk, matter)
             case_keys[key + ("prompted",)] += 1 + (1 if i % 12 == 0 else 0)  # ~8% prompted, never rated
             case_keys[key + ("rated",)] += 0 if channel == 0 else 1
             case_keys[key + ("default_only",)] += 1 if channel == 0 else 0
-        yield recs, rats
+        yield out
+
+
+# ---------------------------------------------------------------- handling records (差评工单) of the bad ratings
+# Only ``bad_cases`` rows (and a 申诉成立 record's exclusion): no case_events or appeals rows, which the 差评处理 panel
+# does not read (its join to appeals finds none, as for a record never appealed).
+
+
+def _add_bad_case(out: Chunk, rng: random.Random, clock, rating: dict, moment: datetime, day: str) -> str:
+    """Append the handling record of a bad rating that arrived at ``moment`` (China date ``day``), and its
+    exclusion when an appeal was upheld; returns the rating's rollup status."""
+    state, fix_kind, done = handling_course(rng, moment)
+    opened = utc_iso(moment)
+    row = {**rating, "opened_at": opened, "arrival_day": day, "state": state, "fix_kind": fix_kind}
+    row.update({column: utc_iso(at) for column, at in done.items()})
+    if "verified_at" in row:
+        row["finding"] = "经核实，情况属实" if fix_kind else "经核实，情况不属实"
+    row.update(kept_dues(clock, row))
+    out.bad_cases.append(tuple(row.get(c) for c in BAD_CASE_COLUMNS))
+    if state != "upheld":
+        return "effective"
+    upheld_at = utc_iso(moment + timedelta(days=rng.randint(3, 10)))
+    out.rating_exclusions.append((rating["record_id"], "申诉成立：误操作", upheld_at))
+    return "excluded"
+
+
+def handling_course(rng: random.Random, opened: datetime) -> tuple[str, str | None, dict[str, datetime]]:
+    """(state, fix kind, {step column: when}) of the handling record of a bad rating that arrived at ``opened``, as
+    of ``BENCH_NOW``. Older than 20 days: 92% closed after rectification (about 10% of them fixed after the 5 or 15
+    working days), 5% closed as 不属实, 2% 申诉成立, 1% still rectifying; younger: wherever a slower and scattered
+    pace has taken them (待核实, 整改中, 已整改, 已回访, 办结). No step lies after ``BENCH_NOW``."""
+    day = timedelta(days=1)
+    if BENCH_NOW - opened <= SETTLED_AGE:
+        kind = _fix_kind(rng)
+        verified = opened + day * rng.uniform(0.2, 3.5)
+        fixed = verified + day * rng.uniform(0.5, 8 if kind == "simple" else 20)
+        visited = fixed + day * rng.uniform(0.5, 3)
+        return _walk(TRUE_PATH, (verified, fixed, visited, visited + day * rng.uniform(0.5, 2)), kind)
+    verified = opened + day + timedelta(minutes=rng.randrange(480))
+    share = rng.random()
+    if share < 0.92:
+        kind = _fix_kind(rng)
+        fixed = verified + day * _fix_days(rng, kind, late=rng.random() < 0.10)
+        return _walk(TRUE_PATH, (verified, fixed, fixed + day, fixed + 2 * day), kind)
+    if share < 0.97:
+        explained = verified + day * rng.randint(1, 3)
+        return _walk(FALSE_PATH, (verified, explained, explained + day), None)
+    if share < 0.99:
+        return "upheld", None, {}  # appealed while 待核实; the appeal's own rows are not generated
+    return "rectifying", _fix_kind(rng), {"verified_at": verified}
+
+
+def _fix_kind(rng: random.Random) -> str:
+    return "simple" if rng.random() < 0.85 else "complex"
+
+
+def _fix_days(rng: random.Random, kind: str, late: bool) -> int:
+    """Calendar days from the 属实 finding to the fix: within the 5 (simple) or 15 (complex) working days, or late."""
+    if kind == "simple":
+        return rng.randint(9, 16) if late else rng.randint(1, 4)
+    return rng.randint(24, 35) if late else rng.randint(3, 12)
+
+
+def _walk(path, moments, fix_kind: str | None) -> tuple[str, str | None, dict[str, datetime]]:
+    """The steps of ``path`` taken by ``BENCH_NOW`` and the state they leave the record in."""
+    state, done = "pending", {}
+    for (column, after), moment in zip(path, moments, strict=True):
+        if moment > BENCH_NOW:
+            break
+        state, done[column] = after, moment
+    return state, (fix_kind if done else None), done
+
+
+def kept_dues(clock, row: dict) -> dict[str, str | None]:
+    """The deadlines the app keeps on a record as each step's clock starts (``workflow.deadlines.kept_due``)."""
+    from sync_server.workflow.deadlines import kept_due
+
+    dues = {"contact_due": kept_due(*clock, "contact", row["opened_at"])}
+    if row.get("fix_kind"):
+        dues["fix_due"] = kept_due(*clock, "fix", row["verified_at"], row["fix_kind"])
+    elif row.get("verified_at"):
+        dues["explain_due"] = kept_due(*clock, "explain", row["verified_at"])
+    if row.get("fixed_at"):
+        dues["revisit_due"] = kept_due(*clock, "revisit", row["fixed_at"])
+    return dues
 
 
 def rollup_rows(rating_keys: Counter, case_keys: Counter) -> Iterator[tuple[str, list[str], list[tuple]]]:
@@ -219,8 +349,8 @@ def _generate_sqlite(path: Path, config: HallConfig, n: int, seed: int) -> None:
     db.execute("PRAGMA journal_mode=DELETE")
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-400000")
-    indexes = _drop_indexes(db, ("records", "ratings"))
-    rating_keys, case_keys = _load(db, config, n, random.Random(seed))
+    indexes = _drop_indexes(db, ("records", "ratings", "bad_cases"))
+    rating_keys, case_keys = _load(db, config, n, seed)
     for sql in indexes:
         db.execute(sql)
     _load_rollup(db, rating_keys, case_keys)
@@ -240,13 +370,12 @@ def _drop_indexes(db, tables) -> list[str]:
     return [sql for _, sql in rows]
 
 
-def _load(db, config: HallConfig, n: int, rng: random.Random) -> tuple[Counter, Counter]:
+def _load(db, config: HallConfig, n: int, seed: int) -> tuple[Counter, Counter]:
     rating_keys, case_keys = Counter(), Counter()
-    insert_record = f"INSERT INTO records ({','.join(RECORD_COLUMNS)}) VALUES ({','.join('?' * len(RECORD_COLUMNS))})"
-    for recs, rats in synthetic_chunks(config, n, rng, rating_keys, case_keys):
+    for chunk in synthetic_chunks(config, n, seed, rating_keys, case_keys):
         db.execute("BEGIN")
-        db.executemany(insert_record, recs)
-        db.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?)", rats)
+        for table, names in LOADED:
+            db.executemany(_insert(table, names), getattr(chunk, table))
         db.execute("COMMIT")
     return rating_keys, case_keys
 
@@ -254,17 +383,24 @@ def _load(db, config: HallConfig, n: int, rng: random.Random) -> tuple[Counter, 
 def _load_rollup(db, rating_keys: Counter, case_keys: Counter) -> None:
     db.execute("BEGIN")
     for table, names, rows in rollup_rows(rating_keys, case_keys):
-        columns = ", ".join(f'"{n}"' for n in names)
-        db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * len(names))})", rows)
+        db.executemany(_insert(table, names), rows)
     db.execute("COMMIT")
+
+
+def _insert(table: str, names) -> str:
+    return f"INSERT INTO {table} ({_columns(names)}) VALUES ({','.join('?' * len(names))})"
+
+
+def _columns(names) -> str:
+    return ", ".join(f'"{n}"' for n in names)
 
 
 # ---------------------------------------------------------------- PostgreSQL: COPY with the indexes dropped
 
-# The non-primary-key indexes of the two big tables, with the statement that re-creates each.
+# The non-primary-key indexes of the tables the generator fills, with the statement that re-creates each.
 _PG_INDEXES = """
 SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-WHERE i.indrelid IN ('records'::regclass, 'ratings'::regclass) AND NOT i.indisprimary
+WHERE i.indrelid IN ('records'::regclass, 'ratings'::regclass, 'bad_cases'::regclass) AND NOT i.indisprimary
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
 """
 
@@ -281,9 +417,9 @@ def _generate_postgresql(url: str, config: HallConfig, n: int, seed: int) -> Non
             db.execute(f'DROP INDEX "{name}"')
         rating_keys, case_keys = Counter(), Counter()
         with db.cursor() as cur:
-            for recs, rats in synthetic_chunks(config, n, random.Random(seed), rating_keys, case_keys):
-                _copy(cur, "records", RECORD_COLUMNS, recs)
-                _copy(cur, "ratings", tuple(ratings.c.keys()), rats)
+            for chunk in synthetic_chunks(config, n, seed, rating_keys, case_keys):
+                for table, names in LOADED:
+                    _copy(cur, table, names, getattr(chunk, table))
             for _, sql in indexes:
                 cur.execute(sql)
             for table, names, rows in rollup_rows(rating_keys, case_keys):
@@ -293,8 +429,7 @@ def _generate_postgresql(url: str, config: HallConfig, n: int, seed: int) -> Non
 
 
 def _copy(cur, table: str, names, rows: list[tuple]) -> None:
-    columns = ", ".join(f'"{n}"' for n in names)
-    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    with cur.copy(f"COPY {table} ({_columns(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -305,10 +440,14 @@ def _libpq_url(url: str) -> str:
 
 
 def ratings_held(store) -> int:
+    return rows_held(store, ratings)
+
+
+def rows_held(store, table) -> int:
     from sqlalchemy import func, select
 
     with store.read() as conn:
-        return conn.execute(select(func.count()).select_from(ratings)).scalar_one()
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def database_size_mb(store, url: str) -> float:
@@ -451,6 +590,7 @@ def _report(url: str, ratings_n: int, requests: int) -> None:
     store = Store.from_url(url)
     print(f"console.database {store.dialect} -", flush=True)
     print(f"console.ratings {ratings_n} ratings", flush=True)
+    print(f"console.bad_cases {rows_held(store, bad_cases)} count", flush=True)
     print(f"console.db_size {database_size_mb(store, url):.0f} MB", flush=True)
     store.dispose()
     samples = measure(url, requests)

@@ -176,7 +176,8 @@ def _printed(done: subprocess.CompletedProcess) -> dict[str, str]:
 
 def _bench_dashboard(url: str) -> dict[str, list[str]]:
     """What the bench's administrator reads on the dashboard for the whole generated year: the KPIs (好评率 and
-    the counts beside them) and every figure of the tables by department, window, clerk and matter."""
+    the counts beside them), every figure of the tables by department, window, clerk and matter, and the 差评处理
+    panel (its rates, card counts and the earliest cards)."""
     from sync_server.console.bench import signed_in_client
     from sync_server.db import Store
 
@@ -189,13 +190,50 @@ def _bench_dashboard(url: str) -> dict[str, list[str]]:
         store.dispose()
     assert page.status_code == 200
     kpis = re.findall(r'<div class="kpi[^"]*" id="(kpi-[a-z-]+)"><b>([^<]*)</b><span>([^<]*)</span>', page.text)
-    return {"kpis": kpis, "tables": re.findall(r'<td class="num">([^<]*)</td>', page.text)}
+    panel = page.text.partition('<section class="card" id="case-handling">')[2].partition("</ol>")[0]
+    return {
+        "kpis": kpis,
+        "tables": re.findall(r'<td class="num">([^<]*)</td>', page.text),
+        "handling": dict(re.findall(r'<div class="kpi[^"]*" id="(kpi-[a-z-]+)"><b>([^<]*)</b>', panel)),
+        "cards": re.findall(r'<li><a href="/console/cases/(\d+)">[^<]*</a><span>([^<]*)</span>', panel),
+    }
+
+
+def _bench_handling_rows(url: str) -> dict[str, int]:
+    """What the bench generated besides the ratings: handling records, the counting 差评 they handle, exclusions."""
+    from sqlalchemy import func
+
+    from sync_server.console.tables import rating_exclusions
+    from sync_server.db import Store, ratings
+    from sync_server.workflow.tables import bad_cases
+
+    store = Store.from_url(url)
+    bad = select(func.count()).select_from(ratings).where(ratings.c.role == "counting", ratings.c.level <= 2)
+    try:
+        with store.read() as conn:
+            return {
+                "bad_cases": conn.execute(select(func.count()).select_from(bad_cases)).scalar_one(),
+                "bad_ratings": conn.execute(bad).scalar_one(),
+                "excluded": conn.execute(select(func.count()).select_from(rating_exclusions)).scalar_one(),
+            }
+    finally:
+        store.dispose()
+
+
+def _assert_handling_panel(board: dict) -> None:
+    """The 差评处理 panel is on the page with its rates worked out (records opened, rectified, fixed on time)."""
+    handling = board["handling"]
+    assert handling["kpi-rectify-rate"].endswith("%") and handling["kpi-on-time-rate"].endswith("%"), handling
+    assert handling["kpi-revisit-rate"].endswith("%") and int(handling["kpi-cases"]) > 0, handling
+    assert board["cards"], "the unfinished records carry cards"
 
 
 def test_hcp_bench_console_prints_its_figures(tmp_path):
     figures = _printed(_bench_console(str(tmp_path / "bench.db")))
     assert figures["console.database"] == "sqlite"
     assert float(figures["console.ratings"]) == 2000
+    held = _bench_handling_rows(f"sqlite:///{tmp_path / 'bench.db'}")
+    assert held["bad_cases"] == held["bad_ratings"] == int(figures["console.bad_cases"]) > 0
     assert 0 < float(figures["console.dashboard_p95_ms"]) < 5000
     assert 0 < float(figures["console.ratings_list_p95_ms"]) < 5000
 
@@ -208,9 +246,11 @@ def test_hcp_bench_console_on_postgresql_serves_the_same_dashboard_as_on_sqlite(
     sqlite_url = f"sqlite:///{tmp_path / 'bench.db'}"
     generate(sqlite_url, 2000)
     on_sqlite = _bench_dashboard(sqlite_url)
+    held_on_sqlite = _bench_handling_rows(sqlite_url)
     with fresh_pg_database("hcp_bench") as url:
         figures = _printed(_bench_console(url))
         on_postgresql = _bench_dashboard(url)
+        held = _bench_handling_rows(url)
         again = _bench_console(url)
         reused = _printed(_bench_console(url, "--reuse"))
     assert figures["console.database"] == "postgresql"
@@ -218,9 +258,12 @@ def test_hcp_bench_console_on_postgresql_serves_the_same_dashboard_as_on_sqlite(
     assert 0 < float(figures["console.dashboard_p95_ms"]) < 5000
     assert 0 < float(figures["console.ratings_list_p95_ms"]) < 5000
     kpis = {key: (value, label) for key, value, label in on_postgresql["kpis"]}
-    assert kpis["kpi-count"][0] == "2000" and kpis["kpi-good-rate"][0].endswith("%")
+    assert kpis["kpi-count"][0] == str(2000 - held["excluded"]) and kpis["kpi-good-rate"][0].endswith("%")
     assert len(on_postgresql["tables"]) == 9 * (10 + 30 + 60 + 60)  # departments, windows, clerks, matters
-    assert on_postgresql == on_sqlite  # same 好评率, same counts, table by table
+    assert held == held_on_sqlite and held["bad_cases"] == held["bad_ratings"] == int(figures["console.bad_cases"])
+    _assert_handling_panel(on_sqlite)
+    _assert_handling_panel(on_postgresql)
+    assert on_postgresql == on_sqlite  # same 好评率, same counts, table by table, same 差评处理 figures and cards
     assert again.returncode == 1 and "已有 2000 条评价" in again.stderr and "--reuse" in again.stderr
     assert reused["console.ratings"] == "2000" and "console.generate_s" not in reused
 
