@@ -370,11 +370,12 @@ def open_case_rows(
     arrived: tuple[str, str] | None = None,
     department: str | None = None,
     limit: int | None = None,
+    where: list | None = None,
 ) -> list:
     """Handling records in the scope (newest first), optionally of some states, arrived between two China dates
-    (inclusive), of one department, at most ``limit`` of them. Every filter runs in SQL on an index: a province
-    gathers hundreds of thousands of records a year."""
-    where = []
+    (inclusive), of one department, meeting further ``where`` conditions, at most ``limit`` of them. Every filter
+    runs in SQL: a province gathers hundreds of thousands of records a year."""
+    where = list(where or [])
     if scope is not None and scope.restricted:
         where.append(scope.window_condition(bad_cases.c.window))
     if states:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select
 
 from haochaping.config import DeadlineRules
 from haochaping.workdays import WorkdayCalendar
@@ -23,6 +23,7 @@ from sync_server.configs import current_rules
 from sync_server.workflow.cases import open_case_rows
 from sync_server.workflow.deadlines import RED, YELLOW, StepDue, calendar_of, card, pending_due, step_dues
 from sync_server.workflow.machine import UNFINISHED, State
+from sync_server.workflow.tables import appeals, bad_cases
 
 
 @dataclass(frozen=True)
@@ -85,18 +86,72 @@ def _share(part: int, whole: int) -> float | None:
 
 def handling(conn: Connection, scope, first: date, last: date, department: str | None, today: date) -> Handling:
     """Cards of every unfinished record in scope (any arrival day) and the rates of the records opened in the
-    period: two indexed queries, never the whole history, and each record's deadlines worked out once."""
+    period. The database does the bulk with the deadlines kept on the records: it hands over only the unfinished
+    records due by the yellow-card cut-off, and counts the period's records itself; records without a kept
+    deadline (an unconfirmed holiday year) are worked out here."""
     figures = Handling()
     rules, calendar = current_rules(conn).deadlines, calendar_of(conn)
-    unfinished = {}
-    for row in open_case_rows(conn, scope, UNFINISHED, department=department):
-        line = unfinished[row.id] = line_of(row, today, rules, calendar)
+    cutoff = calendar.add_working_days(today, rules.yellow_card_days + 1).due.isoformat()  # first day not yellow
+    due = _pending_due()
+    carded = or_(due.is_(None), due < cutoff)
+    for row in open_case_rows(conn, scope, UNFINISHED, department=department, where=[carded]):
+        line = line_of(row, today, rules, calendar)
         if line.card:
             (figures.red if line.card == RED else figures.yellow).append(line)
     arrived = (first.isoformat(), last.isoformat())
-    for row in open_case_rows(conn, scope, arrived=arrived, department=department):
-        _count(figures, unfinished.get(row.id) or line_of(row, today, rules, calendar), today)
+    unkept = and_(bad_cases.c.fix_kind.is_not(None), bad_cases.c.fix_due.is_(None))
+    _count_kept(conn, figures, scope, arrived, department, today, unkept)
+    for row in open_case_rows(conn, scope, arrived=arrived, department=department, where=[unkept]):
+        _count(figures, line_of(row, today, rules, calendar), today)
     return figures
+
+
+def _pending_due():
+    """SQL: the kept deadline of the step a record waits for (its return state's while appealing); NULL when that
+    deadline is not kept; a far date for a record that waits for no deadline (已回访, 已解释说明: 办结 is next)."""
+    state = case((bad_cases.c.state == State.APPEALING.value, appeals.c.return_state), else_=bad_cases.c.state)
+    columns = {State.PENDING: "contact_due", State.RECTIFYING: "fix_due", State.RECTIFIED: "revisit_due"}
+    columns[State.UNFOUNDED] = "explain_due"
+    whens = [(state == s.value, bad_cases.c[column]) for s, column in columns.items()]
+    return case(*whens, else_=literal("9999-12-31"))
+
+
+def _count_kept(conn: Connection, figures: Handling, scope, arrived, department, today: date, unkept) -> None:
+    """``_count`` for the period's records whose fix deadline is kept (or that have none), in one aggregate."""
+    c = bad_cases.c
+    counted = c.state.not_in([State.UPHELD.value, State.WITHDRAWN.value])  # the others are counted apart
+    fixing = and_(counted, c.fix_kind.is_not(None))  # 核实属实: a fix is due
+    on_time_before = c.fix_due + "T16:00:00.000+00:00"  # the end of the China day the fix is due, in UTC
+    counts = select(
+        func.count(),
+        _n(c.state == State.UPHELD.value),
+        _n(c.state == State.WITHDRAWN.value),
+        _n(fixing),
+        _n(counted, c.fix_kind.is_(None), c.verified_at.is_not(None)),
+        _n(fixing, c.fixed_at.is_not(None)),
+        _n(fixing, c.visited_at.is_not(None)),
+        _n(fixing, or_(c.fixed_at.is_not(None), c.fix_due < today.isoformat())),
+        _n(fixing, c.fixed_at < on_time_before),
+    ).select_from(bad_cases)
+    where = [c.arrival_day.between(*arrived), not_(unkept)]
+    if scope is not None and scope.restricted:
+        where.append(scope.window_condition(c.window))
+    if department:
+        where.append(c.department == department)
+    row = conn.execute(counts.where(*where)).one()
+    figures.opened += row[0]
+    figures.appealed_away += row[1]
+    figures.withdrawn += row[2]
+    figures.substantiated += row[3]
+    figures.unfounded += row[4]
+    figures.rectified += row[5]
+    figures.visited += row[6]
+    figures.fix_judged += row[7]
+    figures.fixed_on_time += row[8]
+
+
+def _n(*conditions):
+    return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
 
 
 def _count(figures: Handling, line: CaseLine, today: date) -> None:

@@ -128,6 +128,43 @@ def test_cards_and_on_time_rectification_rate(store, terminals):
     assert china_today(china(2026, 11, 27, 23, 30)) == today  # China date, not UTC
 
 
+def test_the_figures_are_the_same_from_kept_deadlines_and_from_deadlines_worked_out_afresh(store, terminals):
+    """The database counts records whose deadlines are kept; records without (an unconfirmed year, or opened
+    before deadlines were kept) are worked out in Python. Both must give the same figures and cards."""
+    from sqlalchemy import update
+
+    from sync_server.workflow.tables import bad_cases
+
+    a01, sc = terminals["A01"], actor("sc_reviewer")
+    for day in (2, 3, 4, 5, 6, 24, 25):
+        a01.rate(1, china(2026, 11, day, 9))
+    steps = [
+        (1, Step.VERIFY_TRUE, 2, StepForm("属实", fix_kind="simple")),
+        (2, Step.VERIFY_TRUE, 3, StepForm("属实", fix_kind="complex")),
+        (3, Step.VERIFY_FALSE, 4, StepForm("不属实")),
+        (4, Step.VERIFY_TRUE, 5, StepForm("属实", fix_kind="simple")),
+        (1, Step.RECTIFY, 6, StepForm("已整改")),  # on time
+        (4, Step.RECTIFY, 20, StepForm("已整改")),  # late
+        (1, Step.REVISIT, 9, StepForm("满意")),
+        (5, Step.APPEAL, 9, StepForm("误操作", category="mistake")),
+        (6, Step.VERIFY_TRUE, 25, StepForm("属实", fix_kind="simple")),
+    ]
+    for case_id, step, day, form in steps:
+        take_step(store, case_id, step, sc, china(2026, 11, day, 15), form)
+
+    def figures(today: date):
+        with store.read() as conn:
+            h = handling(conn, None, date(2026, 11, 1), date(2026, 11, 30), None, today)
+        counts = (h.opened, h.substantiated, h.unfounded, h.rectified, h.visited, h.fix_judged, h.fixed_on_time)
+        return counts, sorted(ln.case.id for ln in h.red), sorted(ln.case.id for ln in h.yellow)
+
+    kept = {day: figures(date(2026, 11, day)) for day in (9, 20, 27)}
+    assert kept[27][0] == (7, 4, 1, 2, 1, 3, 1)  # case 2 (complex, due 11-24) is judged late by 11-27
+    with store.write() as conn:
+        conn.execute(update(bad_cases).values(contact_due=None, fix_due=None, revisit_due=None, explain_due=None))
+    assert {day: figures(date(2026, 11, day)) for day in (9, 20, 27)} == kept
+
+
 def test_an_administrator_loads_the_new_year_on_the_console_page(store, terminals):
     from sqlalchemy import select
 
