@@ -197,18 +197,18 @@ class _Handling:
     def __init__(self, conn):
         from sync_server.workflow.cases import open_case_rows
         from sync_server.workflow.deadlines import calendar_of
-        from sync_server.workflow.machine import UNFINISHED
+        from sync_server.workflow.tables import UNFINISHED_ROWS
 
-        self.cases = {row.record_id: row for row in open_case_rows(conn, states=UNFINISHED)}
+        self.cases = {row.record_id: row for row in open_case_rows(conn, where=[UNFINISHED_ROWS])}
         self.calendar = calendar_of(conn)
 
     @staticmethod
     def finished_ids():
         """A subquery: the ratings whose handling record is finished (closed, appeal upheld, withdrawn)."""
-        from sync_server.workflow.machine import UNFINISHED
+        from sync_server.workflow.machine import FINISHED
         from sync_server.workflow.tables import bad_cases
 
-        return select(bad_cases.c.record_id).where(bad_cases.c.state.not_in(UNFINISHED))
+        return select(bad_cases.c.record_id).where(bad_cases.c.state.in_([s.value for s in FINISHED]))
 
     def overdue(self, case, today: date, rules) -> bool | None:
         """None when the record is finished (closed, appeal upheld, withdrawn); else whether its pending step is red."""

@@ -371,6 +371,7 @@ def open_case_rows(
     department: str | None = None,
     limit: int | None = None,
     where: list | None = None,
+    newest_first: bool = True,
 ) -> list:
     """Handling records in the scope (newest first), optionally of some states, arrived between two China dates
     (inclusive), of one department, meeting further ``where`` conditions, at most ``limit`` of them. Every filter
@@ -387,5 +388,7 @@ def open_case_rows(
     query = select(bad_cases, appeals.c.return_state, appeals.c.status.label("appeal_status")).select_from(
         bad_cases.outerjoin(appeals, appeals.c.case_id == bad_cases.c.id)
     )
-    query = query.where(and_(True, *where)).order_by(bad_cases.c.id.desc())
+    query = query.where(and_(True, *where))
+    if newest_first:  # without an order the database may pick the state or arrival index over a scan by id
+        query = query.order_by(bad_cases.c.id.desc())
     return conn.execute(query.limit(limit) if limit else query).all()

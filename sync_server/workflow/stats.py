@@ -21,9 +21,18 @@ from haochaping.config import DeadlineRules
 from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import current_rules
 from sync_server.workflow.cases import open_case_rows
-from sync_server.workflow.deadlines import RED, YELLOW, StepDue, calendar_of, card, pending_due, step_dues
-from sync_server.workflow.machine import UNFINISHED, State
-from sync_server.workflow.tables import appeals, bad_cases
+from sync_server.workflow.deadlines import (
+    PENDING_STEP,
+    RED,
+    YELLOW,
+    StepDue,
+    calendar_of,
+    card,
+    pending_due,
+    step_dues,
+)
+from sync_server.workflow.machine import State
+from sync_server.workflow.tables import UNFINISHED_ROWS, appeals, bad_cases
 
 
 @dataclass(frozen=True)
@@ -94,16 +103,31 @@ def handling(conn: Connection, scope, first: date, last: date, department: str |
     cutoff = calendar.add_working_days(today, rules.yellow_card_days + 1).due.isoformat()  # first day not yellow
     due = _pending_due()
     carded = or_(due.is_(None), due < cutoff)
-    for row in open_case_rows(conn, scope, UNFINISHED, department=department, where=[carded]):
-        line = line_of(row, today, rules, calendar)
+    unfinished = [UNFINISHED_ROWS, carded]
+    for row in open_case_rows(conn, scope, department=department, where=unfinished, newest_first=False):
+        line = _kept_card(row, today) or line_of(row, today, rules, calendar)
         if line.card:
             (figures.red if line.card == RED else figures.yellow).append(line)
+    for cards in (figures.red, figures.yellow):
+        cards.sort(key=lambda line: (line.due.due, line.case.id))  # the most overdue first, the same on any database
     arrived = (first.isoformat(), last.isoformat())
     unkept = and_(bad_cases.c.fix_kind.is_not(None), bad_cases.c.fix_due.is_(None))
     _count_kept(conn, figures, scope, arrived, department, today, unkept)
-    for row in open_case_rows(conn, scope, arrived=arrived, department=department, where=[unkept]):
+    for row in open_case_rows(conn, scope, arrived=arrived, department=department, where=[unkept], newest_first=False):
         _count(figures, line_of(row, today, rules, calendar), today)
     return figures
+
+
+def _kept_card(row, today: date) -> CaseLine | None:
+    """The card of a record the database handed over as due by the cut-off, from its kept deadline alone (the line
+    carries that one deadline); None when the deadline is not kept and must be worked out."""
+    state = State(row.return_state) if row.state == State.APPEALING.value and row.return_state else State(row.state)
+    step = PENDING_STEP.get(state)
+    kept = getattr(row, f"{step}_due", None) if step else None
+    if kept is None:
+        return None
+    due = StepDue(step, date.fromisoformat(kept), None, True)
+    return CaseLine(row, [due], due, RED if due.due < today else YELLOW)
 
 
 def _pending_due():

@@ -31,7 +31,6 @@ from sync_server.workflow.machine import (
     APPEAL_CATEGORIES,
     STATE_LABELS,
     STEP_LABELS,
-    UNFINISHED,
     Actor,
     State,
     Step,
@@ -40,7 +39,7 @@ from sync_server.workflow.machine import (
 from sync_server.workflow.schedules import load_schedule, parse_schedule
 from sync_server.workflow.settings import WorkflowSettings
 from sync_server.workflow.stats import case_lines, line_of
-from sync_server.workflow.tables import appeal_evidence
+from sync_server.workflow.tables import UNFINISHED_ROWS, appeal_evidence
 
 DETAIL_LABELS = {
     "finding": "核实情况",
@@ -82,7 +81,8 @@ def router() -> APIRouter:
         today = china_today(request.app.state.clock())
         with request.app.state.store.read() as conn:
             if card_filter:  # cards are on unfinished records only: all of them, however old
-                lines = [ln for ln in case_lines(conn, viewer.scope, today, UNFINISHED) if ln.card == card_filter]
+                unfinished = case_lines(conn, viewer.scope, today, where=[UNFINISHED_ROWS])
+                lines = [ln for ln in unfinished if ln.card == card_filter]
             else:
                 lines = case_lines(conn, viewer.scope, today, [state] if state else None, limit=CASE_LIST_LIMIT + 1)
         return page(
