@@ -12,29 +12,10 @@ from console_helpers import NOW, FakeClock, Hall, _server, seed_hall
 # unreachable), with whatever they depend on.
 pg_url = _server.pg_url
 db_url = _server.db_url
+store, sqlite_store, sqlite_url = _server.store, _server.sqlite_store, _server.sqlite_url  # migrated stores
 for _name in ("sqlite_template", "pg_template", "pg_schema"):
     if hasattr(_server, _name):
         globals()[_name] = getattr(_server, _name)
-
-
-@pytest.fixture
-def store(db_url):
-    from sync_server.db import Store, migrate
-
-    s = Store.from_url(db_url)
-    migrate(s)
-    yield s
-    s.dispose()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path):
-    from sync_server.db import Store, migrate
-
-    s = Store.from_url(f"sqlite:///{tmp_path / 'server.db'}")
-    migrate(s)
-    yield s
-    s.dispose()
 
 
 @pytest.fixture(scope="session")

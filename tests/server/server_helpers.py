@@ -96,24 +96,29 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'server.db'}"
 
 
-@pytest.fixture
-def store(db_url):
+@contextlib.contextmanager
+def migrated_store(url: str):
+    """A store on ``url`` with the schema migrated to the newest revision, disposed afterwards."""
     from sync_server.db import Store, migrate
 
-    s = Store.from_url(db_url)
+    s = Store.from_url(url)
     migrate(s)
-    yield s
-    s.dispose()
+    try:
+        yield s
+    finally:
+        s.dispose()
+
+
+@pytest.fixture
+def store(db_url):
+    with migrated_store(db_url) as s:
+        yield s
 
 
 @pytest.fixture
 def sqlite_store(sqlite_url):
-    from sync_server.db import Store, migrate
-
-    s = Store.from_url(sqlite_url)
-    migrate(s)
-    yield s
-    s.dispose()
+    with migrated_store(sqlite_url) as s:
+        yield s
 
 
 @pytest.fixture
