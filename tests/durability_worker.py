@@ -13,14 +13,14 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from testkit import ADMIN_PIN_HASH
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from haochaping.config import load_hall_config  # noqa: E402
 from kiosk.flow import Flow, Screen, SignIn, Submit, TapLevel, Tick, ToggleReason, Trigger  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
-
-ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
 
 
 class StepClock:

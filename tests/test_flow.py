@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from testkit import example_flow
 
 from kiosk.errors import TriggerRefused
 from kiosk.flow import (
     AdminAccess,
     AdminPin,
     Back,
-    Flow,
     Screen,
     SignIn,
     StaffChoose,
@@ -22,19 +22,10 @@ from kiosk.flow import (
     Trigger,
 )
 
-ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="  # 8888
-
 
 @pytest.fixture
 def flow(hall_config, outbox, clock):
-    return Flow(
-        config=hall_config,
-        window_code="A01",
-        outbox=outbox,
-        clock=clock,
-        qr_url_for=lambda case, now: f"http://qr.test/r/{case}",
-        admin_pin_hash=ADMIN_PIN_HASH,
-    )
+    return example_flow(hall_config, outbox, clock)
 
 
 def run(flow, clock, steps):
@@ -277,15 +268,7 @@ def test_state_never_tells_the_clerk_the_level_after_rating(flow, clock):
 def test_large_text_chosen_by_one_citizen_is_not_left_on_for_the_next(hall_config, outbox, clock, default):
     from kiosk.flow import ToggleLargeText
 
-    flow = Flow(
-        config=hall_config,
-        window_code="A01",
-        outbox=outbox,
-        clock=clock,
-        qr_url_for=lambda case, now: f"http://qr.test/r/{case}",
-        admin_pin_hash=ADMIN_PIN_HASH,
-        large_text_default=default,
-    )
+    flow = example_flow(hall_config, outbox, clock, large_text_default=default)
     assert flow.state.large_text is default
     run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (ToggleLargeText(), Screen.PROMPT)])
     assert flow.state.large_text is not default

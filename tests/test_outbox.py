@@ -7,13 +7,13 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from testkit import ADMIN_PIN_HASH
 
 from haochaping.chain import record_hash
 from kiosk.errors import OutboxFull, RecordImmutable
 from kiosk.flow import Flow, Screen, SignIn, Submit, TapLevel, ToggleReason, Trigger
 from kiosk.outbox import Outbox
 
-ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="  # 8888
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 

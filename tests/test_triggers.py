@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from testkit import ADMIN_PIN_HASH, example_flow
 
 from kiosk.errors import KioskError, OutboxFull
 from kiosk.flow import Flow, Screen, SignIn, Submit, TapLevel, Tick, Trigger
@@ -19,21 +20,13 @@ from kiosk.triggers import BarcodeWedge, TriggerServer, parse_scan
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 TOKEN = "test-trigger-token-0123456789"
-ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="  # 8888
 MATTER_A01_SECOND = "11450102MB1234567X4000112"
 MATTER_OTHER_WINDOW = "11450102MB5555555Z2000301"
 
 
 @pytest.fixture
 def flow(hall_config, outbox, clock):
-    flow = Flow(
-        config=hall_config,
-        window_code="A01",
-        outbox=outbox,
-        clock=clock,
-        qr_url_for=lambda case, now: f"http://qr.test/r/{case}",
-        admin_pin_hash=ADMIN_PIN_HASH,
-    )
+    flow = example_flow(hall_config, outbox, clock)
     flow.handle(SignIn("1001", "1111"))
     assert flow.screen is Screen.IDLE
     return flow

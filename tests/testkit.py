@@ -120,3 +120,16 @@ def fresh_pg_database(prefix: str) -> Iterator[str]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="  # PIN 8888
+
+
+def example_flow(hall_config, outbox, clock, **options):
+    """The screen flow of window A01 of the example hall, with QR links to ``http://qr.test/r/<case>``."""
+    from kiosk.flow import Flow
+
+    def qr_url_for(case, now):
+        return f"http://qr.test/r/{case}"
+
+    return Flow(hall_config, "A01", outbox, clock, qr_url_for, ADMIN_PIN_HASH, **options)

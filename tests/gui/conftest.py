@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from testkit import ADMIN_PIN_HASH
 
 from kiosk.benchkit import virtual_display
 
@@ -40,7 +41,7 @@ def write_settings(tmp_path: Path, width: int, height: int, **extra) -> Path:
         "trigger_token": '"gui-test-trigger-token-0123456789"',
         "qr_base_url": '"http://127.0.0.1:8000"',
         # administrator PIN 8888, as in config/kiosk.toml
-        "admin_pin_hash": '"scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="',
+        "admin_pin_hash": f'"{ADMIN_PIN_HASH}"',
         "screen_dpi": "96",
         "fullscreen": "false",
         "width": str(width),

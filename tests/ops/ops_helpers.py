@@ -11,6 +11,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from testkit import ADMIN_PIN_HASH
+
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.signing import sign_headers
 
@@ -113,7 +115,7 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-SAMPLE_ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
+SAMPLE_ADMIN_PIN_HASH = ADMIN_PIN_HASH
 
 
 def kiosk_settings(tmp_path: Path, **extra) -> Path:

@@ -12,12 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from testkit import ADMIN_PIN_HASH
 
 from kiosk.flow import Flow, NewConfig, Screen, SignIn, Submit, TapLevel, Tick, Trigger
 from kiosk.logs import configure_logs, log_bytes
 from kiosk.outbox import Outbox
-
-ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
 
 
 def wal_size(db: Path) -> int:

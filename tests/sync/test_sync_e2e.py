@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from faultproxy import FATES, FaultProxy
+from testkit import ADMIN_PIN_HASH
 
 from kiosk.bench_sync import CONFIG_DIR, ROOT, LocalServer, enrolled_identity, fill_outbox
 from kiosk.config_cache import CACHE_FILE, read_config_cache
@@ -41,7 +42,6 @@ FAST = SyncPolicy(
     connect_timeout_s=1.0,
     read_timeout_s=1.0,
 )
-ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
 
 
 def utcnow() -> datetime:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from sync_fakes import FakeSession, acks, reply
+from testkit import ADMIN_PIN_HASH, example_flow
 
 from kiosk.config_cache import CACHE_FILE, read_config_cache
 from kiosk.errors import TriggerRefused
@@ -19,7 +20,6 @@ from kiosk.syncworker import SyncWorker, TriggerPoller, start_sync
 
 SECRET = bytes(range(32))
 POLICY = SyncPolicy(batch_size=50, idle_s=10, config_every_s=300, status_every_s=60)
-ADMIN_PIN_HASH = "scrypt$16384$8$1$J8icMjbEf+Kz8a7pn2Jw+A==$btOW0cXBSO7u7XhrYa/6MzzeeTYNQUJkhgJQ6P+wKZE="
 
 
 @pytest.fixture
@@ -140,14 +140,7 @@ def test_a_new_worker_starts_from_the_cached_etag(client, outbox, clock, data_di
 
 @pytest.fixture
 def flow(hall_config, outbox, clock):
-    flow = Flow(
-        config=hall_config,
-        window_code="A01",
-        outbox=outbox,
-        clock=clock,
-        qr_url_for=lambda case, now: f"http://qr.test/r/{case}",
-        admin_pin_hash=ADMIN_PIN_HASH,
-    )
+    flow = example_flow(hall_config, outbox, clock)
     flow.handle(SignIn("1001", "1111"))
     return flow
 
