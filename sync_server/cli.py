@@ -182,6 +182,10 @@ def _config_import(args) -> int:
     cv, changed = import_config(_store(args), args.config_dir, args.rules, _now())
     what = "已导入新版本" if changed else "配置未变化，仍为版本"
     print(f"{what} {cv.version}（{cv.config.hall.name}，规则：{cv.config.rules.province}）")
+    from sync_server.assessment.rules import import_rules
+
+    rules, changed = import_rules(_store(args), args.config_dir, _now())
+    print(f"考核细则：{'已导入新版本' if changed else '未变化，仍为版本'} {rules.version}")
     return 0
 
 

@@ -280,4 +280,5 @@ def current_revision(store: Store) -> str | None:
 
 
 from sync_server.console import tables as _console_tables  # noqa: E402,F401 - the console's tables join METADATA
+from sync_server.storage import assessment as _assessment_tables  # noqa: E402,F401 - and 考核 and 考勤
 from sync_server.workflow import tables as _workflow_tables  # noqa: E402,F401 - and the workflow's

@@ -1,0 +1,379 @@
+"""Storage of 考核 and 考勤: the tables (rule versions, events and their evidence, leave, the 考核领导小组,
+closed years, objections and corrections) and every query the assessment package and its pages run.
+
+Events are never deleted: a proposal that no longer holds is ``withdrawn``, a dismissed one ``dismissed``; a closed
+year changes only through ``assessment_corrections`` rows.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
+
+from sync_server.db import METADATA, records, utc_iso
+
+# ---------------------------------------------------------------- 考核 and 考勤 (migration 0011)
+
+assessment_rule_versions = Table(
+    "assessment_rule_versions",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(64), nullable=False),
+    Column("content", Text, nullable=False, comment="AssessmentRules JSON"),
+    Column("digest", String(64), nullable=False, comment="sha256 of the content"),
+    Column("source", Text, nullable=False),
+    Column("imported_at", String(40), nullable=False),
+)
+
+assessment_events = Table(
+    "assessment_events",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("clerk_no", String(32), nullable=False),
+    Column("department", String(32)),
+    Column("day", String(10), nullable=False, comment="China date the event happened"),
+    Column("kind", String(32), nullable=False),
+    Column("points", Integer, nullable=False, comment="signed: negative deducts, positive adds"),
+    Column("source", String(32), nullable=False, comment="manual | attendance_* | bad_rating_attitude | red_card"),
+    Column("source_key", String(128), unique=True, comment="one proposal per fact; NULL for manual events"),
+    Column("state", String(16), nullable=False, comment="proposed | confirming | confirmed | dismissed | withdrawn"),
+    Column("summary", Text, nullable=False, comment="what happened, in Chinese"),
+    Column("rules_version", String(64), nullable=False),
+    Column("proposed_by", String(64), nullable=False, comment="system for the server's proposals"),
+    Column("proposed_at", String(40), nullable=False),
+    Column("first_by", String(64), comment="who confirmed first (four-eyes) or alone"),
+    Column("first_at", String(40)),
+    Column("first_note", Text),
+    Column("second_by", String(64), comment="the second confirmation of a four-eyes event"),
+    Column("second_at", String(40)),
+    Column("second_note", Text),
+    Column("closed_by", String(64), comment="who dismissed it, or system for a withdrawal"),
+    Column("closed_at", String(40)),
+    Column("closed_note", Text),
+    Column("detail", Text, nullable=False, server_default="{}", comment="JSON: the facts behind a proposal"),
+    Index("ix_assessment_events_clerk_day", "clerk_no", "day"),
+    Index("ix_assessment_events_state", "state"),
+)
+
+assessment_evidence = Table(
+    "assessment_evidence",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer, nullable=False, index=True),
+    Column("filename", String(128), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Column("uploaded_at", String(40), nullable=False),
+)
+
+assessment_leave = Table(
+    "assessment_leave",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("clerk_no", String(32), nullable=False, index=True),
+    Column("first_day", String(10), nullable=False),
+    Column("last_day", String(10), nullable=False),
+    Column("part", String(8), nullable=False, comment="day | am | pm (a half day is one day only)"),
+    Column("approved_by", String(64), nullable=False, comment="批准人"),
+    Column("filed_with_centre", Integer, nullable=False, comment="1: 已报中心主任备案"),
+    Column("note", Text, nullable=False),
+    Column("entered_by", String(64), nullable=False),
+    Column("entered_at", String(40), nullable=False),
+)
+
+assessment_panel = Table(
+    "assessment_panel",
+    METADATA,
+    Column("username", String(64), primary_key=True, comment="a console user in the 考核领导小组"),
+    Column("added_by", String(64), nullable=False),
+    Column("added_at", String(40), nullable=False),
+)
+
+assessment_years = Table(
+    "assessment_years",
+    METADATA,
+    Column("year", Integer, primary_key=True),
+    Column("content", Text, nullable=False, comment="the frozen scores and grades, canonical JSON"),
+    Column("content_hash", String(64), nullable=False, comment="sha256 of content, also in the audit log"),
+    Column("closed_by", String(64), nullable=False),
+    Column("closed_at", String(40), nullable=False),
+)
+
+assessment_objections = Table(
+    "assessment_objections",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("clerk_no", String(32), nullable=False),
+    Column("event_id", Integer, comment="the event objected to; NULL: the grade"),
+    Column("statement", Text, nullable=False),
+    Column("filed_by", String(64), nullable=False, comment="the administrator who filed it for the clerk"),
+    Column("filed_at", String(40), nullable=False),
+    Column("status", String(16), nullable=False, comment="pending | upheld | rejected"),
+    Column("decided_by", String(64)),
+    Column("decided_at", String(40)),
+    Column("reason", Text),
+)
+
+assessment_corrections = Table(
+    "assessment_corrections",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("clerk_no", String(32), nullable=False),
+    Column("objection_id", Integer, nullable=False),
+    Column("event_id", Integer),
+    Column("points", Integer, nullable=False, comment="added to the frozen score (signed)"),
+    Column("note", Text, nullable=False),
+    Column("corrected_by", String(64), nullable=False),
+    Column("corrected_at", String(40), nullable=False),
+)
+
+OPEN_STATES = ("proposed", "confirming")
+COUNTING = "confirmed"
+
+
+# ---------------------------------------------------------------- the audit log
+
+
+def audit(conn: Connection, now: datetime, actor: str, action: str, target: str | None, detail: dict) -> None:
+    """Append one entry to the hash-chained audit log."""
+    from sync_server.console.tables import audit_log
+    from sync_server.workflow.auditchain import chained
+
+    values = dict(
+        at=utc_iso(now),
+        actor=actor,
+        action=action,
+        target=target,
+        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        address=None,
+    )
+    conn.execute(audit_log.insert().values(**chained(conn, values)))
+
+
+# ---------------------------------------------------------------- rule versions
+
+
+def latest_rules_row(conn: Connection):
+    q = select(assessment_rule_versions).order_by(assessment_rule_versions.c.id.desc()).limit(1)
+    return conn.execute(q).first()
+
+
+def add_rules_row(conn: Connection, version: str, content: str, digest: str, source: str, now: datetime) -> None:
+    conn.execute(
+        assessment_rule_versions.insert().values(
+            version=version, content=content, digest=digest, source=source, imported_at=utc_iso(now)
+        )
+    )
+
+
+# ---------------------------------------------------------------- terminal records for attendance
+
+
+ATTENDANCE_KINDS = ("sign_in", "sign_out", "pause", "resume")
+
+
+def clerk_records(conn: Connection, lo: str, hi: str) -> list:
+    """Every terminal record with a clerk between two UTC instants, in the order they happened."""
+    q = (
+        select(records.c.device_id, records.c.seq, records.c.kind, records.c.clerk_no, records.c.occurred_at)
+        .where(records.c.occurred_at >= lo, records.c.occurred_at < hi, records.c.clerk_no.is_not(None))
+        .where(records.c.source == "device")
+        .order_by(records.c.occurred_at, records.c.device_id, records.c.seq)
+    )
+    return conn.execute(q).all()
+
+
+def unfilled_gaps(conn: Connection, lo: str, hi: str) -> list[tuple[str, str, str | None]]:
+    """Sequence gaps whose missing record has not arrived: (device, time of the record after the gap, time of the
+    last record before it or None) for gaps flagged on records of the period."""
+    from sqlalchemy import and_
+
+    from sync_server.db import integrity_flags
+
+    after = records.alias("after_gap")
+    q = (
+        select(integrity_flags.c.device_id, integrity_flags.c.seq, after.c.occurred_at)
+        .join(after, and_(after.c.id == integrity_flags.c.record_id))
+        .where(integrity_flags.c.kind == "gap", after.c.occurred_at >= lo, after.c.occurred_at < hi)
+    )
+    out = []
+    for device, seq, at in conn.execute(q).all():
+        present = select(records.c.id).where(records.c.device_id == device, records.c.seq == seq - 1).limit(1)
+        if conn.execute(present).first() is not None:
+            continue  # 已补齐
+        before = select(func.max(records.c.occurred_at)).where(records.c.device_id == device, records.c.seq < seq)
+        out.append((device, at, conn.execute(before).scalar()))
+    return out
+
+
+# ---------------------------------------------------------------- events
+
+
+def insert_event(conn: Connection, **values) -> int:
+    values.setdefault("detail", "{}")
+    return conn.execute(assessment_events.insert().values(**values)).inserted_primary_key[0]
+
+
+def event(conn: Connection, event_id: int, lock: bool = False):
+    q = select(assessment_events).where(assessment_events.c.id == event_id)
+    if lock and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return conn.execute(q).first()
+
+
+def set_event(conn: Connection, event_id: int, **values) -> None:
+    conn.execute(update(assessment_events).where(assessment_events.c.id == event_id).values(**values))
+
+
+def events_by_keys(conn: Connection, prefix: str) -> dict[str, object]:
+    """Events whose source key starts with ``prefix`` (the proposals of one source), by key."""
+    q = select(assessment_events).where(assessment_events.c.source_key.like(prefix + "%"))
+    return {row.source_key: row for row in conn.execute(q).all()}
+
+
+def events_between(conn: Connection, first: str, last: str, clerk_no: str | None = None, states=None) -> list:
+    q = select(assessment_events).where(assessment_events.c.day >= first, assessment_events.c.day <= last)
+    if clerk_no is not None:
+        q = q.where(assessment_events.c.clerk_no == clerk_no)
+    if states is not None:
+        q = q.where(assessment_events.c.state.in_(list(states)))
+    return conn.execute(q.order_by(assessment_events.c.day, assessment_events.c.id)).all()
+
+
+def open_events(conn: Connection, limit: int = 500) -> list:
+    q = (
+        select(assessment_events)
+        .where(assessment_events.c.state.in_(OPEN_STATES))
+        .order_by(assessment_events.c.day.desc(), assessment_events.c.id.desc())
+        .limit(limit)
+    )
+    return conn.execute(q).all()
+
+
+def add_evidence(conn: Connection, event_id: int, files, by: str, now: datetime) -> None:
+    for f in files:
+        conn.execute(
+            assessment_evidence.insert().values(
+                event_id=event_id,
+                filename=f.filename,
+                content_type=f.content_type,
+                size=f.size,
+                sha256=f.sha256,
+                content=f.content,
+                uploaded_by=by,
+                uploaded_at=utc_iso(now),
+            )
+        )
+
+
+def evidence_list(conn: Connection, event_ids: list[int]) -> dict[int, list]:
+    if not event_ids:
+        return {}
+    cols = [c for c in assessment_evidence.c if c.name != "content"]
+    rows = conn.execute(select(*cols).where(assessment_evidence.c.event_id.in_(event_ids))).all()
+    out: dict[int, list] = {}
+    for row in rows:
+        out.setdefault(row.event_id, []).append(row)
+    return out
+
+
+def evidence_file(conn: Connection, evidence_id: int):
+    return conn.execute(select(assessment_evidence).where(assessment_evidence.c.id == evidence_id)).first()
+
+
+# ---------------------------------------------------------------- leave, panel
+
+
+def add_leave(conn: Connection, **values) -> int:
+    return conn.execute(assessment_leave.insert().values(**values)).inserted_primary_key[0]
+
+
+def leave_between(conn: Connection, first: str, last: str) -> list:
+    q = select(assessment_leave).where(assessment_leave.c.first_day <= last, assessment_leave.c.last_day >= first)
+    return conn.execute(q.order_by(assessment_leave.c.first_day, assessment_leave.c.id)).all()
+
+
+def panel_members(conn: Connection) -> list[str]:
+    return [r.username for r in conn.execute(select(assessment_panel).order_by(assessment_panel.c.username))]
+
+
+def add_panel_member(conn: Connection, username: str, by: str, now: datetime) -> None:
+    conn.execute(assessment_panel.insert().values(username=username, added_by=by, added_at=utc_iso(now)))
+
+
+def user_role(conn: Connection, username: str) -> str | None:
+    from sync_server.console.tables import users
+
+    q = select(users.c.role).where(users.c.username == username, users.c.disabled_at.is_(None))
+    return conn.execute(q).scalar()
+
+
+# ---------------------------------------------------------------- closed years, objections, corrections
+
+
+def closed_year(conn: Connection, year: int):
+    return conn.execute(select(assessment_years).where(assessment_years.c.year == year)).first()
+
+
+def closed_years(conn: Connection) -> list:
+    return conn.execute(select(assessment_years).order_by(assessment_years.c.year.desc())).all()
+
+
+def close_year_row(conn: Connection, year: int, content: str, content_hash: str, by: str, now: datetime) -> None:
+    conn.execute(
+        assessment_years.insert().values(
+            year=year, content=content, content_hash=content_hash, closed_by=by, closed_at=utc_iso(now)
+        )
+    )
+
+
+def add_objection(conn: Connection, **values) -> int:
+    return conn.execute(assessment_objections.insert().values(**values)).inserted_primary_key[0]
+
+
+def objection(conn: Connection, objection_id: int, lock: bool = False):
+    q = select(assessment_objections).where(assessment_objections.c.id == objection_id)
+    if lock and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return conn.execute(q).first()
+
+
+def objections(conn: Connection, year: int | None = None, clerk_no: str | None = None) -> list:
+    q = select(assessment_objections)
+    if year is not None:
+        q = q.where(assessment_objections.c.year == year)
+    if clerk_no is not None:
+        q = q.where(assessment_objections.c.clerk_no == clerk_no)
+    return conn.execute(q.order_by(assessment_objections.c.id.desc())).all()
+
+
+def set_objection(conn: Connection, objection_id: int, **values) -> None:
+    conn.execute(update(assessment_objections).where(assessment_objections.c.id == objection_id).values(**values))
+
+
+def add_correction(conn: Connection, **values) -> int:
+    return conn.execute(assessment_corrections.insert().values(**values)).inserted_primary_key[0]
+
+
+def corrections(conn: Connection, year: int) -> list:
+    q = select(assessment_corrections).where(assessment_corrections.c.year == year)
+    return conn.execute(q.order_by(assessment_corrections.c.id)).all()
