@@ -14,8 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from sync_server import configs, devices, ingest, triggers
 from sync_server.auth import authenticate
 from sync_server.devices import Device
-from sync_server.errors import Forbidden, NotConfigured, PayloadTooLarge
+from sync_server.errors import Forbidden, NotConfigured, PayloadTooLarge, Unprocessable
 from sync_server.schemas import (
+    ClosedCaseBatch,
+    ClosedCasesResponse,
     ConfigResponse,
     EnrolRequest,
     EnrolResponse,
@@ -64,6 +66,7 @@ def device_router() -> APIRouter:
     _records(router)
     _config(router)
     _triggers(router)
+    _closed_cases(router)
     return router
 
 
@@ -180,3 +183,34 @@ def _triggers(router: APIRouter) -> None:
         state = request.app.state
         ttl = timedelta(seconds=state.settings.trigger_ttl_s)
         return triggers.prompt_status(state.store, _bearer(authorization), trigger_id, state.clock(), ttl)
+
+
+def _closed_cases(router: APIRouter) -> None:
+    @router.post(
+        "/cases/closed",
+        response_model=ClosedCasesResponse,
+        tags=["办件系统"],
+        summary="报送已受理、已办结的办件（按办件编号幂等）",
+    )
+    def report_closed_cases(
+        body: ClosedCaseBatch, request: Request, authorization: Annotated[str | None, Header()] = None
+    ):
+        from sync_server.closedcases.errors import BatchRefused
+        from sync_server.closedcases.intake import ClosedCase, take_in
+
+        state = request.app.state
+        with state.store.read() as conn:
+            system = triggers.case_system_for(conn, _bearer(authorization))
+            cv = configs.current_config(conn)
+        if cv is None:
+            raise NotConfigured("服务器尚未导入大厅配置，无法核对窗口和事项")
+        cases = [ClosedCase(**item.model_dump()) for item in body.cases]
+        try:
+            results = take_in(state.store, cases, system, state.clock(), cv.config.hall)
+        except BatchRefused as e:
+            raise Unprocessable(f"本批未保存：{e}") from None
+        return {
+            "ok": True,
+            "results": [{"case_no": no, "status": status} for no, status in results],
+            "server_time": _now_s(request),
+        }

@@ -43,6 +43,9 @@ def register(sub) -> None:
     from sync_server.workflow.cli import register as register_workflow
 
     register_workflow(ssub, _command)  # hcp server audit verify, webhooks set|deliver, workdays load
+    from sync_server.closedcases.cli import register as register_closed_cases
+
+    register_closed_cases(ssub, _command)  # hcp server cases import
 
 
 def _command(sub, name: str, help_text: str, func):

@@ -185,6 +185,39 @@ triggers = Table(
     Index("ix_triggers_window_open", "window", "acked_at"),
 )
 
+# ---------------------------------------------------------------- closed cases reported by the case system (0012)
+
+closed_cases = Table(
+    "closed_cases",
+    METADATA,
+    Column("case_no", String(64), primary_key=True),
+    Column("matter_code", String(64), nullable=False),
+    Column("window", String(32), nullable=False),
+    Column("department", String(32), comment="the matter's department when it was reported"),
+    Column("clerk_no", String(32), nullable=False),
+    Column("accepted_at", String(40), nullable=False),
+    Column("closed_at", String(40), comment="NULL while the case system reports it still open"),
+    Column("promised_days", Integer, comment="committed working days (承诺办结时限), when the case system knows them"),
+    Column("content_hash", String(64), nullable=False, comment="sha256 of the content as first stored"),
+    Column("source", String(80), nullable=False, comment="case system name, or 文件:<file name>"),
+    Column("received_at", String(40), nullable=False),
+    Column("closed_reported_at", String(40), comment="when the closing arrived"),
+    Column("flags", Text, nullable=False, server_default="", comment="conflict when other content came later"),
+    Index("ix_closed_cases_closed", "closed_at"),
+    Index("ix_closed_cases_accepted", "accepted_at"),
+)
+
+closed_case_conflicts = Table(
+    "closed_case_conflicts",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_no", String(64), nullable=False, index=True),
+    Column("content", Text, nullable=False, comment="the other content as received, JSON"),
+    Column("content_hash", String(64), nullable=False),
+    Column("source", String(80), nullable=False),
+    Column("received_at", String(40), nullable=False),
+)
+
 # ---------------------------------------------------------------- engine
 
 

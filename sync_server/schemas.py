@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from haochaping.chain import KINDS
 from haochaping.levels import COMMENT_MAX_CHARS
@@ -153,3 +153,43 @@ class ConfigResponse(BaseModel):
     hall: dict[str, Any]
     reasons: dict[str, Any]
     rules: dict[str, Any]
+
+
+MAX_CLOSED_CASES = 1000
+CASE_NO_PATTERN = r"^[0-9A-Za-z\-_/.]{1,64}$"
+
+
+class ClosedCaseIn(_Body):
+    """One case the case system accepted (and, with ``closed_at``, closed)."""
+
+    case_no: str = Field(pattern=CASE_NO_PATTERN, description="办件编号（1–64 位字母、数字或 - _ / .）")
+    matter_code: str = Field(min_length=1, max_length=64, description="事项编码，须在大厅配置中")
+    window: str = Field(min_length=1, max_length=32, description="窗口编号，须在大厅配置中")
+    clerk_no: str = Field(min_length=1, max_length=32, description="经办工作人员工号")
+    accepted_at: AwareDatetime = Field(description="受理时间（ISO 8601，带时区）")
+    closed_at: AwareDatetime | None = Field(
+        default=None, description="办结时间（ISO 8601，带时区）；尚未办结的办件不填，办结后再报一次"
+    )
+    promised_days: int | None = Field(
+        default=None, ge=1, le=365, description="事项的承诺办结时限（工作日），办件系统知道时填写"
+    )
+
+
+class ClosedCaseBatch(_Body):
+    cases: list[ClosedCaseIn] = Field(
+        min_length=1, max_length=MAX_CLOSED_CASES, description=f"至多 {MAX_CLOSED_CASES} 件"
+    )
+
+
+class ClosedCaseResult(BaseModel):
+    case_no: str
+    status: Literal["stored", "duplicate", "closed", "conflict"] = Field(
+        description="stored 新增；duplicate 已有相同内容；closed 原未办结的办件补记办结；"
+        "conflict 与已存内容不一致，另存并标记"
+    )
+
+
+class ClosedCasesResponse(BaseModel):
+    ok: Literal[True] = True
+    results: list[ClosedCaseResult]
+    server_time: float

@@ -56,3 +56,43 @@ def xlsx_append(sheet, values: Iterable[Any]) -> None:
     row = sheet.max_row + 1 if sheet.max_row > 1 or sheet.cell(1, 1).value is not None else 1
     for column, value in enumerate(values, start=1):
         xlsx_cell(sheet.cell(row=row, column=column), value)
+
+
+# ---------------------------------------------------------------- reading files that people bring
+
+
+def cell_text(value: Any) -> str:
+    """A cell read from a CSV or XLSX as text: empty for none, whole numbers without ``.0``, times in ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def decode_csv(content: bytes) -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was in: UTF-8 (with or without a BOM), else GB18030 (which reads
+    every GBK and GB2312 file, as Excel on a Chinese Windows saves them). Raises UnicodeDecodeError for neither."""
+    try:
+        return content.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        return content.decode("gb18030"), "GBK"
+
+
+def csv_read_rows(content: bytes) -> tuple[list[list[str]], str]:
+    """Every row of a CSV file as text cells, and the encoding it was read in."""
+    text, encoding = decode_csv(content)
+    return [[cell_text(c) for c in row] for row in csv.reader(io.StringIO(text, newline=""))], encoding
+
+
+def xlsx_read_rows(content: bytes) -> list[list[str]]:
+    """Every row of the first worksheet of an XLSX file as text cells (dates as ISO 8601)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    try:
+        return [[cell_text(c) for c in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
