@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
     select,
     update,
 )
@@ -220,7 +219,12 @@ def unfilled_gaps(conn: Connection, lo: str, hi: str) -> list[tuple[str, str, st
         present = select(records.c.id).where(records.c.device_id == device, records.c.seq == seq - 1).limit(1)
         if conn.execute(present).first() is not None:
             continue  # 已补齐
-        before = select(func.max(records.c.occurred_at)).where(records.c.device_id == device, records.c.seq < seq)
+        before = (
+            select(records.c.occurred_at)
+            .where(records.c.device_id == device, records.c.seq < seq)
+            .order_by(records.c.seq.desc())
+            .limit(1)
+        )
         out.append((device, at, conn.execute(before).scalar()))
     return out
 
@@ -377,3 +381,19 @@ def add_correction(conn: Connection, **values) -> int:
 def corrections(conn: Connection, year: int) -> list:
     q = select(assessment_corrections).where(assessment_corrections.c.year == year)
     return conn.execute(q.order_by(assessment_corrections.c.id)).all()
+
+
+# ---------------------------------------------------------------- 差评工单 behind proposals
+
+
+def bad_cases_with_reasons(conn: Connection, first: str, last: str) -> list:
+    """Handling records of ratings that arrived in [first, last] with a clerk, with the rating's reason codes."""
+    from sync_server.workflow.tables import bad_cases
+
+    q = (
+        select(bad_cases, records.c.reasons)
+        .join(records, records.c.id == bad_cases.c.record_id)
+        .where(bad_cases.c.arrival_day >= first, bad_cases.c.arrival_day <= last, bad_cases.c.clerk_no.is_not(None))
+        .order_by(bad_cases.c.id)
+    )
+    return conn.execute(q).all()
