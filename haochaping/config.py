@@ -152,6 +152,10 @@ class DeadlineRules(_Strict):
     complex_fix_days: int = Field(default=15, ge=1, le=90, description="复杂问题整改期限（工作日）")
     revisit_days: int = Field(default=5, ge=1, le=30, description="整改后回访期限（工作日）")
     yellow_card_days: int = Field(default=1, ge=0, le=10, description="到期前多少个工作日亮黄牌")
+    fix_clock_from: Literal["received", "verified"] = Field(
+        default="received",
+        description="整改、解释说明期限的起算：received 自收到差评之日（篇10“2、5、15”）；verified 自核实之日",
+    )
 
 
 class Rules(_Strict):

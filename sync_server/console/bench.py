@@ -313,13 +313,14 @@ def _walk(path, moments, fix_kind: str | None) -> tuple[str, str | None, dict[st
 
 def kept_dues(clock, row: dict) -> dict[str, str | None]:
     """The deadlines the app keeps on a record as each step's clock starts (``workflow.deadlines.kept_due``)."""
-    from sync_server.workflow.deadlines import kept_due
+    from sync_server.workflow.deadlines import fix_clock_start, kept_due
 
     dues = {"contact_due": kept_due(*clock, "contact", row["opened_at"])}
+    start = fix_clock_start(clock[0], row["opened_at"], row["verified_at"]) if row.get("verified_at") else None
     if row.get("fix_kind"):
-        dues["fix_due"] = kept_due(*clock, "fix", row["verified_at"], row["fix_kind"])
-    elif row.get("verified_at"):
-        dues["explain_due"] = kept_due(*clock, "explain", row["verified_at"])
+        dues["fix_due"] = kept_due(*clock, "fix", start, row["fix_kind"])
+    elif start:
+        dues["explain_due"] = kept_due(*clock, "explain", start)
     if row.get("fixed_at"):
         dues["revisit_due"] = kept_due(*clock, "revisit", row["fixed_at"])
     return dues

@@ -109,23 +109,35 @@ def monthly_report(
 
 def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
     """差评整改率, 按时整改率, 回访率 of the month's bad ratings, and the cards at its end (sync_server.workflow)."""
+    from sync_server.configs import current_rules
+    from sync_server.workflow.deadlines import FIX_CLOCK_LABELS
     from sync_server.workflow.stats import handling
 
     h = handling(conn, scope, period.first, period.last, board.department, period.last)
-    return [
-        ["差评工单数", h.opened],
-        ["申诉成立（已排除）", h.appealed_away],
-        ["已撤销（评价被更早的评价取代）", h.withdrawn],
-        ["核实属实", h.substantiated],
-        ["已整改", h.rectified],
-        ["差评整改率", h.rectify_rate],
-        ["按时整改", h.fixed_on_time],
-        ["按时整改率", h.on_time_rate],
-        ["已回访", h.visited],
-        ["回访率", h.revisit_rate],
-        ["黄牌（统计期末）", len(h.yellow)],
-        ["红牌（统计期末）", len(h.red)],
-    ]
+    return (
+        [
+            ["差评工单数", h.opened],
+            ["申诉成立（已排除）", h.appealed_away],
+            ["已撤销（评价被更早的评价取代）", h.withdrawn],
+            ["核实属实", h.substantiated],
+            ["已整改", h.rectified],
+            ["差评整改率", h.rectify_rate],
+            ["按时整改", h.fixed_on_time],
+            ["按时整改率", h.on_time_rate],
+            ["已回访", h.visited],
+            ["回访率", h.revisit_rate],
+            ["整改期限起算", FIX_CLOCK_LABELS[current_rules(conn).deadlines.fix_clock_from]],
+        ]
+        + [
+            row
+            for _, name, done, judged, rate in h.step_rates
+            for row in ([f"{name}按时（件/应计）", f"{done}/{judged}"], [f"{name}按时率", rate])
+        ]
+        + [
+            ["黄牌（统计期末）", len(h.yellow)],
+            ["红牌（统计期末）", len(h.red)],
+        ]
+    )
 
 
 def _figures(f: metrics.Figures) -> list:

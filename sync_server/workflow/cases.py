@@ -22,7 +22,7 @@ from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.console.rollup import china_day, department_of_windows
 from sync_server.db import Store, cases, ratings, records, utc_iso
 from sync_server.workflow import webhook
-from sync_server.workflow.deadlines import calendar_of, kept_due
+from sync_server.workflow.deadlines import calendar_of, fix_clock_start, kept_due
 from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefused
 from sync_server.workflow.evidence import Evidence
 from sync_server.workflow.machine import (
@@ -259,14 +259,16 @@ def _verify_true(conn, case, appeal, actor, now, form, settings) -> dict:
     finding = _text(form, "核实情况")
     if form.fix_kind not in ("simple", "complex"):
         raise StepInputInvalid("请选择问题类型：简单问题或复杂问题")
-    due = kept_due(*_deadline_clock(conn), "fix", utc_iso(now), form.fix_kind)
+    rules, calendar = _deadline_clock(conn)
+    due = kept_due(rules, calendar, "fix", fix_clock_start(rules, case.opened_at, utc_iso(now)), form.fix_kind)
     _set(conn, case, finding=finding, fix_kind=form.fix_kind, verified_at=utc_iso(now), fix_due=due)
     return {"finding": finding, "fix_kind": {"simple": "简单问题", "complex": "复杂问题"}[form.fix_kind]}
 
 
 def _verify_false(conn, case, appeal, actor, now, form, settings) -> dict:
     finding = _text(form, "核实情况")
-    due = kept_due(*_deadline_clock(conn), "explain", utc_iso(now))
+    rules, calendar = _deadline_clock(conn)
+    due = kept_due(rules, calendar, "explain", fix_clock_start(rules, case.opened_at, utc_iso(now)))
     _set(conn, case, finding=finding, verified_at=utc_iso(now), explain_due=due)
     return {"finding": finding}
 

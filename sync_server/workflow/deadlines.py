@@ -2,9 +2,10 @@
 
 Each step's deadline counts from the next working day after the event that starts it (限时办结 rules):
   核实 (contact)   contact_days after the rating arrived
-  整改 (fix)       simple_fix_days or complex_fix_days after the 属实 finding
+  整改 (fix)       simple_fix_days or complex_fix_days after the rating arrived (篇10: "2、5、15" all count from
+                   receipt), or after the 属实 finding where the province rule ``fix_clock_from`` says ``verified``
   回访 (revisit)   revisit_days after rectification
-  解释说明         revisit_days after the 不属实 finding (the citizen hears back as fast as after a fix)
+  解释说明         revisit_days after the same start as the fix (the citizen hears back as fast as after a fix)
 While an appeal is open the deadlines keep running. A pending step due within ``yellow_card_days`` working days
 carries a yellow card (黄牌), an overdue one a red card (红牌).
 
@@ -29,6 +30,7 @@ from sync_server.workflow.tables import workday_schedules
 
 YELLOW, RED = "yellow", "red"
 CARD_LABELS = {YELLOW: "黄牌", RED: "红牌"}
+FIX_CLOCK_LABELS = {"received": "自收到差评之日", "verified": "自核实之日"}
 STEP_NAMES = {"contact": "核实（联系群众）", "fix": "整改", "revisit": "回访", "explain": "解释说明"}
 PENDING_STEP = {
     State.PENDING: "contact",
@@ -74,15 +76,21 @@ def step_dues(case, rules: DeadlineRules, calendar: WorkdayCalendar) -> list[Ste
     it, else computed from the rules and calendar in force."""
     dues = [_due(case, calendar, "contact", _day(case.opened_at), rules.contact_days, _day(case.verified_at))]
     verified = _day(case.verified_at)
+    start = _day(fix_clock_start(rules, case.opened_at, case.verified_at)) if verified else None
     if verified and case.fix_kind:
         days = step_days(rules, "fix", case.fix_kind)
-        dues.append(_due(case, calendar, "fix", verified, days, _day(case.fixed_at)))
+        dues.append(_due(case, calendar, "fix", start, days, _day(case.fixed_at)))
         if case.fixed_at:
             fixed, visited = _day(case.fixed_at), _day(case.visited_at)
             dues.append(_due(case, calendar, "revisit", fixed, rules.revisit_days, visited))
     elif verified:
-        dues.append(_due(case, calendar, "explain", verified, rules.revisit_days, _day(case.explained_at)))
+        dues.append(_due(case, calendar, "explain", start, rules.revisit_days, _day(case.explained_at)))
     return dues
+
+
+def fix_clock_start(rules: DeadlineRules, received_iso: str, verified_iso: str) -> str:
+    """When the 整改 (or 解释说明) clock starts: the rating's arrival, or the 核实 finding (province rule)."""
+    return verified_iso if rules.fix_clock_from == "verified" else received_iso
 
 
 def _due(case, calendar: WorkdayCalendar, step: str, start: date, days: int, done: date | None) -> StepDue:

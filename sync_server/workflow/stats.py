@@ -4,7 +4,9 @@
 - 差评整改率 = rectified / substantiated (属实) records;
 - 按时整改率 = rectified by the deadline / records whose rectification is judged: rectified, or overdue (red card)
   without rectification — a red card counts against it until the fix is done;
-- 回访率 = return visits made / rectified records.
+- 回访率 = return visits made / rectified records;
+- on time per step (核实（联系群众）, 整改, 回访): done by the step's deadline / steps judged (done, or overdue and
+  not done), so a late 核实 shows in the contact rate even when the fix was quick.
 Records opened in the period (by the day the rating arrived) count; records whose appeal was upheld, and records
 withdrawn because an earlier rating of the same case took their rating's place, have left the statistics with their
 rating and are counted apart.
@@ -73,6 +75,10 @@ class Handling:
     fix_judged: int = 0
     fixed_on_time: int = 0
     visited: int = 0
+    contact_judged: int = 0
+    contacted_on_time: int = 0
+    revisit_judged: int = 0
+    visited_on_time: int = 0
     yellow: list[CaseLine] = field(default_factory=list)
     red: list[CaseLine] = field(default_factory=list)
 
@@ -87,6 +93,16 @@ class Handling:
     @property
     def revisit_rate(self) -> float | None:
         return _share(self.visited, self.rectified)
+
+    @property
+    def step_rates(self) -> list[tuple[str, str, int, int, float | None]]:
+        """(key, name, on time, judged, rate) of each step with a deadline: 核实（联系群众）, 整改, 回访."""
+        steps = (
+            ("contact", "核实（联系群众）", self.contacted_on_time, self.contact_judged),
+            ("fix", "整改", self.fixed_on_time, self.fix_judged),
+            ("revisit", "回访", self.visited_on_time, self.revisit_judged),
+        )
+        return [(key, name, done, judged, _share(done, judged)) for key, name, done, judged in steps]
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -111,7 +127,12 @@ def handling(conn: Connection, scope, first: date, last: date, department: str |
     for cards in (figures.red, figures.yellow):
         cards.sort(key=lambda line: (line.due.due, line.case.id))  # the most overdue first, the same on any database
     arrived = (first.isoformat(), last.isoformat())
-    unkept = and_(bad_cases.c.fix_kind.is_not(None), bad_cases.c.fix_due.is_(None))
+    c = bad_cases.c
+    unkept = or_(
+        c.contact_due.is_(None),
+        and_(c.fix_kind.is_not(None), c.fix_due.is_(None)),
+        and_(c.fixed_at.is_not(None), c.revisit_due.is_(None)),
+    )
     _count_kept(conn, figures, scope, arrived, department, today, unkept)
     for row in open_case_rows(conn, scope, arrived=arrived, department=department, where=[unkept], newest_first=False):
         _count(figures, line_of(row, today, rules, calendar), today)
@@ -141,11 +162,14 @@ def _pending_due():
 
 
 def _count_kept(conn: Connection, figures: Handling, scope, arrived, department, today: date, unkept) -> None:
-    """``_count`` for the period's records whose fix deadline is kept (or that have none), in one aggregate."""
+    """``_count`` for the period's records whose deadlines are kept, in one aggregate."""
     c = bad_cases.c
     counted = c.state.not_in([State.UPHELD.value, State.WITHDRAWN.value])  # the others are counted apart
     fixing = and_(counted, c.fix_kind.is_not(None))  # 核实属实: a fix is due
-    on_time_before = c.fix_due + "T16:00:00.000+00:00"  # the end of the China day the fix is due, in UTC
+
+    def by_end_of(due):  # before the end of the China day ``due``, in UTC
+        return due + "T16:00:00.000+00:00"
+
     counts = select(
         func.count(),
         _n(c.state == State.UPHELD.value),
@@ -155,7 +179,11 @@ def _count_kept(conn: Connection, figures: Handling, scope, arrived, department,
         _n(fixing, c.fixed_at.is_not(None)),
         _n(fixing, c.visited_at.is_not(None)),
         _n(fixing, or_(c.fixed_at.is_not(None), c.fix_due < today.isoformat())),
-        _n(fixing, c.fixed_at < on_time_before),
+        _n(fixing, c.fixed_at < by_end_of(c.fix_due)),
+        _n(counted, or_(c.verified_at.is_not(None), c.contact_due < today.isoformat())),
+        _n(counted, c.verified_at < by_end_of(c.contact_due)),
+        _n(fixing, c.fixed_at.is_not(None), or_(c.visited_at.is_not(None), c.revisit_due < today.isoformat())),
+        _n(fixing, c.fixed_at.is_not(None), c.visited_at < by_end_of(c.revisit_due)),
     ).select_from(bad_cases)
     where = [c.arrival_day.between(*arrived), not_(unkept)]
     if scope is not None and scope.restricted:
@@ -172,6 +200,10 @@ def _count_kept(conn: Connection, figures: Handling, scope, arrived, department,
     figures.visited += row[6]
     figures.fix_judged += row[7]
     figures.fixed_on_time += row[8]
+    figures.contact_judged += row[9]
+    figures.contacted_on_time += row[10]
+    figures.revisit_judged += row[11]
+    figures.visited_on_time += row[12]
 
 
 def _n(*conditions):
@@ -186,7 +218,11 @@ def _count(figures: Handling, line: CaseLine, today: date) -> None:
     if line.state == State.WITHDRAWN:
         figures.withdrawn += 1
         return
-    fix = next((d for d in line.dues if d.step == "fix"), None)
+    dues = {d.step: d for d in line.dues}
+    _judge(figures, dues["contact"], today, "contact_judged", "contacted_on_time")
+    if "revisit" in dues:
+        _judge(figures, dues["revisit"], today, "revisit_judged", "visited_on_time")
+    fix = dues.get("fix")
     if fix is None:
         figures.unfounded += line.case.verified_at is not None
         return
@@ -196,6 +232,13 @@ def _count(figures: Handling, line: CaseLine, today: date) -> None:
     if fix.done_on is not None or today > fix.due:
         figures.fix_judged += 1
         figures.fixed_on_time += bool(fix.on_time)
+
+
+def _judge(figures: Handling, due: StepDue, today: date, judged: str, on_time: str) -> None:
+    """Count a step as judged when it was done or is overdue, and as on time when done by its deadline."""
+    if due.done_on is not None or today > due.due:
+        setattr(figures, judged, getattr(figures, judged) + 1)
+        setattr(figures, on_time, getattr(figures, on_time) + bool(due.on_time))
 
 
 __all__ = ["RED", "YELLOW", "CaseLine", "Handling", "case_lines", "handling", "line_of"]

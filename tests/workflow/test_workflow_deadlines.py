@@ -46,7 +46,7 @@ def test_a_deadline_lands_on_the_make_up_saturday(store, terminals):
     fix = line(store, date(2026, 10, 10))
     assert [d.step for d in fix.dues] == ["contact", "fix"]
     assert fix.dues[0].on_time is True  # verified on the make-up Saturday itself
-    assert fix.due.due == date(2026, 10, 16)  # 10-12 … 10-16: five working days after the Saturday
+    assert fix.due.due == date(2026, 10, 14)  # from receipt (篇10): 10-09, Saturday 10-10, 10-12, 10-13, 10-14
 
 
 def test_year_end_deadline_falls_in_an_unconfirmed_year_until_the_schedule_is_loaded(
@@ -78,7 +78,7 @@ def test_year_end_deadline_falls_in_an_unconfirmed_year_until_the_schedule_is_lo
     assert hcp(["server", "workdays", "load", str(schedule), "--db", db_url]) == 0
     loaded = line(store, date(2026, 12, 25))
     assert loaded.due.confirmed and loaded.due.warning == ""
-    assert loaded.due.due == date(2027, 1, 18)  # 12-28…12-31 (4), 01-01 off, 01-04…01-08 (5), 01-11…01-15 (5), 01-18
+    assert loaded.due.due == date(2027, 1, 15)  # from receipt 12-24: 12-25…12-31 (5), 01-04…01-15 (10)
     with store.read() as conn:
         entry = conn.execute(select(audit_log).where(audit_log.c.action == "workdays.load")).one()
     assert entry.target == "2027" and entry.actor == "cli"
@@ -232,7 +232,7 @@ def test_a_deadline_is_kept_from_when_its_clock_started_when_the_rules_change(st
               StepForm("属实", fix_kind="simple"))  # fmt: skip
     today = date(2026, 11, 5)
     kept = {d.step: d.due for d in line(store, today, 1).dues}
-    assert kept == {"contact": date(2026, 11, 4), "fix": date(2026, 11, 10)}  # 2 and 5 working days, as set
+    assert kept == {"contact": date(2026, 11, 4), "fix": date(2026, 11, 9)}  # 2 and 5 working days from 11-02
     new = {d.step: d.due for d in line(store, today, 2).dues}
     assert new == {"contact": date(2026, 11, 6), "fix": date(2026, 11, 10)}  # 1 and 3 working days
     assert line(store, today, 1).case.contact_due == "2026-11-04"

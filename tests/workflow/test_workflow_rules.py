@@ -1,0 +1,134 @@
+"""The rules of 篇10 as the hall is judged by them, on SQLite and PostgreSQL: the "2、5、15" clocks counted from the
+day the 差评 was received (or from 核实, by province rule), and an on-time rate for each step."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from workflow_helpers import CONFIG_DIR, actor, china, empty_pg, make_hall, sign_in
+
+from sync_server.app import create_app
+from sync_server.workflow.cases import StepForm, take_step
+from sync_server.workflow.machine import Step
+from sync_server.workflow.stats import handling
+
+NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hall(request, tmp_path):
+    """(store, terminals) of a fresh example hall on either database."""
+    from sync_server.db import Store, migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'server.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+        empty_pg(url)
+    store = Store.from_url(url)
+    migrate(store)
+    terminals = make_hall(store, china(2026, 9, 1))
+    yield store, terminals
+    store.dispose()
+
+
+def use_rule(store, tmp_path, line: str, now) -> None:
+    """Import the example configuration with one line of the rules replaced."""
+    from sync_server.configs import import_config
+
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config, dirs_exist_ok=True)
+    rules = config / "rules" / "default.toml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace('fix_clock_from = "received"', line), encoding="utf-8")
+    import_config(store, config, "rules/default.toml", now)
+
+
+def kept(store, case_id: int) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from sync_server.workflow.tables import bad_cases
+
+    with store.read() as conn:
+        row = conn.execute(select(bad_cases).where(bad_cases.c.id == case_id)).one()
+    return row.contact_due, row.fix_due
+
+
+def late_verification(store, terminals) -> None:
+    """The issue's example: received Monday 11-02, verified 11-20 (late), fixed 11-23."""
+    sc = actor("sc_reviewer")
+    terminals["A01"].rate(1, china(2026, 11, 2, 10))
+    take_step(store, 1, Step.VERIFY_TRUE, sc, china(2026, 11, 20, 10), StepForm("属实", fix_kind="simple"))
+    take_step(store, 1, Step.RECTIFY, sc, china(2026, 11, 23, 10), StepForm("已整改"))
+    take_step(store, 1, Step.REVISIT, sc, china(2026, 11, 24, 10), StepForm("群众满意"))
+
+
+def rates(store, today: date) -> dict[str, tuple[int, int]]:
+    with store.read() as conn:
+        h = handling(conn, None, *NOVEMBER, None, today)
+    return {key: (done, judged) for key, _, done, judged, _ in h.step_rates}
+
+
+def test_the_fix_clock_counts_from_receipt_so_a_late_verification_cannot_make_a_late_fix_on_time(hall):
+    store, terminals = hall
+    late_verification(store, terminals)
+    assert kept(store, 1) == ("2026-11-04", "2026-11-09")  # 2 and 5 working days after 11-02, not after 11-20
+    assert rates(store, date(2026, 11, 30)) == {"contact": (0, 1), "fix": (0, 1), "revisit": (1, 1)}
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 30, 15))) as client:
+        sign_in(client, "admin")
+        board = client.get("/console/dashboard?from=2026-11-01&to=2026-11-30").text
+    assert re.search(r'id="kpi-on-time-contact"><b>0.0%</b><span>核实（联系群众）按时率（0/1）', board)
+    assert re.search(r'id="kpi-on-time-rate"><b>0.0%</b>', board)
+
+
+def report_rows(store) -> dict:
+    from sync_server.configs import current_config
+    from sync_server.console.auth import Scope
+    from sync_server.console.labels import Names
+    from sync_server.console.reports import monthly_report
+    from sync_server.console.settings import ConsoleSettings
+
+    with store.read() as conn:
+        names = Names.of(current_config(conn).config)
+        sections = monthly_report(conn, Scope(), "2026-11", None, names, ConsoleSettings())
+    return {row[0]: row[1] for row in sections[0].rows}
+
+
+def test_a_province_may_count_the_fix_from_verification_and_the_late_verification_still_shows(hall, tmp_path):
+    store, terminals = hall
+    use_rule(store, tmp_path, 'fix_clock_from = "verified"', china(2026, 11, 1, 8))
+    late_verification(store, terminals)
+    assert kept(store, 1) == ("2026-11-04", "2026-11-27")
+    assert rates(store, date(2026, 11, 30)) == {"contact": (0, 1), "fix": (1, 1), "revisit": (1, 1)}
+    rows = report_rows(store)
+    assert rows["整改期限起算"] == "自核实之日"
+    assert rows["核实（联系群众）按时（件/应计）"] == "0/1" and rows["核实（联系群众）按时率"] == 0.0
+    assert rows["整改按时率"] == 1.0 and rows["回访按时率"] == 1.0
+
+
+def test_the_per_step_rates_are_the_same_from_kept_deadlines_and_worked_out_afresh(hall):
+    """A record of an unconfirmed year keeps no deadline and is worked out in Python; same figures either way."""
+    from sqlalchemy import update
+
+    from sync_server.workflow.tables import bad_cases
+
+    store, terminals = hall
+    sc = actor("sc_reviewer")
+    for day in (2, 3, 4, 5, 26):
+        terminals["A01"].rate(1, china(2026, 11, day, 9))
+    for case_id, step, day, form in [
+        (1, Step.VERIFY_TRUE, 3, StepForm("属实", fix_kind="simple")),  # contact on time
+        (2, Step.VERIFY_TRUE, 10, StepForm("属实", fix_kind="complex")),  # contact late, fix due 11-24
+        (3, Step.VERIFY_FALSE, 4, StepForm("不属实")),
+        (1, Step.RECTIFY, 6, StepForm("已整改")),
+        (1, Step.REVISIT, 20, StepForm("满意")),  # revisit due 11-13: late
+    ]:
+        take_step(store, case_id, step, sc, china(2026, 11, day, 15), form)
+    expected = {"contact": (2, 4), "fix": (1, 2), "revisit": (0, 1)}  # case 4 overdue unverified, case 5 not yet due
+    assert rates(store, date(2026, 11, 27)) == expected
+    with store.write() as conn:
+        conn.execute(update(bad_cases).values(contact_due=None, fix_due=None, revisit_due=None, explain_due=None))
+    assert rates(store, date(2026, 11, 27)) == expected
