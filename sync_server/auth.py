@@ -17,7 +17,7 @@ from haochaping.signing import (
     MAX_SKEW_S,
     signature_matches,
 )
-from sync_server.db import Store, devices, nonces, utc_iso
+from sync_server.db import Store
 from sync_server.devices import Device, get_device
 from sync_server.errors import (
     NonceReplayed,
@@ -26,6 +26,7 @@ from sync_server.errors import (
     StaleRequest,
     UnknownDevice,
 )
+from sync_server.storage.schema import devices, nonces, utc_iso
 
 NONCE_MAX_CHARS = 128
 

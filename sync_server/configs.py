@@ -10,7 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from haochaping.config import HallConfig, Rules, load_hall_config
-from sync_server.db import Store, config_versions, utc_iso
+from sync_server.db import Store
+from sync_server.storage.schema import config_versions, utc_iso
 
 
 @dataclass(frozen=True)

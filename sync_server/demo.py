@@ -22,15 +22,15 @@ from haochaping.signing import sign_headers
 from sync_server.auth import authenticate
 from sync_server.configs import current_config
 from sync_server.console.rollup import CHINA
-from sync_server.db import Store, ratings, utc_iso
+from sync_server.db import Store
 from sync_server.demo_handling import HandlingCounts, handle_bad_cases, handling_counts
 from sync_server.devices import Device, add_enrolment_code, enrol, record_status
 from sync_server.errors import Conflict, NotConfigured
 from sync_server.ingest import ingest
 from sync_server.qrpage import load_case, parse_form, store_rating
 from sync_server.schemas import RecordIn, StatusRequest
+from sync_server.storage.schema import bad_cases, ratings, utc_iso
 from sync_server.workflow.deadlines import calendar_of
-from sync_server.workflow.tables import bad_cases
 
 LEVEL_WEIGHTS = {5: 60.0, 4: 27.5, 3: 10.0, 2: 1.7, 1: 0.8}  # 87.5% 非常满意/满意, 2.5% 差评
 TIMEOUT_SHARE = 0.06  # prompts nobody answered: 未评价，已超时

@@ -22,10 +22,10 @@ from sync_server.configs import current_rules
 from sync_server.console.auth import ADMIN, REVIEWER
 from sync_server.console.rollup import CHINA
 from sync_server.db import Store
+from sync_server.storage.schema import bad_cases
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.deadlines import calendar_of
 from sync_server.workflow.machine import Actor, State, Step
-from sync_server.workflow.tables import bad_cases
 
 SAMPLE_ADMIN = Actor("示例-管理员", ADMIN)
 SAMPLE_APPEAL_JUDGE = Actor("示例-管理员2", ADMIN)  # four eyes: an appeal is decided by another administrator

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from sync_server.db import Store, devices, enrolment_codes, utc_iso
+from sync_server.db import Store
 from sync_server.errors import EnrolmentCodeInvalid, EnrolmentCodeSpent, NotFound
+from sync_server.storage.schema import devices, enrolment_codes, utc_iso
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to type on a terminal
 CODE_GROUPS, CODE_GROUP_LEN = 3, 4

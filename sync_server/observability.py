@@ -29,7 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import and_, func, select
 
-from sync_server.db import devices, ratings, records, utc_iso
+from sync_server.storage.schema import devices, ratings, records, utc_iso
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -164,7 +164,7 @@ def bad_ratings(conn, now: datetime) -> tuple[int, int]:
     card); a bad rating without a handling record yet is overdue once the contact deadline
     (``deadlines.contact_days`` working days after the rating day, China time) has passed.
     """
-    from sync_server.console.tables import rating_exclusions
+    from sync_server.storage.schema import rating_exclusions
 
     excluded = select(rating_exclusions.c.record_id).where(rating_exclusions.c.lifted_at.is_(None))
     query = select(ratings.c.record_id, ratings.c.rated_at).where(
@@ -195,9 +195,9 @@ class _Handling:
     """The 差评 workflow's handling records, when its tables exist (migration 0004)."""
 
     def __init__(self, conn):
+        from sync_server.storage.schema import UNFINISHED_ROWS
         from sync_server.workflow.cases import open_case_rows
         from sync_server.workflow.deadlines import calendar_of
-        from sync_server.workflow.tables import UNFINISHED_ROWS
 
         self.cases = {row.record_id: row for row in open_case_rows(conn, where=[UNFINISHED_ROWS])}
         self.calendar = calendar_of(conn)
@@ -205,8 +205,8 @@ class _Handling:
     @staticmethod
     def finished_ids():
         """A subquery: the ratings whose handling record is finished (closed, appeal upheld, withdrawn)."""
+        from sync_server.storage.schema import bad_cases
         from sync_server.workflow.machine import FINISHED
-        from sync_server.workflow.tables import bad_cases
 
         return select(bad_cases.c.record_id).where(bad_cases.c.state.in_([s.value for s in FINISHED]))
 

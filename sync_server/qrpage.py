@@ -34,8 +34,9 @@ from haochaping.errors import TokenError, TokenExpired, TokenForged
 from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, Level
 from haochaping.qrtoken import QrClaims, read_claims, verify_token
 from sync_server.configs import ConfigVersion, current_config
-from sync_server.db import Store, cases, devices, ratings, records, utc_iso
+from sync_server.db import Store
 from sync_server.ratings import case_row, ensure_cases, record_row, server_record, settle_cases
+from sync_server.storage.schema import cases, devices, ratings, records, utc_iso
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),

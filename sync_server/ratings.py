@@ -16,8 +16,9 @@ from haochaping.chain import record_hash
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config, current_rules
 from sync_server.console.rollup import apply_rollup_delta, rollup_snapshot
-from sync_server.db import Store, cases, ratings, records, utc_iso
+from sync_server.db import Store
 from sync_server.errors import NotConfigured
+from sync_server.storage.schema import cases, ratings, records, utc_iso
 from sync_server.workflow.cases import open_bad_cases, withdraw_displaced
 
 COUNTING, FOLLOW_UP, SUPERSEDED = "counting", "follow_up", "superseded"

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from sync_server.configs import current_config
-from sync_server.db import Store, case_systems, triggers, utc_iso
+from sync_server.db import Store
 from sync_server.errors import CaseSystemKeyInvalid, Conflict, NotFound, Unprocessable
+from sync_server.storage.schema import case_systems, triggers, utc_iso
 
 CASE_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-_/.]{1,64}$")  # as the terminal accepts it
 KEY_PREFIX = "hcpk_"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from sync_server.db import METADATA, make_engine
+from sync_server.db import make_engine
+from sync_server.storage.schema import METADATA
 
 
 def run() -> None:

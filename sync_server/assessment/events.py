@@ -15,8 +15,9 @@ from haochaping.config import Hall
 from sync_server.assessment.attendance import china_day
 from sync_server.assessment.errors import EventNotFound, InputRejected, SameConfirmer, StateRefused
 from sync_server.assessment.rules import AssessmentRules
-from sync_server.db import Store, utc_iso
+from sync_server.db import Store
 from sync_server.storage import assessment as db
+from sync_server.storage.schema import utc_iso
 
 STATE_LABELS = {
     "proposed": "待确认",

@@ -28,8 +28,9 @@ from sync_server.assessment.attendance import (
     uncertain_days,
 )
 from sync_server.assessment.rules import AssessmentRules
-from sync_server.db import Store, utc_iso
+from sync_server.db import Store
 from sync_server.storage import assessment as db
+from sync_server.storage.schema import utc_iso
 
 SYSTEM = "system"
 ATTITUDE_STATES = ("rectifying", "rectified", "revisited", "closed", "appealing")  # verified 属实 so far

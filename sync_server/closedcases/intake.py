@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 from haochaping.config import HallConfig
 from sync_server.closedcases.errors import BatchRefused
-from sync_server.db import Store, utc_iso
+from sync_server.db import Store
 from sync_server.storage import closed_cases
+from sync_server.storage.schema import utc_iso
 from sync_server.triggers import CASE_NO_PATTERN
 
 FUTURE_SKEW = timedelta(minutes=5)  # a case system's clock a little ahead is not an error

@@ -26,8 +26,8 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from sync_server.console.errors import BadCredentials, BadInput, CsrfRefused, RoleForbidden, SignInRequired, Throttled
 from sync_server.console.settings import ConsoleSettings
-from sync_server.console.tables import audit_log, login_attempts, sessions, users
-from sync_server.db import Store, utc_iso
+from sync_server.db import Store
+from sync_server.storage.schema import audit_log, login_attempts, sessions, users, utc_iso
 
 ADMIN, REVIEWER, SUPERVISOR = "admin", "reviewer", "supervisor"
 ROLES = {ADMIN: "大厅管理员", REVIEWER: "部门审核员", SUPERVISOR: "督查"}

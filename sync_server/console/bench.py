@@ -30,8 +30,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from haochaping.config import HallConfig, ReasonList, Rules, read_toml
-from sync_server.db import ratings, records, utc_iso
-from sync_server.workflow.tables import bad_cases
+from sync_server.storage.schema import bad_cases, ratings, records, utc_iso
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPARTMENTS, WINDOWS_PER_DEPT, DAYS = 10, 3, 365
@@ -130,8 +129,7 @@ def _seed(store, config: HallConfig) -> None:
     from sqlalchemy import insert
 
     from sync_server.console.auth import hash_password
-    from sync_server.console.tables import users
-    from sync_server.db import config_versions, utc_iso
+    from sync_server.storage.schema import config_versions, users, utc_iso
 
     with store.write() as conn:
         conn.execute(

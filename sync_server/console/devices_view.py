@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 
 from sync_server.configs import current_config
 from sync_server.console.auth import OverseerUser
-from sync_server.db import utc_iso
 from sync_server.devices import Device, list_devices
+from sync_server.storage.schema import utc_iso
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from sync_server.console.rollup import apply_rollup_delta, cases_of_records, rollup_snapshot
-from sync_server.console.tables import rating_exclusions
-from sync_server.db import utc_iso
+from sync_server.storage.schema import rating_exclusions, utc_iso
 
 
 def exclude_rating(conn: Connection, record_id: str, reason: str, now: datetime, appeal_id: str | None = None) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.console.auth import Scope
 from sync_server.console.rollup import EFFECTIVE
-from sync_server.console.tables import (
+from sync_server.storage.schema import (
     case_rollup,
     case_rollup_month,
     case_trend,

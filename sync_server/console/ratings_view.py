@@ -16,8 +16,15 @@ from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import Names, mask_contact
 from sync_server.console.period import Period, parse_period
 from sync_server.console.rollup import day_bounds, rating_status
-from sync_server.console.tables import FLAGGED, rating_exclusions
-from sync_server.db import cases, config_versions, integrity_flags, ratings, records
+from sync_server.storage.schema import (
+    FLAGGED,
+    cases,
+    config_versions,
+    integrity_flags,
+    rating_exclusions,
+    ratings,
+    records,
+)
 
 FLAG_LABELS = {
     "any": "任一完整性标记",

@@ -24,7 +24,7 @@ from sync_server.console.period import month_period
 from sync_server.console.ratings_view import RatingFilter, conditions, excluded_flag, parse_filter
 from sync_server.console.rollup import STATUS_LABELS
 from sync_server.console.settings import ConsoleSettings
-from sync_server.db import ratings, records
+from sync_server.storage.schema import ratings, records
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GBT_HEADER = [

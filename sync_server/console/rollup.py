@@ -21,16 +21,18 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, text
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config
-from sync_server.console.tables import (
+from sync_server.storage.schema import (
     case_rollup,
     case_rollup_month,
     case_trend,
+    cases,
     rating_exclusions,
     rating_rollup,
     rating_rollup_month,
     rating_trend,
+    ratings,
+    records,
 )
-from sync_server.db import cases, ratings, records
 
 CHINA = timezone(timedelta(hours=8), "CST")
 EFFECTIVE, EXCLUDED, SUPERSEDED, FOLLOW_UP, TEST = "effective", "excluded", "superseded", "follow_up", "test"

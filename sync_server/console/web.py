@@ -34,7 +34,7 @@ from sync_server.console.auth import (
 )
 from sync_server.console.context import console_settings, current_version
 from sync_server.console.errors import BadCredentials, BadInput, ConsoleError, SignInRequired, Throttled
-from sync_server.console.tables import audit_log, users
+from sync_server.storage.schema import audit_log, users
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = SERVER_DIR / "static"

@@ -1,5 +1,5 @@
-"""Storage of 考核 and 考勤: the tables (rule versions, events and their evidence, leave, the 考核领导小组,
-closed years, objections and corrections) and every query the assessment package and its pages run.
+"""Storage of 考核 and 考勤: every query the assessment package and its pages run on rule versions, events and their
+evidence, leave, the 考核领导小组, closed years, objections and corrections (tables in ``storage/schema.py``).
 
 Events are never deleted: a proposal that no longer holds is ``withdrawn``, a dismissed one ``dismissed``; a closed
 year changes only through ``assessment_corrections`` rows.
@@ -10,139 +10,19 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-    select,
-    update,
-)
+from sqlalchemy import Connection, select, update
 
-from sync_server.db import METADATA, records, utc_iso
-
-# ---------------------------------------------------------------- 考核 and 考勤 (migration 0011)
-
-assessment_rule_versions = Table(
-    "assessment_rule_versions",
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("version", String(64), nullable=False),
-    Column("content", Text, nullable=False, comment="AssessmentRules JSON"),
-    Column("digest", String(64), nullable=False, comment="sha256 of the content"),
-    Column("source", Text, nullable=False),
-    Column("imported_at", String(40), nullable=False),
-)
-
-assessment_events = Table(
-    "assessment_events",
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("clerk_no", String(32), nullable=False),
-    Column("department", String(32)),
-    Column("day", String(10), nullable=False, comment="China date the event happened"),
-    Column("kind", String(32), nullable=False),
-    Column("points", Integer, nullable=False, comment="signed: negative deducts, positive adds"),
-    Column("source", String(32), nullable=False, comment="manual | attendance_* | bad_rating_attitude | red_card"),
-    Column("source_key", String(128), unique=True, comment="one proposal per fact; NULL for manual events"),
-    Column("state", String(16), nullable=False, comment="proposed | confirming | confirmed | dismissed | withdrawn"),
-    Column("summary", Text, nullable=False, comment="what happened, in Chinese"),
-    Column("rules_version", String(64), nullable=False),
-    Column("proposed_by", String(64), nullable=False, comment="system for the server's proposals"),
-    Column("proposed_at", String(40), nullable=False),
-    Column("first_by", String(64), comment="who confirmed first (four-eyes) or alone"),
-    Column("first_at", String(40)),
-    Column("first_note", Text),
-    Column("second_by", String(64), comment="the second confirmation of a four-eyes event"),
-    Column("second_at", String(40)),
-    Column("second_note", Text),
-    Column("closed_by", String(64), comment="who dismissed it, or system for a withdrawal"),
-    Column("closed_at", String(40)),
-    Column("closed_note", Text),
-    Column("detail", Text, nullable=False, server_default="{}", comment="JSON: the facts behind a proposal"),
-    Index("ix_assessment_events_clerk_day", "clerk_no", "day"),
-    Index("ix_assessment_events_state", "state"),
-)
-
-assessment_evidence = Table(
-    "assessment_evidence",
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", Integer, nullable=False, index=True),
-    Column("filename", String(128), nullable=False),
-    Column("content_type", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("content", LargeBinary, nullable=False),
-    Column("uploaded_by", String(64), nullable=False),
-    Column("uploaded_at", String(40), nullable=False),
-)
-
-assessment_leave = Table(
-    "assessment_leave",
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("clerk_no", String(32), nullable=False, index=True),
-    Column("first_day", String(10), nullable=False),
-    Column("last_day", String(10), nullable=False),
-    Column("part", String(8), nullable=False, comment="day | am | pm (a half day is one day only)"),
-    Column("approved_by", String(64), nullable=False, comment="批准人"),
-    Column("filed_with_centre", Integer, nullable=False, comment="1: 已报中心主任备案"),
-    Column("note", Text, nullable=False),
-    Column("entered_by", String(64), nullable=False),
-    Column("entered_at", String(40), nullable=False),
-)
-
-assessment_panel = Table(
-    "assessment_panel",
-    METADATA,
-    Column("username", String(64), primary_key=True, comment="a console user in the 考核领导小组"),
-    Column("added_by", String(64), nullable=False),
-    Column("added_at", String(40), nullable=False),
-)
-
-assessment_years = Table(
-    "assessment_years",
-    METADATA,
-    Column("year", Integer, primary_key=True),
-    Column("content", Text, nullable=False, comment="the frozen scores and grades, canonical JSON"),
-    Column("content_hash", String(64), nullable=False, comment="sha256 of content, also in the audit log"),
-    Column("closed_by", String(64), nullable=False),
-    Column("closed_at", String(40), nullable=False),
-)
-
-assessment_objections = Table(
-    "assessment_objections",
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("year", Integer, nullable=False, index=True),
-    Column("clerk_no", String(32), nullable=False),
-    Column("event_id", Integer, comment="the event objected to; NULL: the grade"),
-    Column("statement", Text, nullable=False),
-    Column("filed_by", String(64), nullable=False, comment="the administrator who filed it for the clerk"),
-    Column("filed_at", String(40), nullable=False),
-    Column("status", String(16), nullable=False, comment="pending | upheld | rejected"),
-    Column("decided_by", String(64)),
-    Column("decided_at", String(40)),
-    Column("reason", Text),
-)
-
-assessment_corrections = Table(
-    "assessment_corrections",
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("year", Integer, nullable=False, index=True),
-    Column("clerk_no", String(32), nullable=False),
-    Column("objection_id", Integer, nullable=False),
-    Column("event_id", Integer),
-    Column("points", Integer, nullable=False, comment="added to the frozen score (signed)"),
-    Column("note", Text, nullable=False),
-    Column("corrected_by", String(64), nullable=False),
-    Column("corrected_at", String(40), nullable=False),
+from sync_server.storage.schema import (
+    assessment_corrections,
+    assessment_events,
+    assessment_evidence,
+    assessment_leave,
+    assessment_objections,
+    assessment_panel,
+    assessment_rule_versions,
+    assessment_years,
+    records,
+    utc_iso,
 )
 
 OPEN_STATES = ("proposed", "confirming")
@@ -154,7 +34,7 @@ COUNTING = "confirmed"
 
 def audit(conn: Connection, now: datetime, actor: str, action: str, target: str | None, detail: dict) -> None:
     """Append one entry to the hash-chained audit log."""
-    from sync_server.console.tables import audit_log
+    from sync_server.storage.schema import audit_log
     from sync_server.workflow.auditchain import chained
 
     values = dict(
@@ -206,7 +86,7 @@ def unfilled_gaps(conn: Connection, lo: str, hi: str) -> list[tuple[str, str, st
     last record before it or None) for gaps flagged on records of the period."""
     from sqlalchemy import and_
 
-    from sync_server.db import integrity_flags
+    from sync_server.storage.schema import integrity_flags
 
     after = records.alias("after_gap")
     q = (
@@ -325,7 +205,7 @@ def add_panel_member(conn: Connection, username: str, by: str, now: datetime) ->
 
 
 def user_role(conn: Connection, username: str) -> str | None:
-    from sync_server.console.tables import users
+    from sync_server.storage.schema import users
 
     q = select(users.c.role).where(users.c.username == username, users.c.disabled_at.is_(None))
     return conn.execute(q).scalar()
@@ -388,7 +268,7 @@ def corrections(conn: Connection, year: int) -> list:
 
 def bad_cases_with_reasons(conn: Connection, first: str, last: str) -> list:
     """Handling records of ratings that arrived in [first, last] with a clerk, with the rating's reason codes."""
-    from sync_server.workflow.tables import bad_cases
+    from sync_server.storage.schema import bad_cases
 
     q = (
         select(bad_cases, records.c.reasons)

@@ -7,7 +7,8 @@ import json
 
 from sqlalchemy import Connection, select, update
 
-from sync_server.db import Store, closed_case_conflicts, closed_cases
+from sync_server.db import Store
+from sync_server.storage.schema import closed_case_conflicts, closed_cases
 
 CHUNK = 500  # case numbers per IN (…) query
 CONFLICT = "conflict"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, text
 
-from sync_server.console.tables import audit_log
+from sync_server.storage.schema import audit_log
 
 GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 4_502_105

@@ -20,7 +20,17 @@ from sync_server.configs import current_rules
 from sync_server.console.auth import write_audit
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.console.rollup import china_day, department_of_windows
-from sync_server.db import Store, cases, ratings, records, utc_iso
+from sync_server.db import Store
+from sync_server.storage.schema import (
+    appeal_evidence,
+    appeals,
+    bad_cases,
+    case_events,
+    cases,
+    ratings,
+    records,
+    utc_iso,
+)
 from sync_server.workflow import webhook
 from sync_server.workflow.deadlines import calendar_of, fix_clock_start, kept_due
 from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefused
@@ -39,7 +49,6 @@ from sync_server.workflow.machine import (
     decide,
 )
 from sync_server.workflow.settings import WorkflowSettings
-from sync_server.workflow.tables import appeal_evidence, appeals, bad_cases, case_events
 
 MAX_TEXT = 1000
 SYSTEM = Actor("system", "system")

@@ -25,8 +25,8 @@ from sqlalchemy import Connection, select
 from haochaping.config import DeadlineRules
 from haochaping.workdays import OfficialSchedule, WorkdayCalendar
 from sync_server.console.rollup import china_day
+from sync_server.storage.schema import workday_schedules
 from sync_server.workflow.machine import State
-from sync_server.workflow.tables import workday_schedules
 
 YELLOW, RED = "yellow", "red"
 CARD_LABELS = {YELLOW: "黄牌", RED: "红牌"}

@@ -13,8 +13,8 @@ from haochaping.config import read_toml, validate
 from haochaping.errors import ConfigError
 from haochaping.workdays import OfficialSchedule
 from sync_server.console.auth import write_audit
-from sync_server.db import Store, utc_iso
-from sync_server.workflow.tables import workday_schedules
+from sync_server.db import Store
+from sync_server.storage.schema import utc_iso, workday_schedules
 
 
 def load_schedule(

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select
 from haochaping.config import DeadlineRules
 from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import current_rules
+from sync_server.storage.schema import UNFINISHED_ROWS, appeals, bad_cases
 from sync_server.workflow.cases import open_case_rows
 from sync_server.workflow.deadlines import (
     PENDING_STEP,
@@ -34,7 +35,6 @@ from sync_server.workflow.deadlines import (
     step_dues,
 )
 from sync_server.workflow.machine import State
-from sync_server.workflow.tables import UNFINISHED_ROWS, appeals, bad_cases
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from haochaping.errors import ConfigError
 from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, Viewer, client_address
 from sync_server.console.errors import BadInput
-from sync_server.db import records
+from sync_server.storage.schema import UNFINISHED_ROWS, appeal_evidence, records
 from sync_server.workflow import webhook
 from sync_server.workflow.cases import (
     StepForm,
@@ -39,7 +39,6 @@ from sync_server.workflow.machine import (
 from sync_server.workflow.schedules import load_schedule, parse_schedule
 from sync_server.workflow.settings import WorkflowSettings
 from sync_server.workflow.stats import case_lines, line_of
-from sync_server.workflow.tables import UNFINISHED_ROWS, appeal_evidence
 
 DETAIL_LABELS = {
     "finding": "核实情况",

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, or_, select, update
 
-from sync_server.db import Store, utc_iso
+from sync_server.db import Store
+from sync_server.storage.schema import utc_iso, webhook_deliveries, webhook_targets
 from sync_server.workflow.settings import WorkflowSettings
-from sync_server.workflow.tables import webhook_deliveries, webhook_targets
 
 SIGNATURE_HEADER = "X-HCP-Webhook-Signature"
 ID_HEADER = "X-HCP-Webhook-Id"

@@ -15,10 +15,10 @@ from sync_server.assessment.proposals import refresh
 from sync_server.assessment.rules import current_rules
 from sync_server.configs import current_config
 from sync_server.storage import assessment as db
+from sync_server.storage.schema import bad_cases
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.evidence import Evidence
 from sync_server.workflow.machine import Step
-from sync_server.workflow.tables import bad_cases
 
 ADMIN, ADMIN2 = Person("admin", "admin"), Person("admin2", "admin")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

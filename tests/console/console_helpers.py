@@ -108,8 +108,8 @@ def phone_rating(
     store, device_id: str, window: str, case_no: str, clerk: str, matter: str, level: int, when: datetime, **extra
 ) -> str:
     """Store a 二维码 rating the way the QR page does: record, case, settle, in one transaction."""
-    from sync_server.db import records
     from sync_server.ratings import case_row, ensure_cases, record_row, server_record, settle_cases
+    from sync_server.storage.schema import records
 
     rec = server_record(
         id=f"qr:{case_no}",

@@ -14,7 +14,7 @@ from sync_server.console.errors import RoleForbidden
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.console.metrics import dashboard, month_spans, ranking, repeated_bad
 from sync_server.console.rollup import rebuild
-from sync_server.console.tables import (
+from sync_server.storage.schema import (
     case_rollup,
     case_rollup_month,
     case_trend,

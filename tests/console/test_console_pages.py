@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from sync_server.console.integrity import find_bursts, find_fast
-from sync_server.db import devices, records
+from sync_server.storage.schema import devices, records
 
 NOV = {"from": "2026-11-01", "to": "2026-11-30"}
 
@@ -203,9 +203,8 @@ def _bench_handling_rows(url: str) -> dict[str, int]:
     """What the bench generated besides the ratings: handling records, the counting 差评 they handle, exclusions."""
     from sqlalchemy import func
 
-    from sync_server.console.tables import rating_exclusions
-    from sync_server.db import Store, ratings
-    from sync_server.workflow.tables import bad_cases
+    from sync_server.db import Store
+    from sync_server.storage.schema import bad_cases, rating_exclusions, ratings
 
     store = Store.from_url(url)
     bad = select(func.count()).select_from(ratings).where(ratings.c.role == "counting", ratings.c.level <= 2)
@@ -365,7 +364,7 @@ def test_hcp_server_rollup_rebuild_restores_emptied_rollups_and_a_day_recompute_
 
     from sync_server.console.auth import Scope
     from sync_server.console.metrics import dashboard
-    from sync_server.console.tables import (
+    from sync_server.storage.schema import (
         case_rollup,
         case_rollup_month,
         case_trend,

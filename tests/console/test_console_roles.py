@@ -14,7 +14,7 @@ from console_helpers import CONTACT, csrf_of, sign_in
 from openpyxl import load_workbook
 from sqlalchemy import select, text
 
-from sync_server.console.tables import audit_log
+from sync_server.storage.schema import audit_log
 
 NOV = {"from": "2026-11-01", "to": "2026-11-30"}
 SC_CASES = {"C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"}

@@ -11,8 +11,8 @@ from server_helpers import real_clock, server_process
 from sqlalchemy import select
 
 from sync_server.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, add_user
-from sync_server.console.tables import audit_log
 from sync_server.db import Store, migrate
+from sync_server.storage.schema import audit_log
 
 PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.20.30.40"}
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from haochaping.cli import main
 from sync_server.configs import current_config
-from sync_server.db import closed_case_conflicts, closed_cases
+from sync_server.storage.schema import closed_case_conflicts, closed_cases
 from sync_server.triggers import add_case_system
 
 A01_MATTER = "11450102MB1234567X4000111"

@@ -8,7 +8,7 @@ from server_helpers import CONFIG_DIR, count
 
 from haochaping.config import HallConfig
 from sync_server.configs import import_config
-from sync_server.db import config_versions, devices, triggers
+from sync_server.storage.schema import config_versions, devices, triggers
 from sync_server.triggers import add_case_system
 
 

@@ -25,13 +25,25 @@ from sync_server.console.integrity import review
 from sync_server.console.metrics import dashboard
 from sync_server.console.rollup import CHINA, china_day
 from sync_server.console.settings import ConsoleSettings
-from sync_server.db import Store, cases, devices, enrolment_codes, integrity_flags, ratings, record_conflicts, records
+from sync_server.db import Store
 from sync_server.demo import DemoDataRefused, generate
 from sync_server.errors import NotConfigured
+from sync_server.storage.schema import (
+    appeal_evidence,
+    appeals,
+    bad_cases,
+    case_events,
+    cases,
+    devices,
+    enrolment_codes,
+    integrity_flags,
+    ratings,
+    record_conflicts,
+    records,
+)
 from sync_server.workflow.auditchain import verify_chain
 from sync_server.workflow.deadlines import RED
 from sync_server.workflow.stats import case_lines, handling
-from sync_server.workflow.tables import appeal_evidence, appeals, bad_cases, case_events
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=CHINA).astimezone(UTC)  # a Friday evening, after office hours
 DAYS, SEED = 14, 7

@@ -7,7 +7,7 @@ import json
 from server_helpers import Kiosk, count
 
 from haochaping.signing import MAX_SKEW_S
-from sync_server.db import devices, integrity_flags, nonces, record_conflicts, records
+from sync_server.storage.schema import devices, integrity_flags, nonces, record_conflicts, records
 
 
 def test_enrolment_gives_a_device_id_and_secret_and_the_code_is_single_use(client, server_clock):

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from haochaping.signing import HEADER_SIGNATURE, sign_headers
 from sync_server.app import create_app
 from sync_server.configs import import_config
-from sync_server.db import Store, devices, migrate
+from sync_server.db import Store, migrate
 from sync_server.devices import add_enrolment_code, enrol
 from sync_server.settings import ServerSettings
+from sync_server.storage.schema import devices
 from sync_server.triggers import add_case_system
 
 QUICK = ServerSettings(long_poll_max_s=0.1)  # a generated wait=30 must not hold the run for 30 s

@@ -9,8 +9,8 @@ from server_helpers import Kiosk, count
 from sqlalchemy import select
 
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
-from sync_server.db import integrity_flags, records
 from sync_server.ingest import Stored, ingest, plan_batch
+from sync_server.storage.schema import integrity_flags, records
 
 
 def chain(n: int, start: int = 1, prev: str = GENESIS_HASH, device: str = "dev-1") -> list[dict]:

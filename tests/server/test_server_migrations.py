@@ -13,7 +13,8 @@ from alembic.script import ScriptDirectory
 from server_helpers import Kiosk, count, make_client, real_clock
 from sqlalchemy import select
 
-from sync_server.db import ALEMBIC_DIR, METADATA, Store, current_revision, migrate, ratings, records
+from sync_server.db import ALEMBIC_DIR, Store, current_revision, migrate
+from sync_server.storage.schema import METADATA, ratings, records
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "server-rev0001.sqlite"
 

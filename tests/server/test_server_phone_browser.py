@@ -12,9 +12,10 @@ from testkit import CHROMIUM, CHROMIUM_ARGS
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.qrtoken import make_token
 from sync_server.configs import import_config
-from sync_server.db import Store, migrate, records
+from sync_server.db import Store, migrate
 from sync_server.devices import add_enrolment_code, enrol
 from sync_server.ingest import ingest
+from sync_server.storage.schema import records
 
 SHOTS = ROOT / "screenshots"
 

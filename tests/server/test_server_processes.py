@@ -9,7 +9,8 @@ import httpx
 import pytest
 from server_helpers import Kiosk, _empty_pg, count, real_clock, server_process
 
-from sync_server.db import Store, migrate, records
+from sync_server.db import Store, migrate
+from sync_server.storage.schema import records
 from sync_server.triggers import add_case_system
 
 

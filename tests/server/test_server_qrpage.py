@@ -9,7 +9,7 @@ from server_helpers import count
 from sqlalchemy import select
 
 from haochaping.qrtoken import make_token
-from sync_server.db import ratings, records
+from sync_server.storage.schema import ratings, records
 
 
 def token_for(kiosk, case_no: str, clock) -> str:

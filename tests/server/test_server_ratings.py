@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from haochaping.qrtoken import make_token
 from sync_server.configs import import_config
-from sync_server.db import ratings, records
 from sync_server.ratings import COUNTING, FOLLOW_UP, SUPERSEDED, RatingFact, apply_default_ratings, settle
+from sync_server.storage.schema import ratings, records
 
 
 def fact(rid, at, channel=4):

@@ -44,7 +44,7 @@ def terminals(store) -> dict[str, Terminal]:
     """The template's terminals, by window."""
     from sqlalchemy import select
 
-    from sync_server.db import devices
+    from sync_server.storage.schema import devices
 
     with store.read() as conn:
         rows = conn.execute(select(devices.c.id, devices.c.window).order_by(devices.c.window)).all()

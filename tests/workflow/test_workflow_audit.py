@@ -12,8 +12,8 @@ from workflow_helpers import actor, china, empty_pg
 
 from haochaping.cli import main as hcp
 from sync_server.console.auth import write_audit
-from sync_server.console.tables import audit_log
 from sync_server.db import ALEMBIC_DIR, Store, migrate
+from sync_server.storage.schema import audit_log
 from sync_server.workflow.auditchain import verify_chain
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.machine import Step

@@ -15,15 +15,13 @@ from workflow_helpers import actor, china, csrf_of, empty_pg, make_hall, sign_in
 from sync_server.app import create_app
 from sync_server.console import metrics
 from sync_server.console.auth import Scope
-from sync_server.console.tables import audit_log, rating_exclusions
-from sync_server.db import records
+from sync_server.storage.schema import appeal_evidence, audit_log, bad_cases, rating_exclusions, records
 from sync_server.workflow.auditchain import verify_chain
 from sync_server.workflow.cases import StepForm, history, load_case, take_step
 from sync_server.workflow.errors import EvidenceRejected, OwnAppeal, StepInputInvalid, StepRefused
 from sync_server.workflow.evidence import Evidence, accept
 from sync_server.workflow.machine import State, Step
 from sync_server.workflow.settings import WorkflowSettings
-from sync_server.workflow.tables import appeal_evidence, bad_cases
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 NOV = china(2026, 11, 2, 9)
@@ -291,8 +289,8 @@ def test_a_bad_phone_rating_displaced_by_an_earlier_kiosk_rating_has_its_record_
     import re
 
     from haochaping.qrtoken import make_token
-    from sync_server.db import devices
     from sync_server.ingest import ingest
+    from sync_server.storage.schema import devices
 
     a01 = terminals["A01"]
     with store.read() as conn:

@@ -56,7 +56,7 @@ def test_year_end_deadline_falls_in_an_unconfirmed_year_until_the_schedule_is_lo
     from sqlalchemy import select
 
     from sync_server.app import create_app
-    from sync_server.console.tables import audit_log
+    from sync_server.storage.schema import audit_log
 
     terminals["A01"].rate(1, china(2026, 12, 24, 10))
     take_step(store, 1, Step.VERIFY_TRUE, actor("admin"), china(2026, 12, 25, 10),
@@ -133,7 +133,7 @@ def test_the_figures_are_the_same_from_kept_deadlines_and_from_deadlines_worked_
     before deadlines were kept) are worked out in Python. Both must give the same figures and cards."""
     from sqlalchemy import update
 
-    from sync_server.workflow.tables import bad_cases
+    from sync_server.storage.schema import bad_cases
 
     a01, sc = terminals["A01"], actor("sc_reviewer")
     for day in (2, 3, 4, 5, 6, 24, 25):
@@ -168,7 +168,7 @@ def test_the_figures_are_the_same_from_kept_deadlines_and_from_deadlines_worked_
 def test_an_administrator_loads_the_new_year_on_the_console_page(store, terminals):
     from sqlalchemy import select
 
-    from sync_server.console.tables import audit_log
+    from sync_server.storage.schema import audit_log
 
     clock = lambda: china(2026, 12, 20, 9)  # noqa: E731
     with TestClient(create_app(store, clock=clock)) as admin, TestClient(create_app(store, clock=clock)) as sup:

@@ -17,8 +17,8 @@ from workflow_helpers import china, empty_pg, iso, sign_in
 
 from haochaping.cli import main as hcp
 from sync_server.app import create_app
+from sync_server.storage.schema import webhook_deliveries
 from sync_server.workflow.settings import WorkflowSettings
-from sync_server.workflow.tables import webhook_deliveries
 from sync_server.workflow.webhook import ID_HEADER, SIGNATURE_HEADER, claim, deliver_due, verify_signature
 
 SECRET = "hotline-12345-shared-secret"
