@@ -18,8 +18,9 @@ from sync_server.assessment.attendance import china_day
 from sync_server.assessment.errors import EventNotFound, InputRejected, NotOnPanel, StateRefused
 from sync_server.assessment.events import Person, _note
 from sync_server.assessment.rules import AssessmentRules
-from sync_server.db import Store, utc_iso
+from sync_server.db import Store
 from sync_server.storage import assessment as db
+from sync_server.storage.schema import utc_iso
 
 OBJECTION_LABELS = {"pending": "待复核", "upheld": "复核成立（已更正）", "rejected": "复核维持原结果"}
 

@@ -24,8 +24,8 @@ from sync_server.assessment.scores import (
     year_scores,
 )
 from sync_server.configs import current_config
-from sync_server.console.tables import audit_log
 from sync_server.storage import assessment as db
+from sync_server.storage.schema import audit_log
 
 ADMIN, ADMIN2, SUPERVISOR = Person("admin", "admin"), Person("admin2", "admin"), Person("supervisor", "supervisor")
 

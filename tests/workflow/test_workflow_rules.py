@@ -50,7 +50,7 @@ def use_rule(store, tmp_path, line: str, now) -> None:
 def kept(store, case_id: int) -> tuple[str, str]:
     from sqlalchemy import select
 
-    from sync_server.workflow.tables import bad_cases
+    from sync_server.storage.schema import bad_cases
 
     with store.read() as conn:
         row = conn.execute(select(bad_cases).where(bad_cases.c.id == case_id)).one()
@@ -113,7 +113,7 @@ def test_the_per_step_rates_are_the_same_from_kept_deadlines_and_worked_out_afre
     """A record of an unconfirmed year keeps no deadline and is worked out in Python; same figures either way."""
     from sqlalchemy import update
 
-    from sync_server.workflow.tables import bad_cases
+    from sync_server.storage.schema import bad_cases
 
     store, terminals = hall
     sc = actor("sc_reviewer")
