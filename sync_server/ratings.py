@@ -205,7 +205,10 @@ def record_row(
 
 def apply_default_ratings(store: Store, now: datetime) -> list[str]:
     """Rate every prompted case still unrated ``default_rating_after_days`` after its prompt with the configured
-    default level, as channel 0. Idempotent (the record id is derived from the case). Returns the case numbers."""
+    default level, as channel 0. Idempotent (the record id is derived from the case). Returns the case numbers.
+
+    A default rating is made at the moment its case became due for one (prompt + N natural days), not when this
+    command runs: it counts in the period it belongs to, however late the command runs."""
     with store.write() as conn:
         cv = current_config(conn)
         if cv is None:
@@ -227,6 +230,11 @@ def apply_default_ratings(store: Store, now: datetime) -> list[str]:
     return [c.case_no for c in due]
 
 
+def default_rating_time(prompted_at: str, after_days: int) -> str:
+    """When a case unrated since ``prompted_at`` became due for its default rating (UTC ISO)."""
+    return utc_iso(datetime.fromisoformat(prompted_at) + timedelta(days=after_days))
+
+
 def _default_row(case, rules, now: datetime) -> dict:
     rec = server_record(
         id=f"default:{case.case_no}",
@@ -239,7 +247,7 @@ def _default_row(case, rules, now: datetime) -> dict:
         level=rules.default_rating,
         channel=CHANNEL_DEFAULT,
         prompted_at=case.prompted_at,
-        occurred_at=utc_iso(now),
+        occurred_at=default_rating_time(case.prompted_at, rules.default_rating_after_days),
         detail={"rule": rules.province, "after_days": rules.default_rating_after_days},
     )
     return record_row(rec, "default", utc_iso(now), "default")

@@ -36,14 +36,14 @@ def hall(request, tmp_path):
     store.dispose()
 
 
-def use_rule(store, tmp_path, line: str, now) -> None:
+def use_rule(store, tmp_path, line: str, now, old: str = 'fix_clock_from = "received"') -> None:
     """Import the example configuration with one line of the rules replaced."""
     from sync_server.configs import import_config
 
     config = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config, dirs_exist_ok=True)
     rules = config / "rules" / "default.toml"
-    rules.write_text(rules.read_text(encoding="utf-8").replace('fix_clock_from = "received"', line), encoding="utf-8")
+    rules.write_text(rules.read_text(encoding="utf-8").replace(old, line), encoding="utf-8")
     import_config(store, config, "rules/default.toml", now)
 
 
@@ -132,3 +132,50 @@ def test_the_per_step_rates_are_the_same_from_kept_deadlines_and_worked_out_afre
     with store.write() as conn:
         conn.execute(update(bad_cases).values(contact_due=None, fix_due=None, revisit_due=None, explain_due=None))
     assert rates(store, date(2026, 11, 27)) == expected
+
+
+# ---------------------------------------------------------------- §4 default ratings in their own period
+
+
+def prompt_only(terminal, when, clerk: str = "1001") -> str:
+    """A prompted case nobody rated; returns its case number."""
+    from workflow_helpers import MATTER_SC
+
+    from sync_server.ingest import ingest
+
+    case_no = f"{terminal.window}-unrated-{terminal.seq}"
+    prompt = terminal.record("prompt", when, case_no=case_no, clerk_no=clerk, matter_code=MATTER_SC)
+    assert [s for _, s in ingest(terminal.store, terminal.device_id, [prompt], when)] == ["stored"]
+    return case_no
+
+
+def month_figures(store, first: date, last: date):
+    from sync_server.console import metrics
+    from sync_server.console.auth import Scope
+
+    with store.read() as conn:
+        total = metrics.dashboard(conn, Scope(), first, last).total
+    return total.n, total.n - total.active_n, total.prompted
+
+
+def test_a_default_rating_counts_in_the_period_its_case_became_due_however_late_the_command_runs(hall, tmp_path):
+    from sync_server.ratings import apply_default_ratings
+
+    store, terminals = hall
+    use_rule(store, tmp_path, "default_rating = 5", china(2026, 10, 1, 8), old="default_rating = 0")
+    a01 = terminals["A01"]
+    october = prompt_only(a01, china(2026, 10, 20, 10))  # due for a default 10-27: October
+    late_october = prompt_only(a01, china(2026, 10, 28, 10))  # due 11-04: November
+    a01.rate(5, china(2026, 11, 2, 10))
+    assert sorted(apply_default_ratings(store, china(2026, 11, 29, 10))) == sorted([october, late_october])
+    assert apply_default_ratings(store, china(2026, 12, 20, 10)) == []  # twice, and late: nothing changes
+    oct_, nov = (date(2026, 10, 1), date(2026, 10, 31)), NOVEMBER
+    assert month_figures(store, *oct_) == (1, 1, 2)  # (effective, of which default, prompted)
+    assert month_figures(store, *nov) == (2, 1, 1)
+    from sqlalchemy import select
+
+    from sync_server.db import records
+
+    with store.read() as conn:
+        at = conn.execute(select(records.c.occurred_at).where(records.c.id == f"default:{october}")).scalar()
+    assert at.startswith("2026-10-27T02:00")  # the prompt at 10:00 China time + 7 natural days
