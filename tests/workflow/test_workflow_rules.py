@@ -174,7 +174,7 @@ def test_a_default_rating_counts_in_the_period_its_case_became_due_however_late_
     assert month_figures(store, *nov) == (2, 1, 1)
     from sqlalchemy import select
 
-    from sync_server.db import records
+    from sync_server.storage.schema import records
 
     with store.read() as conn:
         at = conn.execute(select(records.c.occurred_at).where(records.c.id == f"default:{october}")).scalar()
