@@ -33,6 +33,9 @@ class Matter(_Strict):
     code: str = Field(min_length=1, max_length=64, description="事项编码")
     name: str = Field(min_length=1, max_length=128, description="事项名称")
     department: str = Field(description="办理部门的编码")
+    promised_days: int | None = Field(
+        default=None, ge=1, le=365, description="承诺办结时限（工作日），办件系统未报送时用于限时办结"
+    )
 
 
 class Window(_Strict):

@@ -52,6 +52,7 @@ def create_app(
     if settings_file is not None:
         app.state.console_settings = settings_file.console
         app.state.workflow_settings = settings_file.workflow
+        app.state.case_settings = settings_file.cases
     app.include_router(device_router())
     app.include_router(qr_router())
     install_console(app)  # the admin console: /console pages, /static files

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from haochaping.config import read_toml, validate
+from sync_server.closedcases.settings import CaseFeedSettings
 from sync_server.console.settings import ConsoleSettings
 from sync_server.schemas import MAX_BATCH_RECORDS
 from sync_server.workflow.settings import WorkflowSettings
@@ -30,13 +31,15 @@ class ServerSettings(BaseModel):
 
 
 class ServerSettingsFile(BaseModel):
-    """``config/server.toml``: the server's, the console's and the 差评 workflow's settings, one section each."""
+    """``config/server.toml``: the server's, the console's, the 差评 workflow's and the case reconciliation's settings,
+    one section each."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     server: ServerSettings = Field(default_factory=ServerSettings, description="[server] 同步接口与扫码页")
     console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="[console] 管理后台")
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="[workflow] 差评处理与推送")
+    cases: CaseFeedSettings = Field(default_factory=CaseFeedSettings, description="[cases] 办件系统对账")
 
 
 def load_server_settings(path: Path | str | None) -> ServerSettingsFile:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from haochaping.config import HallConfig
+from haochaping.config import Hall
 from sync_server import sheets
 from sync_server.closedcases.errors import BatchRefused, FileUnreadable
 from sync_server.closedcases.intake import ClosedCase, problems_of, store_checked
@@ -123,7 +123,7 @@ def parse_row(cells: list[str], columns: dict[str, int]) -> tuple[ClosedCase | N
     return case, []
 
 
-def import_file(store: Store, path: Path, hall: HallConfig, now: datetime, skip_bad: bool = False) -> ImportResult:
+def import_file(store: Store, path: Path, hall: Hall, now: datetime, skip_bad: bool = False) -> ImportResult:
     """Check every row, then store the good ones (all of them, or none when a row is bad and not ``skip_bad``)."""
     rows, encoding = read_rows(path)
     if not rows:

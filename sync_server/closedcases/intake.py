@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from haochaping.config import HallConfig
+from haochaping.config import Hall
 from sync_server.closedcases.errors import BatchRefused
 from sync_server.db import Store
 from sync_server.storage import closed_cases
@@ -51,7 +51,7 @@ class ClosedCase:
         return hashlib.sha256(json.dumps(self.content(), sort_keys=True).encode()).hexdigest()
 
 
-def problems_of(case: ClosedCase, hall: HallConfig, now: datetime) -> list[str]:
+def problems_of(case: ClosedCase, hall: Hall, now: datetime) -> list[str]:
     """What is wrong with one case (empty when it can be stored)."""
     found = []
     if not CASE_NO_PATTERN.match(case.case_no):
@@ -80,13 +80,11 @@ def _time_problems(case: ClosedCase, now: datetime) -> list[str]:
     return found
 
 
-def department_of(hall: HallConfig, matter_code: str) -> str | None:
+def department_of(hall: Hall, matter_code: str) -> str | None:
     return next((m.department for m in hall.matters if m.code == matter_code), None)
 
 
-def take_in(
-    store: Store, cases: list[ClosedCase], source: str, now: datetime, hall: HallConfig
-) -> list[tuple[str, str]]:
+def take_in(store: Store, cases: list[ClosedCase], source: str, now: datetime, hall: Hall) -> list[tuple[str, str]]:
     """Check every case, then store the batch in one transaction; returns (case number, status) per case.
 
     Raises BatchRefused, naming each bad case by its position, when any is bad (nothing is stored then)."""
@@ -99,7 +97,7 @@ def take_in(
 
 
 def store_checked(
-    store: Store, cases: list[ClosedCase], source: str, now: datetime, hall: HallConfig
+    store: Store, cases: list[ClosedCase], source: str, now: datetime, hall: Hall
 ) -> list[tuple[str, str]]:
     """Store cases already checked, in one transaction."""
     departments = {c.case_no: department_of(hall, c.matter_code) for c in cases}

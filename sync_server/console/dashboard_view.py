@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 
 from haochaping.levels import CHANNELS
+from sync_server.closedcases.reconcile import NOT_CONNECTED
 from sync_server.console import charts, labels, metrics
 from sync_server.console.auth import AnyUser, Scope
 from sync_server.console.context import console_settings
@@ -23,6 +24,7 @@ def router() -> APIRouter:
     @r.get("/dashboard")
     def dashboard_page(request: Request, viewer: AnyUser):
         from sync_server.console.web import names_of, page
+        from sync_server.storage import closed_cases as closed_case_storage
 
         q = request.query_params
         period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), q.get("month"))
@@ -32,6 +34,7 @@ def router() -> APIRouter:
         with request.app.state.store.read() as conn:
             board = metrics.dashboard(conn, viewer.scope, period.first, period.last, q.get("department"), granularity)
             handling = workflow_handling(conn, viewer.scope, period, board.department, request.app.state.clock())
+            case_system_connected = closed_case_storage.connected(conn)
         settings = console_settings(request.app)
         names = names_of(request)
         base = {**period.query(), **({"department": board.department} if board.department else {})}
@@ -42,6 +45,8 @@ def router() -> APIRouter:
             names=names,
             board=board,
             handling=handling,
+            case_system_connected=case_system_connected,
+            not_connected=NOT_CONNECTED,
             period=period,
             granularity=granularity,
             granularities=metrics.GRANULARITIES,

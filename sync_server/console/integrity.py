@@ -144,9 +144,12 @@ def router() -> APIRouter:
 
     @r.get("/integrity")
     def integrity_page(request: Request, viewer: OverseerUser):
+        from sync_server.closedcases.reconcile import unreported_cases
+        from sync_server.closedcases.views import case_settings
         from sync_server.console.context import console_settings
         from sync_server.console.ratings_view import FLAG_LABELS
         from sync_server.console.web import page
+        from sync_server.storage import closed_cases as closed_case_storage
 
         q = request.query_params
         now = request.app.state.clock()
@@ -156,6 +159,8 @@ def router() -> APIRouter:
         start, end = day_bounds(period.first)[0], day_bounds(period.last)[1]
         with request.app.state.store.read() as conn:
             flags, conflicts, bursts, fast = review(conn, viewer.scope, start, end, settings)
+            unreported = unreported_cases(conn, viewer.scope, start, end, now, case_settings(request.app))
+            connected = closed_case_storage.connected(conn)
         return page(
             request,
             "integrity.html",
@@ -167,6 +172,9 @@ def router() -> APIRouter:
             fast=fast,
             settings=settings,
             flag_labels=FLAG_LABELS,
+            unreported=unreported,
+            case_system_connected=connected,
+            case_settings=case_settings(request.app),
         )
 
     return r

@@ -104,7 +104,51 @@ def monthly_report(
         )
     sections.append(_rankings(board, names, settings))
     sections += _bad_summary(conn, scope, board, period, names)
+    sections.append(_closed_cases(conn, scope, board.department, period, names))
     return sections
+
+
+def _closed_cases(conn, scope: Scope, department: str | None, period, names: Names) -> Section:
+    """办件对账 of the month (sync_server.closedcases): both 参评率, 漏评, 按时办结率, cards at its end."""
+    from datetime import datetime
+
+    from sync_server.closedcases.reconcile import NOT_CONNECTED, reconcile
+    from sync_server.closedcases.settings import CaseFeedSettings
+    from sync_server.configs import current_config
+    from sync_server.console.auth import Scope as ViewScope
+    from sync_server.console.rollup import day_bounds
+
+    cv = current_config(conn)
+    if department and cv is not None:
+        windows = frozenset(w.code for w in cv.config.hall.windows if w.department == department)
+        scope = ViewScope(department, windows)
+    start, end = day_bounds(period.first)[0], day_bounds(period.last)[1]
+    found = reconcile(
+        conn, scope, start, end, datetime.fromisoformat(end), cv.config if cv else None, CaseFeedSettings(), period.last
+    )
+    if not found.connected:
+        return Section("办件对账", ["项目", "数值"], [["办件系统", NOT_CONNECTED]])
+    rows = [
+        ["办结办件数（办件系统报送）", found.closed],
+        ["参评办件数（群众本人评价）", found.rated],
+        ["参评率（以办结办件为分母）", found.participation_rate],
+        ["未评率（以办结办件为分母）", found.unrated_rate],
+        ["漏评（办结后未发起评价）", len(found.missed)],
+        ["有承诺时限的办结办件", found.with_due],
+        ["按时办结", found.on_time],
+        ["按时办结率", found.on_time_rate],
+        ["超时办结", len(found.late)],
+        ["黄牌：明日到期未办结（统计期末）", len(found.yellow)],
+        ["红牌：超期未办结（统计期末）", len(found.red)],
+        ["办件系统无此件", len(found.unreported)],
+    ]
+    rows += [[f"漏评：{names.window(w)}", n] for w, n in found.missed_by_window.most_common()]
+    rows += [[f"漏评：{names.clerk(c)}", n] for c, n in found.missed_by_clerk.most_common()]
+    rows += [
+        [f"超时办结：{names.department(d)} {names.matter(m)}", n]
+        for (d, m), n in found.late_by_department_matter.most_common()
+    ]
+    return Section("办件对账", ["项目", "数值"], rows)
 
 
 def _handling_rows(conn, scope: Scope, board, period) -> list[list]:

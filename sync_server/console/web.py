@@ -63,6 +63,7 @@ NAV = (
     ("dashboard", "/console/dashboard", "统计概览", (ADMIN, REVIEWER, SUPERVISOR)),
     ("ratings", "/console/ratings", "评价明细", (ADMIN, REVIEWER, SUPERVISOR)),
     ("cases", "/console/cases", "差评处理", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("closed", "/console/closed-cases", "办件对账", (ADMIN, REVIEWER, SUPERVISOR)),
     ("integrity", "/console/integrity", "数据完整性", (ADMIN, SUPERVISOR)),
     ("devices", "/console/devices", "评价器设备", (ADMIN, SUPERVISOR)),
     ("reports", "/console/reports", "报表与导出", (ADMIN, REVIEWER, SUPERVISOR)),
@@ -91,9 +92,11 @@ def install_console(app: FastAPI) -> None:
     from sync_server.console import dashboard_view, devices_view, integrity, ratings_view, reports
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from sync_server.closedcases import views as closed_case_views
     from sync_server.workflow import views as workflow_views
 
-    for module in (dashboard_view, ratings_view, integrity, devices_view, reports, workflow_views):
+    modules = (dashboard_view, ratings_view, integrity, devices_view, reports, workflow_views, closed_case_views)
+    for module in modules:
         app.include_router(module.router())
     app.include_router(_auth_router())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from sync_server.db import Store
 from sync_server.storage.schema import closed_case_conflicts, closed_cases
@@ -125,3 +125,82 @@ def count_cases(conn: Connection) -> int:
 def conflicts_of(conn: Connection, case_no: str) -> list:
     query = select(closed_case_conflicts).where(closed_case_conflicts.c.case_no == case_no)
     return conn.execute(query.order_by(closed_case_conflicts.c.id)).all()
+
+
+# ---------------------------------------------------------------- reading for the reconciliation
+
+
+def _citizen_rated(case_no_column):
+    """A counting rating a citizen gave (a 系统默认评价 is not one)."""
+    from sqlalchemy import exists
+
+    from haochaping.levels import CHANNEL_DEFAULT
+    from sync_server.storage.schema import ratings
+
+    return exists().where(
+        ratings.c.case_no == case_no_column,
+        ratings.c.role == "counting",
+        or_(ratings.c.channel.is_(None), ratings.c.channel != CHANNEL_DEFAULT),
+    )
+
+
+def closed_between(conn: Connection, start: str, end: str, window_condition=None) -> list:
+    """Cases closed in [start, end) with their first prompt (time and window) and whether a citizen rated them."""
+    from sync_server.storage.schema import cases
+
+    query = (
+        select(
+            closed_cases,
+            cases.c.prompted_at,
+            cases.c.window.label("prompted_window"),
+            _citizen_rated(closed_cases.c.case_no).label("rated"),
+        )
+        .select_from(closed_cases.outerjoin(cases, cases.c.case_no == closed_cases.c.case_no))
+        .where(closed_cases.c.closed_at >= start, closed_cases.c.closed_at < end)
+        .order_by(closed_cases.c.closed_at)
+    )
+    if window_condition is not None:
+        query = query.where(window_condition)
+    return conn.execute(query).all()
+
+
+def still_open(conn: Connection, window_condition=None) -> list:
+    """Cases the case system reported accepted and not yet closed."""
+    query = select(closed_cases).where(closed_cases.c.closed_at.is_(None)).order_by(closed_cases.c.accepted_at)
+    if window_condition is not None:
+        query = query.where(window_condition)
+    return conn.execute(query).all()
+
+
+def coverage_start(conn: Connection) -> str | None:
+    """The earliest closing the case system reported: prompts before it cannot be checked against it."""
+    from sqlalchemy import func
+
+    return conn.execute(select(func.min(closed_cases.c.closed_at))).scalar()
+
+
+def unreported_prompts(conn: Connection, since: str, before: str, window_condition=None, limit: int = 500) -> list:
+    """Cases prompted at a kiosk in [since, before) whose number the case system never reported (办件系统无此件)."""
+    from sync_server.storage.schema import cases
+
+    query = (
+        select(cases, _citizen_rated(cases.c.case_no).label("rated"))
+        .where(cases.c.prompted_at >= since, cases.c.prompted_at < before)
+        .where(~select(closed_cases.c.case_no).where(closed_cases.c.case_no == cases.c.case_no).exists())
+        .order_by(cases.c.prompted_at.desc())
+        .limit(limit)
+    )
+    if window_condition is not None:
+        query = query.where(window_condition)
+    return conn.execute(query).all()
+
+
+def connected(conn: Connection) -> bool:
+    """A case system is registered (and not revoked), or has reported cases."""
+    from sync_server.storage.schema import case_systems
+
+    registered = select(case_systems.c.id).where(case_systems.c.revoked_at.is_(None)).limit(1)
+    return (
+        conn.execute(registered).first() is not None
+        or conn.execute(select(closed_cases.c.case_no).limit(1)).first() is not None
+    )

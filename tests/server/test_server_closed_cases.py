@@ -211,3 +211,41 @@ def test_import_needs_the_hall_configuration(sqlite_url, tmp_path, capsys):
 def test_configured_is_the_example_hall(store, configured):
     with store.read() as conn:
         assert current_config(conn).config.hall.window("A01").matters[0] == A01_MATTER
+
+
+def test_reconciliation_reads_the_same_on_both_databases(client, kiosk, key, store, server_clock):
+    """One case prompted and rated at A01, one closed and never prompted, one prompted but never reported."""
+    from sync_server.closedcases.reconcile import reconcile
+    from sync_server.closedcases.settings import CaseFeedSettings
+    from sync_server.console.auth import Scope
+    from sync_server.storage.schema import utc_iso
+
+    now = server_clock()
+    prompted = now - timedelta(days=4)
+    common = dict(clerk_no="1001", matter_code=A01_MATTER)
+    records = [
+        kiosk.record("prompt", prompted, case_no="R-1", **common),
+        kiosk.record(
+            "rating", prompted + timedelta(seconds=20), case_no="R-1", prompted_at=utc_iso(prompted), **common
+        ),
+        kiosk.record("prompt", prompted, case_no="TYPED-9", **common),
+    ]
+    assert kiosk.push(records).status_code == 200
+    closed = utc_iso(prompted - timedelta(minutes=2))
+    accepted = utc_iso(prompted - timedelta(hours=1))
+    assert report(client, key, case("R-1", accepted_at=accepted, closed_at=closed)).status_code == 200
+    assert report(client, key, case("NEVER", accepted_at=accepted, closed_at=closed)).status_code == 200
+    with store.read() as conn:
+        found = reconcile(
+            conn,
+            Scope(),
+            utc_iso(now - timedelta(days=10)),
+            utc_iso(now),
+            now,
+            current_config(conn).config,
+            CaseFeedSettings(),
+            now.date(),
+        )
+    assert (found.closed, found.prompted, found.rated) == (2, 1, 1)
+    assert [c.case_no for c in found.missed] == ["NEVER"] and dict(found.missed_by_clerk) == {"1001": 1}
+    assert [c.case_no for c in found.unreported] == ["TYPED-9"]
