@@ -46,6 +46,9 @@ def register(sub) -> None:
     from sync_server.closedcases.cli import register as register_closed_cases
 
     register_closed_cases(ssub, _command)  # hcp server cases import
+    from sync_server.assessment.cli import register as register_assessment
+
+    register_assessment(ssub, _command)  # hcp server assessment propose|panel|sheet
 
 
 def _command(sub, name: str, help_text: str, func):

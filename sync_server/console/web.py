@@ -67,6 +67,7 @@ NAV = (
     ("integrity", "/console/integrity", "数据完整性", (ADMIN, SUPERVISOR)),
     ("devices", "/console/devices", "评价器设备", (ADMIN, SUPERVISOR)),
     ("reports", "/console/reports", "报表与导出", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("assessment", "/console/assessment", "考核与考勤", (ADMIN, REVIEWER, SUPERVISOR)),
     ("users", "/console/users", "用户", (ADMIN,)),
     ("audit", "/console/audit", "审计日志", (ADMIN, SUPERVISOR)),
 )
@@ -99,6 +100,9 @@ def install_console(app: FastAPI) -> None:
     for module in modules:
         app.include_router(module.router())
     app.include_router(_auth_router())
+    from sync_server.console import assessment_view
+
+    assessment_view.install(app)  # 考核 and 考勤 pages, and their error page
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError):
