@@ -171,6 +171,11 @@ class Rules(_Strict):
     min_prompt_interval_s: int = Field(
         default=20, ge=0, le=3600, description="同一窗口两次评价提示之间的最短间隔（秒）"
     )
+    bad_without_reason: Literal["count", "hold"] = Field(
+        default="count",
+        description="点了“不满意/非常不满意”却未选原因就超时：count 记为差评（测评内容“未选择”），"
+        "hold 记在超时记录上（带所点等级）并标记待复核",
+    )
     qr_valid_days: int = Field(default=7, ge=1, le=90, description="办件可扫码评价的天数")
     default_rating: Literal[0, 3, 4, 5] = Field(default=0, description="未评价办件的默认评价等级；0 表示不做默认评价")
     default_rating_after_days: int = Field(default=7, ge=1, le=90, description="办结后多少个自然日仍未评价即做默认评价")

@@ -71,6 +71,11 @@ class Submit:
 
 
 @dataclass(frozen=True)
+class Reselect:
+    """返回重选 on the reasons screen: back to the five levels, the countdown kept (误操作 is undone, not rated)."""
+
+
+@dataclass(frozen=True)
 class Tick:
     """The clock moved; fires timeouts that are due."""
 
@@ -136,6 +141,8 @@ class FlowState:
     clerk: Clerk | None = None
     prompt: ActivePrompt | None = None
     level: int | None = None
+    tapped_at: datetime | None = None  # when the citizen tapped the level: a good rating left on the reasons screen
+    withdrawn: tuple[int, ...] = ()  # levels tapped then taken back with 返回重选, kept on the outcome's record
     reasons: tuple[int, ...] = ()
     deadline: datetime | None = None
     message: str = ""
@@ -198,11 +205,11 @@ class Flow:
         deadline = self.clock() + timeout if timeout else None
         self._set(screen=screen, deadline=deadline, **changes)
 
-    def _record(self, kind: str, **fields) -> dict:
+    def _record(self, kind: str, at: datetime | None = None, **fields) -> dict:
         clerk = self.state.clerk
         return self.outbox.append(
             kind,
-            self.clock(),
+            at or self.clock(),
             window=self.window_code,
             clerk_no=clerk.no if clerk else None,
             **fields,
@@ -250,6 +257,8 @@ class Flow:
             timedelta(seconds=self.config.rules.prompt_timeout_s),
             prompt=prompt,
             level=None,
+            tapped_at=None,
+            withdrawn=(),
             reasons=(),
             message="",
         )
@@ -310,13 +319,18 @@ class Flow:
     def _on_TapLevel(self, e: TapLevel) -> None:
         if self.screen is not Screen.PROMPT or e.level not in {int(lv) for lv in Level}:
             return
-        self._go(
-            Screen.REASONS,
-            timedelta(seconds=self.config.rules.reasons_timeout_s),
-            level=e.level,
-            reasons=(),
-            message="",
+        # After 返回重选 the countdown runs on: going back and forth never buys the citizen (or a clerk) more time.
+        timeout = None if self.state.withdrawn else timedelta(seconds=self.config.rules.reasons_timeout_s)
+        deadline = self.state.deadline if timeout is None else self.clock() + timeout
+        self._set(
+            screen=Screen.REASONS, deadline=deadline, level=e.level, tapped_at=self.clock(), reasons=(), message=""
         )
+
+    def _on_Reselect(self, _e: Reselect) -> None:
+        if self.screen is not Screen.REASONS:
+            return
+        withdrawn = (*self.state.withdrawn, self.state.level)
+        self._set(screen=Screen.PROMPT, level=None, tapped_at=None, reasons=(), withdrawn=withdrawn, message="")
 
     def _on_ToggleReason(self, e: ToggleReason) -> None:
         if self.screen is not Screen.REASONS:
@@ -335,11 +349,12 @@ class Flow:
             return
         self._commit_rating()
 
-    def _commit_rating(self) -> None:
+    def _commit_rating(self, at: datetime | None = None, **detail) -> None:
         """Store the rating durably, then thank the citizen. If storing fails, no thanks."""
         p = self.state.prompt
         self._record(
             "rating",
+            at=at,
             case_no=p.case_no,
             matter_code=p.matter_code,
             level=self.state.level,
@@ -347,16 +362,24 @@ class Flow:
             reasons_version=self.config.reasons.version,
             channel=self.channel,
             prompted_at=self._iso(p.prompted_at),
-            detail={"source": p.source},
+            detail={"source": p.source, **self._withdrawn_detail(), **detail},
         )
+        self._thank()
+
+    def _thank(self) -> None:
         self._go(
             Screen.THANKS,
             timedelta(seconds=self.config.rules.thanks_s),
             prompt=None,
             level=None,
+            tapped_at=None,
+            withdrawn=(),
             reasons=(),
             message="",
         )
+
+    def _withdrawn_detail(self) -> dict:
+        return {"withdrawn_levels": list(self.state.withdrawn)} if self.state.withdrawn else {}
 
     def _on_Tick(self, _e: Tick) -> None:
         deadline = self.state.deadline
@@ -366,11 +389,7 @@ class Flow:
         if screen is Screen.PROMPT:
             self._time_out("prompt")
         elif screen is Screen.REASONS:
-            level = Level(self.state.level)
-            if not level.is_bad or self.state.reasons:
-                self._commit_rating()
-            else:
-                self._time_out("reasons")
+            self._reasons_left()
         elif screen is Screen.THANKS:
             self._go(Screen.IDLE, message="", large_text=self.large_text_default)  # the next citizen starts afresh
         elif screen in (Screen.STAFF_PIN, Screen.STAFF_MENU, Screen.CASE_ENTRY):
@@ -378,8 +397,43 @@ class Flow:
         elif screen in (Screen.ADMIN_PIN, Screen.MAINTENANCE):
             self._leave_admin()
 
+    def _reasons_left(self) -> None:
+        """The citizen walked away from the reasons screen. A good level counts as tapped, at the time of the tap;
+        a bad level with reasons counts; a bad level without any is never dropped: by the province rule
+        ``bad_without_reason`` it counts as a 差评 with 测评内容 未选择 (``count``) or stays on the timeout record with
+        the tapped level, flagged for review (``hold``). The citizen sees 谢谢 every time: the clerk standing by
+        learns nothing of the level from the screen."""
+        level = Level(self.state.level)
+        if not level.is_bad:
+            self._commit_rating(at=self.state.tapped_at, committed="left_on_reasons")
+        elif self.state.reasons:
+            self._commit_rating(committed="left_on_reasons")
+        elif self.config.rules.bad_without_reason == "count":
+            self._commit_rating(at=self.state.tapped_at, bad_without_reason="count")
+        else:
+            self._record_timeout(
+                "reasons",
+                tapped_level=int(level),
+                tapped_at=self._iso(self.state.tapped_at),
+                bad_without_reason="hold",
+            )
+            self._thank()
+
     def _time_out(self, stage: str) -> None:
         """未评价，已超时: recorded, never dropped."""
+        self._record_timeout(stage)
+        self._go(
+            Screen.IDLE,
+            prompt=None,
+            level=None,
+            tapped_at=None,
+            withdrawn=(),
+            reasons=(),
+            message="未评价，已超时",
+            large_text=self.large_text_default,
+        )
+
+    def _record_timeout(self, stage: str, **detail) -> None:
         p = self.state.prompt
         self._record(
             "timeout",
@@ -387,15 +441,7 @@ class Flow:
             matter_code=p.matter_code,
             channel=self.channel,
             prompted_at=self._iso(p.prompted_at),
-            detail={"stage": stage},
-        )
-        self._go(
-            Screen.IDLE,
-            prompt=None,
-            level=None,
-            reasons=(),
-            message="未评价，已超时",
-            large_text=self.large_text_default,
+            detail={"stage": stage, **self._withdrawn_detail(), **detail},
         )
 
     # ------------------------------------------------------------ staff actions

@@ -65,7 +65,7 @@ def plan_batch(
             plan.results.append((rid, status))
             continue
         flags = _chain_flags(rec, by_seq, content_hash) + _window_flags(rec, window)
-        flags += _time_flags(rec, times.get(rec["seq"] - 1), received_at)
+        flags += _time_flags(rec, times.get(rec["seq"] - 1), received_at) + _review_flags(rec)
         if flags:
             plan.flags[rid] = flags
         plan.to_store.append(rec)
@@ -122,6 +122,16 @@ def _time_flags(rec: dict, before: str | None, received_at: datetime | None) -> 
     if received_at is not None and (at - received_at).total_seconds() > MAX_SKEW_S:
         flags.append(("future_time", f"序号 {seq}：时间比服务器收到时晚 {_span(at - received_at)}（终端时钟超前）"))
     return flags
+
+
+def _review_flags(rec: dict) -> list[tuple[str, str]]:
+    """A bad level tapped and left without a reason, held on the timeout record by the province rule
+    (``bad_without_reason = "hold"``): never dropped, flagged so a reviewer decides."""
+    detail = rec.get("detail") or {}
+    if rec.get("kind") != "timeout" or detail.get("bad_without_reason") != "hold":
+        return []
+    level = detail.get("tapped_level")
+    return [("bad_without_reason", f"序号 {rec['seq']}：点了等级 {level} 后未选原因即超时（按规则暂存，待复核）")]
 
 
 def _moment(text: str | None) -> datetime | None:

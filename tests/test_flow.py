@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from testkit import example_flow
 
@@ -10,6 +12,7 @@ from kiosk.flow import (
     AdminAccess,
     AdminPin,
     Back,
+    Reselect,
     Screen,
     SignIn,
     StaffChoose,
@@ -81,8 +84,18 @@ SIGNED_IN = [(SignIn("1001", "1111"), Screen.IDLE)]
             [(Trigger("C1"), Screen.PROMPT), (TapLevel(4), Screen.REASONS), (60, Screen.THANKS)],
         ),
         (
-            "bad rating without reason times out unrated",
-            [(Trigger("C1"), Screen.PROMPT), (TapLevel(2), Screen.REASONS), (60, Screen.IDLE)],
+            "bad rating without reason is thanked like any other when the countdown ends",
+            [(Trigger("C1"), Screen.PROMPT), (TapLevel(2), Screen.REASONS), (60, Screen.THANKS)],
+        ),
+        (
+            "返回重选 goes back to the five levels and the citizen can choose again",
+            [
+                (Trigger("C1"), Screen.PROMPT),
+                (TapLevel(1), Screen.REASONS),
+                (Reselect(), Screen.PROMPT),
+                (TapLevel(5), Screen.REASONS),
+                (Submit(), Screen.THANKS),
+            ],
         ),
         (
             "taps after the choice are ignored",
@@ -277,3 +290,91 @@ def test_large_text_chosen_by_one_citizen_is_not_left_on_for_the_next(hall_confi
     clock.advance(20)
     run(flow, clock, [(Trigger("C2"), Screen.PROMPT), (ToggleLargeText(), Screen.PROMPT), (60, Screen.IDLE)])
     assert flow.state.large_text is default
+
+
+# ---------------------------------------------------------------- 误操作 and the bad tap never dropped
+
+
+def test_reselect_keeps_the_countdown_and_records_the_withdrawn_level(flow, clock, outbox):
+    """返回重选 does not restart the clock: tap at 10 s, back at 40 s, the new level still ends at 70 s."""
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (10, Screen.PROMPT), (TapLevel(1), Screen.REASONS)])
+    run(flow, clock, [(30, Screen.REASONS), (Reselect(), Screen.PROMPT), (29, Screen.PROMPT)])
+    assert flow.state.deadline == clock() + timedelta(seconds=1)  # 10 s + 60 s from the first tap
+    run(flow, clock, [(TapLevel(4), Screen.REASONS), (ToggleReason(413), Screen.REASONS), (Submit(), Screen.THANKS)])
+    (rating,) = outbox.records(kind="rating")
+    assert rating["level"] == 4 and rating["reasons"] == [413]
+    assert rating["detail"]["withdrawn_levels"] == [1]
+    assert not list(outbox.records(kind="timeout"))
+
+
+def test_reselect_then_walk_away_is_a_plain_timeout_that_names_the_withdrawn_level(flow, clock, outbox):
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (TapLevel(2), Screen.REASONS)])
+    run(flow, clock, [(Reselect(), Screen.PROMPT), (59, Screen.PROMPT), (1, Screen.IDLE)])
+    (timeout,) = outbox.records(kind="timeout")
+    assert timeout["detail"] == {"stage": "prompt", "withdrawn_levels": [2]}
+    assert flow.state.message == "未评价，已超时"
+
+
+def test_reselect_is_only_on_the_reasons_screen(flow, clock):
+    run(
+        flow,
+        clock,
+        SIGNED_IN + [(Reselect(), Screen.IDLE), (Trigger("C1"), Screen.PROMPT), (Reselect(), Screen.PROMPT)],
+    )
+
+
+@pytest.mark.parametrize("level", [4, 5, 3])
+def test_good_rating_left_on_the_reasons_screen_is_stored_at_the_time_of_the_tap(flow, clock, outbox, level):
+    run(
+        flow,
+        clock,
+        SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (12, Screen.PROMPT), (TapLevel(level), Screen.REASONS)],
+    )
+    run(flow, clock, [(59, Screen.REASONS), (1, Screen.THANKS)])
+    (rating,) = outbox.records(kind="rating")
+    assert rating["level"] == level
+    assert rating["occurred_at"] == "2026-11-27T09:00:12.000+00:00"  # the tap, not 60 s later
+    assert rating["detail"]["committed"] == "left_on_reasons"
+
+
+def _with_rule(hall_config, **rules):
+    return hall_config.model_copy(update={"rules": hall_config.rules.model_copy(update=rules)})
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_bad_tap_without_reason_counts_as_a_bad_rating_by_default(hall_config, outbox, clock, level):
+    assert hall_config.rules.bad_without_reason == "count"
+    flow = example_flow(hall_config, outbox, clock)
+    run(
+        flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (5, Screen.PROMPT), (TapLevel(level), Screen.REASONS)]
+    )
+    run(flow, clock, [(60, Screen.THANKS), (4, Screen.IDLE)])
+    (rating,) = outbox.records(kind="rating")
+    assert (rating["level"], rating["reasons"]) == (level, [])
+    assert rating["detail"]["bad_without_reason"] == "count"
+    assert rating["occurred_at"] == "2026-11-27T09:00:05.000+00:00"
+    assert not list(outbox.records(kind="timeout"))
+    assert flow.state.message == ""  # nothing on the idle screen tells the clerk what was tapped
+
+
+def test_bad_tap_without_reason_is_held_on_the_timeout_record_when_the_rule_says_hold(hall_config, outbox, clock):
+    flow = example_flow(_with_rule(hall_config, bad_without_reason="hold"), outbox, clock)
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (3, Screen.PROMPT), (TapLevel(1), Screen.REASONS)])
+    run(flow, clock, [(60, Screen.THANKS)])
+    assert not list(outbox.records(kind="rating"))
+    (timeout,) = outbox.records(kind="timeout")
+    assert timeout["detail"] == {
+        "stage": "reasons",
+        "tapped_level": 1,
+        "tapped_at": "2026-11-27T09:00:03.000+00:00",
+        "bad_without_reason": "hold",
+    }
+    with pytest.raises(TriggerRefused, match="已发起过评价"):
+        flow.handle(Trigger("C1"))
+
+
+def test_bad_rule_is_validated(tmp_path):
+    from haochaping.config import Rules
+
+    with pytest.raises(ValueError):
+        Rules(bad_without_reason="drop")

@@ -1,4 +1,5 @@
-"""Reasons: the chosen level's 测评内容 as large toggles; a bad rating needs at least one; 提交 commits."""
+"""Reasons: the chosen level's 测评内容 as large toggles; a bad rating needs at least one; 提交 commits;
+返回重选 (far from 提交) goes back to the five levels with the countdown kept."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from haochaping.levels import Level
-from kiosk.flow import Submit, ToggleReason
+from kiosk.flow import Reselect, Submit, ToggleReason
 from kiosk.view import theme
 from kiosk.view.widgets import BigToggle, KioskScreen, seconds_left
 
@@ -68,6 +69,10 @@ class ReasonsScreen(KioskScreen):
 
     def tick(self, now: datetime) -> None:
         self.remaining = seconds_left(self._deadline, now)
+
+    def reselect(self) -> None:
+        if not self.busy:
+            self.send(Reselect())
 
     def submit(self) -> None:
         if self.busy:

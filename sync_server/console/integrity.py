@@ -4,6 +4,7 @@ and ratings given faster after the prompt than a person can read."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -122,6 +123,33 @@ def review(conn: Connection, scope: Scope, start: str, end: str, settings: Conso
 
 
 @dataclass(frozen=True)
+class BadTapsWithoutReason:
+    """Per clerk: bad levels tapped at the kiosk and left without a reason (counted as 差评, or held for review)."""
+
+    clerk_no: str | None
+    counted: int
+    held: int
+
+
+def bad_taps_without_reason(conn: Connection, scope: Scope, start: str, end: str) -> list[BadTapsWithoutReason]:
+    where = [
+        records.c.kind.in_(("rating", "timeout")),
+        records.c.occurred_at >= start,
+        records.c.occurred_at < end,
+        records.c.detail.like('%"bad_without_reason"%'),
+    ]
+    in_scope = scope.window_condition(records.c.window)
+    if in_scope is not None:
+        where.append(in_scope)
+    tally: dict[str | None, list[int]] = {}
+    for clerk_no, detail in conn.execute(select(records.c.clerk_no, records.c.detail).where(*where)):
+        held = json.loads(detail or "{}").get("bad_without_reason") == "hold"
+        tally.setdefault(clerk_no, [0, 0])[held] += 1
+    rows = [BadTapsWithoutReason(c, n[0], n[1]) for c, n in tally.items()]
+    return sorted(rows, key=lambda b: (-(b.counted + b.held), b.clerk_no or ""))
+
+
+@dataclass(frozen=True)
 class Flag:
     """An integrity flag as the page shows it; ``filled`` when the record a gap missed has arrived since."""
 
@@ -161,6 +189,7 @@ def router() -> APIRouter:
             flags, conflicts, bursts, fast = review(conn, viewer.scope, start, end, settings)
             unreported = unreported_cases(conn, viewer.scope, start, end, now, case_settings(request.app))
             connected = closed_case_storage.connected(conn)
+            no_reason = bad_taps_without_reason(conn, viewer.scope, start, end)
         return page(
             request,
             "integrity.html",
@@ -170,6 +199,7 @@ def router() -> APIRouter:
             conflicts=conflicts,
             bursts=bursts,
             fast=fast,
+            no_reason=no_reason,
             settings=settings,
             flag_labels=FLAG_LABELS,
             unreported=unreported,

@@ -35,6 +35,7 @@ FLAG_LABELS = {
     "window_mismatch": "窗口不符",
     "time_backwards": "时间倒退",
     "future_time": "时间超前",
+    "bad_without_reason": "差评未选原因",
 }
 LEVEL_FILTERS = {
     "5": "非常满意",

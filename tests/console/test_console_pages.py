@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from console_helpers import NOV_CASES_EFFECTIVE, ROOT, at, iso, sign_in
+from console_helpers import MATTER_BDC, NOV_CASES_EFFECTIVE, ROOT, at, iso, sign_in
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
@@ -391,3 +391,42 @@ def test_hcp_server_rollup_rebuild_restores_emptied_rollups_and_a_day_recompute_
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert figures() == before
+
+
+def test_bad_taps_left_without_a_reason_are_counted_per_clerk_and_the_held_one_flagged(app_client, hall):
+    """One 差评 counted with 测评内容 未选择 (rule count) and one held on its timeout record (rule hold), both by 1002:
+    the integrity page counts them per clerk, the held one is flagged, the counted one shows 未选择."""
+    from testkit import ChainedRecords
+
+    from sync_server.devices import add_enrolment_code, enrol
+    from sync_server.ingest import ingest
+
+    code, _ = add_enrolment_code(hall.store, "C05", at(26, 8))
+    terminal = ChainedRecords(enrol(hall.store, code, at(26, 8)).id, "C05")
+    common = dict(clerk_no="1002", matter_code=MATTER_BDC, prompted_at=iso(at(26, 9)))
+    counted = [
+        terminal.record("prompt", at(26, 9), case_no="N1", **common),
+        terminal.record(
+            "rating", at(26, 9, 0, 5), case_no="N1", level=1, detail={"bad_without_reason": "count"}, **common
+        ),
+    ]
+    held = [
+        terminal.record("prompt", at(26, 9, 5), case_no="N2", **dict(common, prompted_at=iso(at(26, 9, 5)))),
+        terminal.record(
+            "timeout",
+            at(26, 9, 7),
+            case_no="N2",
+            detail={"stage": "reasons", "tapped_level": 2, "bad_without_reason": "hold"},
+            **dict(common, prompted_at=iso(at(26, 9, 5))),
+        ),
+    ]
+    ingest(hall.store, terminal.device_id, counted + held, at(26, 9, 10))
+    sign_in(app_client, "admin")
+    page = app_client.get("/console/integrity", params=NOV).text
+    table = page.split('id="no-reason"')[1].split("</table>")[0]
+    row = next(r for r in table.split("<tr>") if "1002" in r)
+    assert re.findall(r"<td>(\d+)</td>", row) == ["1", "1", "2"]
+    flags = page.split('id="flags"')[1].split("</table>")[0]
+    assert "差评未选原因" in flags and held[1]["id"] in flags and counted[1]["id"] not in flags
+    detail = app_client.get(f"/console/ratings/{counted[1]['id']}").text
+    assert "未选择" in detail

@@ -224,7 +224,9 @@ def main(settings: str, out_dir: str, scenario: str = "full_day") -> int:
         from kiosk.view.robot import Robot
 
         robot = Robot(app, Path(out_dir))
-        robot.play(SCENARIOS[scenario](robot, clock))
+        import citizen_scenarios  # run as a script: this folder is on sys.path
+
+        robot.play({**SCENARIOS, **citizen_scenarios.SCENARIOS}[scenario](robot, clock))
 
     return run(settings, clock=clock, script=script)
 
