@@ -35,6 +35,7 @@ def router() -> APIRouter:
             board = metrics.dashboard(conn, viewer.scope, period.first, period.last, q.get("department"), granularity)
             handling = workflow_handling(conn, viewer.scope, period, board.department, request.app.state.clock())
             case_system_connected = closed_case_storage.connected(conn)
+            bad = clerk_bad(conn, viewer.scope, period, board.department)
         settings = console_settings(request.app)
         names = names_of(request)
         base = {**period.query(), **({"department": board.department} if board.department else {})}
@@ -55,14 +56,26 @@ def router() -> APIRouter:
             level_svg=_level_bars(board.total),
             channel_svg=_channel_bars(board.by_channel, board.total.n),
             best_windows=metrics.ranking(board.by_window, settings.min_ratings_to_rank),
-            stars=metrics.ranking(board.by_clerk, settings.min_ratings_to_rank),
-            repeated_bad=metrics.repeated_bad(board.by_clerk, settings.repeated_bad_threshold),
+            stars=metrics.ranking(board.by_clerk, settings.min_ratings_to_rank, verified_bad=_verified(bad)),
+            repeated_bad=metrics.repeated_bad(bad, settings.repeated_bad_threshold),
+            unverified_bad=metrics.unverified_bad(bad),
             settings=settings,
             drill=lambda **kw: "/console/ratings?" + urlencode({**base, **kw}),
             self_url=lambda **kw: "/console/dashboard?" + urlencode({**base, "by": granularity, **kw}),
         )
 
     return r
+
+
+def clerk_bad(conn, scope: Scope, period, department: str | None) -> dict:
+    """Each clerk's 差评 of the period by what 核实 found (sync_server.workflow.stats)."""
+    from sync_server.workflow.stats import bad_by_clerk
+
+    return bad_by_clerk(conn, scope, period.first, period.last, department)
+
+
+def _verified(bad: dict) -> dict[str, int]:
+    return {clerk: b.verified for clerk, b in bad.items()}
 
 
 def workflow_handling(conn, scope: Scope, period, department: str | None, now):

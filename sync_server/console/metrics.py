@@ -77,6 +77,11 @@ class Figures:
         return max(self.prompted - self.rated, 0)
 
     @property
+    def active_rate(self) -> float | None:
+        """主动评价率: ratings made by citizens (no 系统默认评价) per prompted case."""
+        return _share(self.active_n, self.prompted)
+
+    @property
     def participation_rate(self) -> float | None:
         return _share(self.rated, self.prompted)
 
@@ -250,15 +255,27 @@ def _trend(conn, first: date, last: date, department: str | None, granularity: s
 # ---------------------------------------------------------------- rankings
 
 
-def ranking(table: dict[str, Figures], min_ratings: int, top: int = 10) -> list[tuple[str, Figures]]:
-    """Best first by 好评率, then mean level, then number of ratings; only those with ``min_ratings`` or more."""
-    eligible = [(k, f) for k, f in table.items() if k and f.n >= min_ratings]
-    eligible.sort(key=lambda kf: (-(kf[1].good_rate or 0), -(kf[1].mean_level or 0), -kf[1].n, kf[0]))
+def ranking(
+    table: dict[str, Figures], min_ratings: int, top: int = 10, verified_bad: dict[str, int] | None = None
+) -> list[tuple[str, Figures]]:
+    """Best first by 主动评价好评率 (系统默认评价 left out: an unrated case says nothing of the service), then the
+    number of 主动评价, then fewer 差评 verified 属实; only those with ``min_ratings`` 主动评价 or more."""
+    verified_bad = verified_bad or {}
+    eligible = [(k, f) for k, f in table.items() if k and f.active_n >= min_ratings]
+    eligible.sort(key=lambda kf: (-(kf[1].active_good_rate or 0), -kf[1].active_n, verified_bad.get(kf[0], 0), kf[0]))
     return eligible[:top]
 
 
-def repeated_bad(table: dict[str, Figures], threshold: int) -> list[tuple[str, Figures]]:
-    """Clerks with ``threshold`` or more effective bad ratings in the period, most first."""
-    rows = [(k, f) for k, f in table.items() if k and f.bad >= threshold]
-    rows.sort(key=lambda kf: (-kf[1].bad, kf[0]))
+def repeated_bad(bad: dict, threshold: int) -> list[tuple[str, object]]:
+    """Clerks with ``threshold`` or more 差评 verified 属实 in the period (篇10: "多次受到差评…经查核属实"), most
+    first; ``bad`` maps a clerk to its ``workflow.stats.ClerkBad``."""
+    rows = [(k, b) for k, b in bad.items() if k and b.verified >= threshold]
+    rows.sort(key=lambda kb: (-kb[1].verified, kb[0]))
+    return rows
+
+
+def unverified_bad(bad: dict) -> list[tuple[str, object]]:
+    """Clerks with 差评 not verified yet (待核实), shown apart from the verified ones, most first."""
+    rows = [(k, b) for k, b in bad.items() if k and b.unverified]
+    rows.sort(key=lambda kb: (-kb[1].unverified, kb[0]))
     return rows

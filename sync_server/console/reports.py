@@ -86,6 +86,7 @@ def monthly_report(
         ["提示办件数", t.prompted],
         ["参评办件数", t.rated],
         ["参评率", t.participation_rate],
+        ["主动评价率", t.active_rate],
         ["未评办件数", t.unrated],
         ["未评率", t.unrated_rate],
         ["系统默认评价数", t.n - t.active_n],
@@ -102,7 +103,7 @@ def monthly_report(
         sections.append(
             Section(title, [title[1:]] + FIGURE_HEADER, [[name(k)] + _figures(f) for k, f in sorted(table.items())])
         )
-    sections.append(_rankings(board, names, settings))
+    sections.append(_rankings(conn, scope, board, period, names, settings))
     sections += _bad_summary(conn, scope, board, period, names)
     sections.append(_closed_cases(conn, scope, board.department, period, names))
     return sections
@@ -199,15 +200,27 @@ def _figures(f: metrics.Figures) -> list:
     ]
 
 
-def _rankings(board, names: Names, settings: ConsoleSettings) -> Section:
+def _rankings(conn, scope: Scope, board, period, names: Names, settings: ConsoleSettings) -> Section:
+    """最佳服务窗口 and 服务之星 on 主动评价 (系统默认评价 left out), 多次差评人员 on 差评 verified 属实, and the
+    clerks whose 差评 are not verified yet, apart."""
+    from sync_server.workflow.stats import bad_by_clerk
+
+    bad = bad_by_clerk(conn, scope, period.first, period.last, board.department)
+    verified = {clerk: b.verified for clerk, b in bad.items()}
+    least = settings.min_ratings_to_rank
     rows = []
-    for i, (code, f) in enumerate(metrics.ranking(board.by_window, settings.min_ratings_to_rank), 1):
-        rows.append(["最佳服务窗口", i, names.window(code), f.n, f.good_rate, f.bad])
-    for i, (code, f) in enumerate(metrics.ranking(board.by_clerk, settings.min_ratings_to_rank), 1):
-        rows.append(["服务之星", i, names.clerk(code), f.n, f.good_rate, f.bad])
-    for i, (code, f) in enumerate(metrics.repeated_bad(board.by_clerk, settings.repeated_bad_threshold), 1):
-        rows.append(["多次差评人员", i, names.clerk(code), f.n, f.good_rate, f.bad])
-    return Section("排名", ["榜单", "名次", "名称", "有效评价", "好评率", "差评"], rows)
+    for title, table, name in (
+        ("最佳服务窗口", board.by_window, names.window),
+        ("服务之星", board.by_clerk, names.clerk),
+    ):
+        for i, (code, f) in enumerate(metrics.ranking(table, least, verified_bad=verified), 1):
+            rows.append([title, i, name(code), f.active_n, f.active_good_rate, verified.get(code, 0), ""])
+    for i, (code, b) in enumerate(metrics.repeated_bad(bad, settings.repeated_bad_threshold), 1):
+        rows.append(["多次差评人员", i, names.clerk(code), "", "", b.verified, f"尚未核实 {b.unverified} 条"])
+    for code, b in metrics.unverified_bad(bad):
+        rows.append(["差评尚未核实", "", names.clerk(code), "", "", "", f"{b.unverified} 条"])
+    header = ["榜单", "名次", "名称", f"主动评价（至少 {least} 条）", "主动评价好评率", "属实差评", "备注"]
+    return Section("排名", header, rows)
 
 
 def _bad_summary(conn, scope: Scope, board, period, names: Names) -> list[Section]:

@@ -234,6 +234,39 @@ def _count(figures: Handling, line: CaseLine, today: date) -> None:
         figures.fixed_on_time += bool(fix.on_time)
 
 
+@dataclass
+class ClerkBad:
+    """A clerk's 差评 of a period by what 核实 found: 属实, not verified yet, 不属实, excluded by an upheld appeal."""
+
+    verified: int = 0
+    unverified: int = 0
+    unfounded: int = 0
+    appealed_away: int = 0
+
+
+def bad_by_clerk(conn: Connection, scope, first: date, last: date, department: str | None) -> dict[str, ClerkBad]:
+    """Each clerk's 差评 that arrived in the period, by finding (withdrawn records, whose rating no longer counts,
+    are left out)."""
+    c = bad_cases.c
+    finding = case(
+        (c.state == State.UPHELD.value, literal("appealed_away")),
+        (c.fix_kind.is_not(None), literal("verified")),
+        (c.verified_at.is_not(None), literal("unfounded")),
+        else_=literal("unverified"),
+    )
+    where = [c.arrival_day.between(first.isoformat(), last.isoformat()), c.state != State.WITHDRAWN.value]
+    if scope is not None and scope.restricted:
+        where.append(scope.window_condition(c.window))
+    if department:
+        where.append(c.department == department)
+    query = select(c.clerk_no, finding, func.count()).where(*where).group_by(c.clerk_no, finding)
+    table: dict[str, ClerkBad] = {}
+    for clerk, kind, n in conn.execute(query):
+        bad = table.setdefault(clerk or "", ClerkBad())
+        setattr(bad, kind, getattr(bad, kind) + n)
+    return table
+
+
 def _judge(figures: Handling, due: StepDue, today: date, judged: str, on_time: str) -> None:
     """Count a step as judged when it was done or is overdue, and as on time when done by its deadline."""
     if due.done_on is not None or today > due.due:
@@ -241,4 +274,4 @@ def _judge(figures: Handling, due: StepDue, today: date, judged: str, on_time: s
         setattr(figures, on_time, getattr(figures, on_time) + bool(due.on_time))
 
 
-__all__ = ["RED", "YELLOW", "CaseLine", "Handling", "case_lines", "handling", "line_of"]
+__all__ = ["RED", "YELLOW", "CaseLine", "ClerkBad", "Handling", "bad_by_clerk", "case_lines", "handling", "line_of"]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sync_server.console.auth import Scope, scope_for
 from sync_server.console.errors import RoleForbidden
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
-from sync_server.console.metrics import dashboard, month_spans, ranking, repeated_bad
+from sync_server.console.metrics import dashboard, month_spans, ranking, repeated_bad, unverified_bad
 from sync_server.console.rollup import rebuild
 from sync_server.storage.schema import (
     case_rollup,
@@ -22,6 +22,7 @@ from sync_server.storage.schema import (
     rating_rollup_month,
     rating_trend,
 )
+from sync_server.workflow.stats import bad_by_clerk
 
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
 
@@ -69,9 +70,14 @@ def test_tables_by_department_window_clerk_and_matter(store):
 def test_rankings_need_the_minimum_number_of_ratings(store):
     seed_hall(store, with_users=False)
     b = board(store)
-    assert [k for k, _ in ranking(b.by_window, min_ratings=3)] == ["A01", "B03"]  # C05 has 2 ratings only
-    assert [k for k, _ in ranking(b.by_clerk, min_ratings=2)] == ["1004", "1002", "1001", "1003"]
-    assert [k for k, _ in repeated_bad(b.by_clerk, threshold=1)] == ["1001", "1003"]
+    # ranked on 主动评价: B03 and C05 have 2 each (B03's third is a 系统默认评价)
+    assert [k for k, _ in ranking(b.by_window, min_ratings=3)] == ["A01"]
+    # 1002 and 1004: 2 of 2 good each, no verified 差评: by code
+    assert [k for k, _ in ranking(b.by_clerk, min_ratings=2)] == ["1002", "1004", "1001", "1003"]
+    with store.read() as conn:
+        bad = bad_by_clerk(conn, Scope(), *NOV, None)
+    assert repeated_bad(bad, threshold=1) == []  # no 差评 verified 属实 yet
+    assert [(k, b.unverified) for k, b in unverified_bad(bad)] == [("1001", 1), ("1002", 1), ("1003", 1)]
 
 
 def test_trend_per_week_adds_up_to_the_total(store):

@@ -179,3 +179,65 @@ def test_a_default_rating_counts_in_the_period_its_case_became_due_however_late_
     with store.read() as conn:
         at = conn.execute(select(records.c.occurred_at).where(records.c.id == f"default:{october}")).scalar()
     assert at.startswith("2026-10-27T02:00")  # the prompt at 10:00 China time + 7 natural days
+
+
+# ---------------------------------------------------------------- §3 rankings and 多次差评人员
+
+
+def test_stars_rank_on_citizens_ratings_and_repeated_bad_counts_only_what_was_verified(hall, tmp_path):
+    """1001 has 4 good and 2 bad ratings of its own and 20 default 非常满意; 1002 has 6 good and 2 bad of its own.
+    By 好评率 with defaults 1001 would lead (24/26); citizens rated 1002 better (6/8 against 4/6). 1001's two 差评
+    are verified 属实, 1002's two found 不属实, 1003's three: one 属实, one 不属实, one not verified yet."""
+    from sync_server.ratings import apply_default_ratings
+
+    store, terminals = hall
+    use_rule(store, tmp_path, "default_rating = 5", china(2026, 10, 1, 8), old="default_rating = 0")
+    a01 = terminals["A01"]
+    for i in range(20):
+        prompt_only(a01, china(2026, 11, 2, 9, i), clerk="1001")  # due for a default on 11-09
+    for clerk, good, bad in (("1001", 4, 2), ("1002", 6, 2), ("1003", 0, 3)):
+        for i in range(good):
+            a01.rate(5, china(2026, 11, 3, 9, i), clerk=clerk)
+        for i in range(bad):
+            a01.rate(1, china(2026, 11, 4, 9, i), clerk=clerk)
+    assert len(apply_default_ratings(store, china(2026, 11, 29, 10))) == 20
+    sc = actor("sc_reviewer")
+    true, false = StepForm("属实", fix_kind="simple"), StepForm("经查不属实")
+    for case_id, form in ((1, true), (2, true), (3, false), (4, false), (5, true), (6, false)):
+        step = Step.VERIFY_TRUE if form is true else Step.VERIFY_FALSE
+        take_step(store, case_id, step, sc, china(2026, 11, 5, 10), form)
+    from sync_server.console import metrics
+    from sync_server.console.auth import Scope
+    from sync_server.workflow.stats import bad_by_clerk
+
+    with store.read() as conn:
+        board = metrics.dashboard(conn, Scope(), *NOVEMBER)
+        bad = bad_by_clerk(conn, Scope(), *NOVEMBER, None)
+    assert board.by_clerk["1001"].good_rate > board.by_clerk["1002"].good_rate  # with the defaults
+    verified = {k: b.verified for k, b in bad.items()}
+    assert [k for k, _ in metrics.ranking(board.by_clerk, 5, verified_bad=verified)] == ["1002", "1001"]
+    assert [(k, b.verified) for k, b in metrics.repeated_bad(bad, 2)] == [("1001", 2)]
+    assert [(k, b.unverified) for k, b in metrics.unverified_bad(bad)] == [("1003", 1)]
+    assert board.total.active_rate == pytest.approx(17 / 37)  # 17 rated by citizens of 37 prompted cases
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 30, 15))) as client:
+        sign_in(client, "admin")
+        page = client.get("/console/dashboard?from=2026-11-01&to=2026-11-30").text
+    stars = re.search(r'<ol class="rank" id="stars">(.*?)</ol>', page).group(1)
+    assert stars.index("1002") < stars.index("1001") and "主动评价 8 条" in stars
+    assert "1002" not in re.search(r'id="repeated-bad">(.*?)</ol>', page).group(1)
+    assert re.search(r'id="unverified-bad">尚未核实：[^<]*1003[^<]* 1 条', page)
+    assert re.search(r'id="kpi-active-rate"><b>45.9%</b>', page)
+    rows = {(r[0], r[1]): r for r in report_sections(store)["排名"].rows}
+    assert rows[("服务之星", 1)][3:6] == [8, 0.75, 0] and rows[("多次差评人员", 1)][5] == 2
+
+
+def report_sections(store) -> dict:
+    from sync_server.configs import current_config
+    from sync_server.console.auth import Scope
+    from sync_server.console.labels import Names
+    from sync_server.console.reports import monthly_report
+    from sync_server.console.settings import ConsoleSettings
+
+    with store.read() as conn:
+        names = Names.of(current_config(conn).config)
+        return {s.title: s for s in monthly_report(conn, Scope(), "2026-11", None, names, ConsoleSettings())}
