@@ -64,3 +64,24 @@ def test_schedule_folder_and_a_bad_file(tmp_path):
 def test_working_days_between(calendar):
     assert calendar.working_days_between(date(2026, 9, 30), date(2026, 10, 10)) == 3
     assert calendar.working_days_between(date(2026, 10, 10), date(2026, 10, 9)) == 0
+
+
+def test_the_required_holidays_package_has_the_state_council_schedule_of_2026():
+    """pyproject asks for holidays>=0.85, the first release with 2026: National Day 10-01…10-07 off, and the
+    make-up working days Sunday 09-20 and Saturday 10-10 (no official file loaded)."""
+    import holidays as package
+
+    calendar = WorkdayCalendar()
+    assert tuple(int(p) for p in package.__version__.split(".")[:2]) >= (0, 85)
+    assert calendar.is_confirmed(2026)
+    assert all(not calendar.is_working_day(date(2026, 10, d)) for d in range(1, 8))
+    assert calendar.is_working_day(date(2026, 9, 20)) and calendar.is_working_day(date(2026, 10, 10))
+    assert calendar.is_working_day(date(2026, 10, 8)) and not calendar.is_working_day(date(2026, 10, 11))
+
+
+def test_the_workdays_folder_readme_says_a_file_counts_only_once_loaded():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "config" / "workdays" / "README.md").read_text(encoding="utf-8")
+    assert "hcp server workdays load config/workdays/2027.toml" in readme
+    assert "只把文件放进本目录不会生效" in readme and "/console/workdays" in readme
