@@ -59,6 +59,7 @@ class DemoSummary:
     timeouts: int = 0
     bad_cases: int = 0  # 差评工单 the workflow opened
     handling: HandlingCounts = field(default_factory=HandlingCounts)  # where they stand after the sample handling
+    assessment: str = ""  # the sample 考核 events, one clause
 
     def line(self, days: int) -> str:
         h = self.handling
@@ -66,6 +67,7 @@ class DemoSummary:
             f"示例数据：近 {days} 天中的 {self.working_days} 个工作日，{self.windows} 个窗口，共 {self.cases} 件，"
             f"评价 {self.ratings} 条（其中扫码 {self.phone} 条），差评 {self.bad} 条，差评工单 {self.bad_cases} 张"
             f"（办结 {h.closed}、处理中 {h.open}、申诉成立 {h.upheld}），超时未评价 {self.timeouts - self.phone} 件"
+            + (f"；{self.assessment}" if self.assessment else "")
         )
 
 
@@ -243,4 +245,8 @@ def generate(store: Store, now: datetime, days: int = 30, seed: int = 7) -> Demo
     with store.read() as conn:
         hall.summary.bad_cases = conn.execute(select(func.count()).select_from(bad_cases)).scalar_one()
     hall.summary.handling = handling_counts(store)
+    from sync_server.demo_assessment import sample_assessment
+
+    counts, closed = sample_assessment(store, cv.config, workdays[0], now, seed)
+    hall.summary.assessment = counts.line(closed)
     return hall.summary

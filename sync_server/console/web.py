@@ -103,6 +103,9 @@ def install_console(app: FastAPI) -> None:
     from sync_server.console import assessment_view
 
     assessment_view.install(app)  # 考核 and 考勤 pages, and their error page
+    from sync_server.console import board_view
+
+    app.include_router(board_view.router())  # the public results board at /board (no sign-in)
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError):

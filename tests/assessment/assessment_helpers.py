@@ -25,6 +25,7 @@ PASSWORDS = _workflow.PASSWORDS
 actor = _workflow.actor
 sign_in = _workflow.sign_in
 csrf_of = _workflow.csrf_of
+server_process = _workflow.server_process  # a real hcp server on a free loopback port
 
 
 def make_hall(store, start):
