@@ -104,30 +104,46 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    # Console addresses (/console/…) answer the console's Chinese HTML pages; everything else the API's JSON shape.
+    from sync_server.console.errorpages import error_page, is_console, validation_page
+
     @app.exception_handler(ServerError)
-    async def _server_error(_request: Request, exc: ServerError):
+    async def _server_error(request: Request, exc: ServerError):
         if isinstance(exc, Unauthorized) and not isinstance(exc, CaseSystemKeyInvalid):
             app.state.event_metrics.refused(exc)
+        if is_console(request):
+            return error_page(request, exc.status, exc.message)
         return error_response(exc.status, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError):
+    async def _invalid(request: Request, exc: RequestValidationError):
+        if is_console(request):
+            return validation_page(request, exc.errors())
         return error_response(422, "请求内容不符合要求：" + _first_problem(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if is_console(request):
+            return error_page(request, exc.status_code)
         messages = {400: "请求体无法解析", 404: "没有这个地址", 405: "不支持此请求方法"}
         return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
 
     @app.exception_handler(OperationalError)
-    async def _database_busy(_request: Request, exc: OperationalError):
+    async def _database_busy(request: Request, exc: OperationalError):
         # A locked SQLite file past its busy timeout, or PostgreSQL gone for a moment: the terminal retries.
         log.warning("database unavailable: %s", exc.orig)
-        return error_response(503, "服务器繁忙，请稍后重试", {"Retry-After": str(RETRY_AFTER_BUSY_S)})
+        headers = {"Retry-After": str(RETRY_AFTER_BUSY_S)}
+        if is_console(request):
+            response = error_page(request, 503)
+            response.headers.update(headers)
+            return response
+        return error_response(503, "服务器繁忙，请稍后重试", headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception):
         log.error("unexpected error", exc_info=exc)
+        if is_console(request):
+            return error_page(request, 500)
         return error_response(500, "服务器内部错误，请稍后重试")
 
 

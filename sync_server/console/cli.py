@@ -61,7 +61,8 @@ def _user_add(args) -> int:
             department=args.department,
         )
     except BadInput as e:
-        print(f"hcp: {e.message}", file=sys.stderr)
+        flag = f"（--{e.field.replace('_', '-')}）" if e.field else ""
+        print(f"hcp: {e.message}{flag}", file=sys.stderr)
         return 2
     print(f"已新增用户 {args.username}（{args.role}{'，部门 ' + args.department if args.department else ''}）")
     return 0

@@ -13,6 +13,7 @@ from sync_server.console import charts, labels, metrics
 from sync_server.console.auth import AnyUser, Scope
 from sync_server.console.context import console_settings
 from sync_server.console.errors import BadInput
+from sync_server.console.known import check_filters
 from sync_server.console.period import parse_period
 
 LEVEL_COLORS = {5: "#0e9f6e", 4: "#57b894", 3: "#9ccfb4", 2: "#f08c8c", 1: "#c8161d"}
@@ -31,13 +32,14 @@ def router() -> APIRouter:
         granularity = q.get("by") or "day"
         if granularity not in metrics.GRANULARITIES:
             raise BadInput("趋势粒度只能是 day、week 或 month")
+        names = names_of(request)
         with request.app.state.store.read() as conn:
+            check_filters(conn, names, department=q.get("department"))
             board = metrics.dashboard(conn, viewer.scope, period.first, period.last, q.get("department"), granularity)
             handling = workflow_handling(conn, viewer.scope, period, board.department, request.app.state.clock())
             case_system_connected = closed_case_storage.connected(conn)
             bad = clerk_bad(conn, viewer.scope, period, board.department)
         settings = console_settings(request.app)
-        names = names_of(request)
         base = {**period.query(), **({"department": board.department} if board.department else {})}
         return page(
             request,
@@ -99,7 +101,7 @@ def _level_bars(total: metrics.Figures) -> str:
         )
         for lv, n in sorted(total.by_level.items(), reverse=True)
     ]
-    return charts.bars(items)
+    return charts.bars(items, title="评价等级分布")
 
 
 def _channel_bars(by_channel: dict[int, int], total: int) -> str:
@@ -112,4 +114,4 @@ def _channel_bars(by_channel: dict[int, int], total: int) -> str:
         )
         for c, n in sorted(by_channel.items(), key=lambda cn: -cn[1])
     ]
-    return charts.bars(items) if items else ""
+    return charts.bars(items, title="评价渠道") if items else ""

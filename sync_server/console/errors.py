@@ -58,10 +58,14 @@ class NotVisible(ConsoleError):
 
 
 class BadInput(ConsoleError):
-    """A filter or form value is not understood."""
+    """A filter or form value is not understood; ``field`` names the form field when there is one."""
 
     status = 400
     title = "参数有误"
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class Throttled(ConsoleError):

@@ -81,6 +81,7 @@ def parse_filter(request: Request, scope: Scope) -> RatingFilter:
     channel = q.get("channel") or None
     if channel is not None and (not channel.isdigit() or int(channel) not in CHANNELS):
         raise BadInput("评价渠道筛选无效")
+    _check_known(request, q)
     return RatingFilter(
         period=period,
         department=scope.department_filter(q.get("department")),
@@ -91,6 +92,16 @@ def parse_filter(request: Request, scope: Scope) -> RatingFilter:
         channel=int(channel) if channel is not None else None,
         flag=flag,
     )
+
+
+def _check_known(request: Request, q) -> None:
+    from sync_server.console.known import check_filters
+    from sync_server.console.web import names_of
+
+    codes = {key: (q.get(key) or "").strip() or None for key in ("department", "window", "clerk")}
+    if any(codes.values()):
+        with request.app.state.store.read() as conn:
+            check_filters(conn, names_of(request), **codes)
 
 
 def conditions(f: RatingFilter, scope: Scope, names: Names) -> list:

@@ -430,6 +430,8 @@ def router() -> APIRouter:
             first=today.replace(day=1).isoformat(),
         )
 
+    from sync_server.console.known import check_filters
+
     @r.get("/reports/monthly.{fmt}")
     def monthly(request: Request, fmt: str, viewer: AnyUser, month: str = "", department: str = ""):
         from sync_server.console.context import console_settings
@@ -443,6 +445,7 @@ def router() -> APIRouter:
         month = month or china_today(request.app.state.clock()).strftime("%Y-%m")
         dept = viewer.scope.department_filter(department or None)
         with request.app.state.store.read() as conn:
+            check_filters(conn, names, department=dept)
             sections = monthly_report(conn, viewer.scope, month, dept, names, console_settings(request.app))
         _audit_export(request, viewer, f"monthly.{fmt}", {"month": month, "department": dept})
         filename = f"好差评通报-{month}{'-' + dept if dept else ''}.{fmt}"

@@ -267,7 +267,7 @@ def _set(conn, case, **values) -> None:
 def _verify_true(conn, case, appeal, actor, now, form, settings) -> dict:
     finding = _text(form, "核实情况")
     if form.fix_kind not in ("simple", "complex"):
-        raise StepInputInvalid("请选择问题类型：简单问题或复杂问题")
+        raise StepInputInvalid("请选择问题类型：简单问题或复杂问题", "fix_kind")
     rules, calendar = _deadline_clock(conn)
     due = kept_due(rules, calendar, "fix", fix_clock_start(rules, case.opened_at, utc_iso(now)), form.fix_kind)
     _set(conn, case, finding=finding, fix_kind=form.fix_kind, verified_at=utc_iso(now), fix_due=due)
@@ -298,10 +298,10 @@ def _timestamp(column: str, what: str, required: bool = True, starts: str | None
 
 def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
     if form.category not in APPEAL_CATEGORIES:
-        raise StepInputInvalid("请选择申诉类别：" + "、".join(APPEAL_CATEGORIES.values()))
+        raise StepInputInvalid("请选择申诉类别：" + "、".join(APPEAL_CATEGORIES.values()), "category")
     statement = _text(form, "申诉理由")
     if len(form.evidence) > settings.evidence_max_files:
-        raise StepInputInvalid(f"证据文件最多 {settings.evidence_max_files} 个")
+        raise StepInputInvalid(f"证据文件最多 {settings.evidence_max_files} 个", "evidence")
     appeal_id = conn.execute(
         appeals.insert().values(
             case_id=case.id,

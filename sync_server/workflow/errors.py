@@ -56,10 +56,14 @@ class CaseNotFound(WorkflowError):
 
 
 class StepInputInvalid(WorkflowError):
-    """A required text or choice of a step is missing or malformed."""
+    """A required text or choice of a step is missing or malformed; ``field`` names the form field."""
 
     status = 400
     title = "参数有误"
+
+    def __init__(self, message: str, field: str = "text"):
+        super().__init__(message)
+        self.field = field
 
 
 class EvidenceRejected(WorkflowError):
@@ -67,3 +71,4 @@ class EvidenceRejected(WorkflowError):
 
     status = 400
     title = "证据文件不符合要求"
+    field = "evidence"

@@ -4,6 +4,7 @@ deadlines, history, appeal and evidence, the forms this viewer may use), evidenc
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from haochaping.errors import ConfigError
-from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, Viewer, client_address
+from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, Viewer, audit_refusal, client_address
+from sync_server.console.errorpages import RowId
 from sync_server.console.errors import BadInput
 from sync_server.storage.schema import UNFINISHED_ROWS, appeal_evidence, records
 from sync_server.workflow import webhook
@@ -25,7 +27,7 @@ from sync_server.workflow.cases import (
     take_step,
 )
 from sync_server.workflow.deadlines import CARD_LABELS, calendar_of, china_today
-from sync_server.workflow.errors import CaseNotFound
+from sync_server.workflow.errors import CaseNotFound, WorkflowError
 from sync_server.workflow.evidence import accept
 from sync_server.workflow.machine import (
     APPEAL_CATEGORIES,
@@ -99,34 +101,35 @@ def router() -> APIRouter:
         )
 
     @r.get("/cases/{case_id}")
-    def case_page(request: Request, case_id: int, viewer: AnyUser):
+    def case_page(request: Request, case_id: RowId, viewer: AnyUser):
         return _case_page(request, case_id, viewer)
 
     @r.post("/cases/{case_id}/steps/{step}")
-    async def case_step(request: Request, case_id: int, step: str, viewer: AnyUser):
+    async def case_step(request: Request, case_id: RowId, step: str, viewer: AnyUser):
         if step not in Step.__members__.values():
             raise BadInput(f"未知的办理步骤：{step}")
         form = await request.form()
-        settings = workflow_settings(request.app)
-        files = [f for f in form.getlist("evidence") if getattr(f, "filename", "")]
-        evidence = tuple([accept(f.filename, await f.read(), settings) for f in files])
-        step_form = StepForm(
-            text=str(form.get("text", "")),
-            fix_kind=str(form.get("fix_kind", "")),
-            category=str(form.get("category", "")),
-            evidence=evidence,
-        )
+        typed = {key: str(form.get(key, "")) for key in ("text", "fix_kind", "category")}
         app = request.app
         with app.state.store.read() as conn:
             load_case(conn, case_id, viewer.scope)  # not visible: 404 before anything else
-        take_step(
-            app.state.store, case_id, Step(step), actor_of(viewer), app.state.clock(), step_form, settings,
-            client_address(request),
-        )  # fmt: skip
+        try:
+            step_form = StepForm(**typed, evidence=await _evidence(form, workflow_settings(app)))
+            take_step(
+                app.state.store, case_id, Step(step), actor_of(viewer), app.state.clock(), step_form,
+                workflow_settings(app), client_address(request),
+            )  # fmt: skip
+        except CaseNotFound:
+            raise
+        except WorkflowError as e:  # shown at the form, with what was typed kept
+            if e.status == 403:
+                audit_refusal(request, viewer, e.message)
+            failed = FailedStep(step, getattr(e, "field", ""), e.message, typed)
+            return _case_page(request, case_id, viewer, e.status, failed)
         return RedirectResponse(f"/console/cases/{case_id}?done={quote(step)}", status_code=303)
 
     @r.get("/cases/{case_id}/evidence/{evidence_id}")
-    def evidence_file(request: Request, case_id: int, evidence_id: int, viewer: AnyUser):
+    def evidence_file(request: Request, case_id: RowId, evidence_id: RowId, viewer: AnyUser):
         with request.app.state.store.read() as conn:
             _case, appeal = load_case(conn, case_id, viewer.scope)
             row = conn.execute(select(appeal_evidence).where(appeal_evidence.c.id == evidence_id)).first()
@@ -178,7 +181,22 @@ def _workdays_page(request: Request, viewer: Viewer, message: str = "", status: 
     return page(request, "case_workdays.html", viewer, status, rows=rows, years=years, message=message)
 
 
-def _case_page(request: Request, case_id: int, viewer: Viewer):
+@dataclass(frozen=True)
+class FailedStep:
+    """A step the server refused: which form, which field (empty: the whole step), why, and what was typed."""
+
+    step: str
+    field: str
+    message: str
+    typed: dict[str, str]
+
+
+async def _evidence(form, settings: WorkflowSettings) -> tuple:
+    files = [f for f in form.getlist("evidence") if getattr(f, "filename", "")]
+    return tuple([accept(f.filename, await f.read(), settings) for f in files])
+
+
+def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200, failed: FailedStep | None = None):
     from sync_server.console.web import page
 
     app = request.app
@@ -195,6 +213,8 @@ def _case_page(request: Request, case_id: int, viewer: Viewer):
         request,
         "case_detail.html",
         viewer,
+        status,
+        failed=failed,
         case=case,
         line=line,
         appeal=appeal,
@@ -214,7 +234,7 @@ def _case_page(request: Request, case_id: int, viewer: Viewer):
         cards=CARD_LABELS,
         delivery_labels=webhook.STATE_LABELS,
         settings=workflow_settings(app),
-        done=request.query_params.get("done", ""),
+        done="" if failed else request.query_params.get("done", ""),
         State=State,
     )
 

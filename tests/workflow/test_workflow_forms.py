@@ -1,0 +1,107 @@
+"""A 差评工单 step the server refuses comes back on the same page: the message next to the field that was wrong,
+what was typed kept in the form, nothing stored; refusals by role or four-eyes are written to the audit log."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from workflow_helpers import china, csrf_of, sign_in
+
+from sync_server.app import create_app
+from sync_server.console.tables import audit_log
+from sync_server.workflow.cases import load_case
+
+NOV = china(2026, 11, 2, 9)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def client_for(store, terminals):
+    terminals["A01"].rate(1, NOV)
+    clients = []
+
+    def make(username: str) -> TestClient:
+        c = TestClient(create_app(store, clock=lambda: china(2026, 11, 2, 15)), raise_server_exceptions=False)
+        clients.append(c.__enter__())
+        assert sign_in(c, username).status_code == 303
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def post_step(client, step: str, data: dict, files=None):
+    token = csrf_of(client.get("/console/cases/1").text)
+    return client.post(
+        f"/console/cases/1/steps/{step}", data={"csrf_token": token, **data}, files=files, follow_redirects=False
+    )
+
+
+def state(store) -> str:
+    with store.read() as conn:
+        return load_case(conn, 1)[0].state
+
+
+def textarea(html: str, step: str) -> str:
+    form = re.search(rf'<form[^>]*steps/{step}".*?</form>', html, re.S).group(0)
+    return unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", form, re.S).group(1))
+
+
+def test_a_too_long_finding_is_shown_at_its_field_with_the_text_and_choice_kept(client_for, store):
+    sc = client_for("sc_reviewer")
+    typed = "核实：窗口人员态度生硬<b>属实</b>" + "。" * 1000
+    answer = post_step(sc, "verify_true", {"text": typed, "fix_kind": "complex"})
+    assert answer.status_code == 400
+    assert "<h1>差评工单 #1" in answer.text  # the case page again, not an error page
+    assert re.search(r'id="error-verify_true-text"[^>]*>核实情况最多 1000 字<', answer.text)
+    assert textarea(answer.text, "verify_true") == typed
+    assert '<option value="complex" selected>' in answer.text
+    assert 'id="done"' not in answer.text
+    assert state(store) == "pending"
+
+
+def test_a_rejected_evidence_file_is_shown_at_the_file_field_with_category_and_statement_kept(client_for, store):
+    sc = client_for("sc_reviewer")
+    files = [("evidence", ("virus.png", b"MZ\x90\x00", "image/png"))]
+    answer = post_step(sc, "appeal", {"category": "mistake", "text": "群众误触了非常不满意"}, files)
+    assert answer.status_code == 400
+    assert re.search(r'id="error-appeal-evidence"[^>]*>证据文件“virus.png”不是 JPG、PNG 或 PDF 文件<', answer.text)
+    assert textarea(answer.text, "appeal") == "群众误触了非常不满意"
+    assert '<option value="mistake" selected>' in answer.text
+    assert state(store) == "pending"
+
+
+def test_four_eyes_refusal_is_shown_on_the_page_and_audited(client_for, store):
+    admin = client_for("admin")
+    assert (
+        post_step(
+            admin, "appeal", {"category": "malicious", "text": "恶意差评"}, [("evidence", ("a.png", PNG, "image/png"))]
+        ).status_code
+        == 303
+    )  # noqa: E501
+    answer = post_step(admin, "uphold", {"text": "我自己批准"})
+    assert answer.status_code == 403
+    assert "申诉须由提出人以外的大厅管理员审核" in answer.text
+    assert state(store) == "appealing"
+    with store.read() as conn:
+        rows = conn.execute(select(audit_log).where(audit_log.c.action == "refused")).all()
+    assert [(r.actor, r.target) for r in rows] == [("admin", "/console/cases/1/steps/uphold")]
+    assert json.loads(rows[0].detail)["reason"] == "申诉须由提出人以外的大厅管理员审核"
+
+
+def test_a_reviewers_forbidden_page_is_audited(client_for, store):
+    sc = client_for("sc_reviewer")
+    assert sc.get("/console/audit").status_code == 403
+    assert sc.get("/console/dashboard?department=RS").status_code == 403
+    with store.read() as conn:
+        rows = conn.execute(select(audit_log).where(audit_log.c.action == "refused")).all()
+    assert [(r.actor, r.target) for r in rows] == [
+        ("sc_reviewer", "/console/audit"),
+        ("sc_reviewer", "/console/dashboard"),
+    ]
