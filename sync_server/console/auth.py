@@ -136,15 +136,21 @@ def add_user(
 ) -> int:
     """Create a user (audited). A reviewer needs a department; the others must not have one."""
     username = username.strip()
+    if not username:
+        raise BadInput("请填写用户名", field="username")
+    if len(username) > 64:
+        raise BadInput("用户名最多 64 个字符", field="username")
+    if len(password) < 8:
+        raise BadInput("密码至少 8 位", field="password")
     if role not in ROLES:
-        raise BadInput(f"未知角色 {role}（可选：{'、'.join(ROLES)}）")
-    if (role == REVIEWER) != bool(department):
-        raise BadInput("部门审核员必须指定部门（--department），其他角色不能指定部门")
-    if not username or len(password) < 8:
-        raise BadInput("用户名不能为空，密码至少 8 位")
+        raise BadInput(f"未知角色“{role}”，可选：{'、'.join(ROLES.values())}", field="role")
+    if role == REVIEWER and not department:
+        raise BadInput("部门审核员必须指定部门", field="department")
+    if role != REVIEWER and department:
+        raise BadInput(f"{ROLES[role]}可查看全大厅，不能指定部门", field="department")
     with store.write() as conn:
         if conn.execute(select(users.c.id).where(users.c.username == username)).first():
-            raise BadInput(f"用户名 {username} 已存在")
+            raise BadInput(f"用户名“{username}”已存在", field="username")
         user_id = conn.execute(
             users.insert().values(
                 username=username,
@@ -218,8 +224,14 @@ def check_throttle(conn: Connection, username: str, address: str, now: datetime,
 def sign_in(store: Store, username: str, password: str, address: str, now: datetime, settings: ConsoleSettings) -> str:
     """Check the password (after the throttle) and open a session; returns the cookie value."""
     username = username.strip()[:64]
+    try:
+        with store.read() as conn:
+            check_throttle(conn, username, address, now, settings)
+    except Throttled:
+        with store.write() as conn:  # refused without checking the password: logged, not counted as a failure
+            write_audit(conn, now, username or "-", "signin.throttled", username, None, address)
+        raise
     with store.read() as conn:
-        check_throttle(conn, username, address, now, settings)
         user = conn.execute(select(users).where(users.c.username == username, users.c.disabled_at.is_(None))).first()
     if user is None:
         verify_password(_DUMMY_HASH, password)  # the same work as for a real user: no timing hint
@@ -281,6 +293,14 @@ def load_viewer(store: Store, token: str | None, now: datetime, settings: Consol
     return Viewer(row.user_id, row.username, row.role, row.department, row.csrf_token, scope)
 
 
+def audit_refusal(request: Request, viewer: Viewer, reason: str) -> None:
+    """Log a refused attempt by a signed-in user (role, department scope, four-eyes, CSRF) in the audit log."""
+    app = request.app
+    detail, address = {"reason": reason, "method": request.method}, client_address(request)
+    with app.state.store.write() as conn:
+        write_audit(conn, app.state.clock(), viewer.username, "refused", request.url.path, detail, address)
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -306,6 +326,7 @@ def require_user(*roles: str) -> Callable[[Request], Viewer]:
             console_settings(app),
             current_hall(app),
         )
+        request.state.viewer = viewer  # before the checks: a refusal is logged under this user
         if viewer.role not in allowed:
             raise RoleForbidden("您的角色无权访问此页面")
         if request.method == "POST":

@@ -3,7 +3,6 @@ sign-out, users and the audit log live here, the data pages in their own modules
 
 from __future__ import annotations
 
-import json
 import secrets
 from pathlib import Path
 from urllib.parse import quote
@@ -24,17 +23,18 @@ from sync_server.console.auth import (
     SUPERVISOR,
     AdminUser,
     AnyUser,
-    OverseerUser,
     Viewer,
     add_user,
+    audit_refusal,
     client_address,
     disable_user,
     sign_in,
     sign_out,
 )
 from sync_server.console.context import console_settings, current_version
+from sync_server.console.errorpages import error_page
 from sync_server.console.errors import BadCredentials, BadInput, ConsoleError, SignInRequired, Throttled
-from sync_server.storage.schema import audit_log, users
+from sync_server.storage.schema import users
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = SERVER_DIR / "static"
@@ -90,14 +90,14 @@ def page(request: Request, name: str, viewer: Viewer | None, status: int = 200, 
 
 def install_console(app: FastAPI) -> None:
     """Add the console to the server app: routes under /console, files under /static, HTML error pages."""
-    from sync_server.console import dashboard_view, devices_view, integrity, ratings_view, reports
+    from sync_server.console import auditview, dashboard_view, devices_view, integrity, ratings_view, reports
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from sync_server.closedcases import views as closed_case_views
     from sync_server.workflow import views as workflow_views
 
     modules = (dashboard_view, ratings_view, integrity, devices_view, reports, workflow_views, closed_case_views)
-    for module in modules:
+    for module in (*modules, auditview):
         app.include_router(module.router())
     app.include_router(_auth_router())
     from sync_server.console import assessment_view
@@ -113,7 +113,9 @@ def install_console(app: FastAPI) -> None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/console/login?next={quote(target)}", status_code=303)
         viewer = getattr(request.state, "viewer", None)
-        response = page(request, "error.html", viewer, exc.status, title=exc.title, message=exc.message)
+        if exc.status == 403 and viewer is not None:
+            audit_refusal(request, viewer, exc.message)
+        response = error_page(request, exc.status, exc.message, exc.title)
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
@@ -198,7 +200,8 @@ def _auth_router() -> APIRouter:
                 address=client_address(request),
             )
         except BadInput as e:
-            return _users_page(request, viewer, e.message, 400)
+            typed = {key: str(form.get(key, "")) for key in ("username", "role", "department")}
+            return _users_page(request, viewer, e.message, 400, field=e.field or "form", typed=typed)
         return RedirectResponse("/console/users", status_code=303)
 
     @router.post("/users/disable")
@@ -214,13 +217,6 @@ def _auth_router() -> APIRouter:
         except BadInput as e:
             return _users_page(request, viewer, e.message, 400)
         return RedirectResponse("/console/users", status_code=303)
-
-    @router.get("/audit")
-    def audit_page(request: Request, viewer: OverseerUser):
-        with request.app.state.store.read() as conn:
-            rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(200)).all()
-        entries = [(r, json.loads(r.detail or "{}")) for r in rows]
-        return page(request, "audit.html", viewer, entries=entries)
 
     return router
 
@@ -240,7 +236,20 @@ def _https(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _users_page(request: Request, viewer: Viewer, message: str = "", status: int = 200) -> Response:
+def _users_page(
+    request: Request, viewer: Viewer, message: str = "", status: int = 200, field: str = "", typed: dict | None = None
+) -> Response:
+    """The users page; ``field`` set means the new-user form failed there (its message shown at that field)."""
     with request.app.state.store.read() as conn:
         rows = conn.execute(select(users).order_by(users.c.id)).all()
-    return page(request, "users.html", viewer, status, users=rows, roles=ROLES, message=message)
+    return page(
+        request,
+        "users.html",
+        viewer,
+        status,
+        users=rows,
+        roles=ROLES,
+        message="" if field else message,
+        field_errors={field: message} if field else {},
+        typed=typed or {},
+    )

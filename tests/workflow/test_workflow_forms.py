@@ -13,7 +13,7 @@ from sqlalchemy import select
 from workflow_helpers import china, csrf_of, sign_in
 
 from sync_server.app import create_app
-from sync_server.console.tables import audit_log
+from sync_server.storage.schema import audit_log
 from sync_server.workflow.cases import load_case
 
 NOV = china(2026, 11, 2, 9)

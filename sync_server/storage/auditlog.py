@@ -1,0 +1,67 @@
+"""Reading the audit log: one filter (who, which action, which object, which China dates) for the console page,
+its total and its CSV export; pages go back by id (keyset), so every entry ever written can be reached."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, func, select
+
+from sync_server.console.rollup import day_bounds
+from sync_server.storage.schema import audit_log
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    actions: tuple[str, ...] = ()  # one action code, or every code of a group (e.g. every 差评工单 step)
+    target: str | None = None  # a part of the object's name
+    first: date | None = None  # China dates, inclusive
+    last: date | None = None
+
+    def where(self) -> list:
+        where = []
+        if self.actor:
+            where.append(audit_log.c.actor == self.actor)
+        if self.actions:
+            where.append(audit_log.c.action.in_(self.actions))
+        if self.target:
+            escaped = self.target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(audit_log.c.target.like(f"%{escaped}%", escape="\\"))
+        if self.first:
+            where.append(audit_log.c.at >= day_bounds(self.first)[0])
+        if self.last:
+            where.append(audit_log.c.at < day_bounds(self.last)[1])
+        return where
+
+
+def audit_page(conn: Connection, f: AuditFilter, before_id: int | None, limit: int) -> tuple[list, int | None]:
+    """Up to ``limit`` entries, newest first, older than ``before_id``; and the id to continue from (None: last)."""
+    where = f.where()
+    if before_id is not None:
+        where.append(audit_log.c.id < before_id)
+    rows = conn.execute(select(audit_log).where(*where).order_by(audit_log.c.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def audit_total(conn: Connection, f: AuditFilter) -> int:
+    return conn.execute(select(func.count()).select_from(audit_log).where(*f.where())).scalar_one()
+
+
+def audit_entries(conn: Connection, f: AuditFilter, batch: int = 1000) -> Iterator:
+    """Every entry of the filter, newest first, read in batches (for the export)."""
+    before = None
+    while True:
+        rows, before = audit_page(conn, f, before, batch)
+        yield from rows
+        if before is None:
+            return
+
+
+def audit_actors(conn: Connection) -> list[str]:
+    """Everyone who appears in the log (for the filter's list)."""
+    return list(conn.execute(select(audit_log.c.actor).distinct().order_by(audit_log.c.actor)).scalars())
