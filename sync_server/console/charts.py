@@ -14,14 +14,16 @@ class Bar:
     color: str = "#c8161d"
 
 
-def bars(items: list[Bar], width: int = 460, row: int = 28) -> str:
-    """Horizontal bars, one row per item, with its label left and its text right."""
+def bars(items: list[Bar], width: int = 460, row: int = 28, title: str = "") -> str:
+    """Horizontal bars, one row per item, with its label left and its text right; the same figures are the chart's
+    accessible name, so a screen reader reads them out."""
     top = max((b.value for b in items), default=0) or 1
     label_w, text_w = 120, 90
     track = width - label_w - text_w
+    said = "；".join(f"{b.label} {b.text}" for b in items)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {row * len(items) + 4}" role="img" '
-        f'xmlns="http://www.w3.org/2000/svg">'
+        f'aria-label="{escape(title + "：" + said if title else said)}" xmlns="http://www.w3.org/2000/svg">'
     ]
     for i, b in enumerate(items):
         y = i * row + 4
@@ -42,7 +44,11 @@ def trend(points: list[tuple[str, int, float | None]], width: int = 940, height:
     inner_w, inner_h = width - left - right, height - top - bottom
     peak = max(n for _, n, _ in points) or 1
     step = inner_w / len(points)
-    parts = [f'<svg class="chart trend" viewBox="0 0 {width} {height}" role="img" xmlns="http://www.w3.org/2000/svg">']
+    said = "；".join(f"{label} {n} 条" + ("" if rate is None else f"、好评率 {rate:.1%}") for label, n, rate in points)
+    parts = [
+        f'<svg class="chart trend" viewBox="0 0 {width} {height}" role="img" aria-label="{escape("趋势：" + said)}" '
+        'xmlns="http://www.w3.org/2000/svg">'
+    ]
     for frac in (0, 0.5, 1):
         y = top + inner_h * (1 - frac)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e6eb"/>')

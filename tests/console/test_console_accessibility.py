@@ -1,0 +1,168 @@
+"""axe-core (WCAG 2.0/2.1 A and AA rules) in headless Chromium over the pages hall staff and citizens use: the sign-in
+page, the dashboard, the ratings list, a 差评工单, the error page, and the phone rating page at 360 px; the phone page
+also at the browser's text size 200 %. Any violation fails the test and is written to
+``screenshots/axe-<page>.json`` with the screenshot beside it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+from console_helpers import PASSWORDS, ROOT, server_process
+from sqlalchemy import func, select
+from testkit import CHROMIUM, CHROMIUM_ARGS
+
+SHOTS = ROOT / "screenshots"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, seeded_file):
+    """A real server over a copy of the seeded hall, with the first 差评工单 and a device's secret for QR links."""
+    from sync_server.db import Store, devices
+    from sync_server.workflow.tables import bad_cases
+
+    source, hall = seeded_file
+    path = tmp_path_factory.mktemp("a11y") / "server.db"
+    shutil.copy(source, path)
+    store = Store.from_url(f"sqlite:///{path}")
+    with store.read() as conn:
+        case_id = conn.execute(select(func.min(bad_cases.c.id))).scalar_one()
+        device = conn.execute(select(devices.c.id, devices.c.secret_hex).where(devices.c.window == "A01")).one()
+    store.dispose()
+    assert case_id is not None
+    with server_process(f"sqlite:///{path}", path.parent / "server.log") as base:
+        yield base, case_id, device
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def desk(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", bypass_csp=True)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, locale="zh-CN", bypass_csp=True
+    )
+    yield context.new_page()
+    context.close()
+
+
+def axe_violations(page, name: str) -> list[dict]:
+    """Run axe-core on the page; keep the screenshot and the violations (if any) under screenshots/."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"a11y-{name}.png"), full_page=True)
+    found = [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [{"target": n["target"], "summary": n.get("failureSummary", "")} for n in v["nodes"]],
+        }
+        for v in results.response["violations"]
+    ]
+    report = SHOTS / f"axe-{name}.json"
+    if found:
+        report.write_text(json.dumps(found, ensure_ascii=False, indent=1))
+    elif report.exists():
+        report.unlink()
+    return found
+
+
+def summary(found: list[dict]) -> str:
+    return "; ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])}×): {v['nodes'][0]['target']}" for v in found)
+
+
+def sign_in(page, base: str, username: str = "admin") -> None:
+    page.goto(f"{base}/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORDS[username])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/console/dashboard**")
+
+
+@pytest.mark.slow
+def test_sign_in_page_passes_axe(live, desk):
+    base, _case, _device = live
+    desk.goto(f"{base}/console/login")
+    found = axe_violations(desk, "login")
+    assert not found, summary(found)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, path",
+    [
+        ("dashboard", "/console/dashboard?from=2026-11-01&to=2026-11-30"),
+        ("ratings", "/console/ratings?from=2026-11-01&to=2026-11-30"),
+        ("case", "/console/cases/{case_id}"),
+        ("case-list", "/console/cases"),
+        ("error-404", "/console/cases/99999999999999999999"),
+    ],
+)
+def test_console_pages_pass_axe(live, desk, name, path):
+    base, case_id, _device = live
+    sign_in(desk, base)
+    desk.goto(base + path.format(case_id=case_id))
+    found = axe_violations(desk, name)
+    assert not found, summary(found)
+
+
+def phone_link(base: str, device, case_no: str) -> str:
+    from haochaping.qrtoken import make_token
+
+    return f"{base}/r/{make_token(device.id, case_no, datetime.now(UTC), bytes.fromhex(device.secret_hex))}"
+
+
+@pytest.mark.slow
+def test_phone_rating_page_passes_axe_at_360_px(live, phone):
+    base, _case, device = live
+    phone.goto(phone_link(base, device, "A11Y-1"))
+    assert phone.title() == "请为本次服务评价"
+    phone.get_by_text("非常不满意", exact=True).click()  # the reasons of a bad rating are checked too
+    found = axe_violations(phone, "phone")
+    assert not found, summary(found)
+
+
+@pytest.mark.slow
+def test_phone_rating_page_works_at_text_size_200_percent(live, phone):
+    base, _case, device = live
+    phone.goto(phone_link(base, device, "A11Y-2"))
+    normal = phone.eval_on_selector("button[type=submit]", "b => parseFloat(getComputedStyle(b).fontSize)")
+    session = phone.context.new_cdp_session(phone)
+    session.send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})  # the browser's text size 200 %
+    phone.reload()
+    large = phone.eval_on_selector("button[type=submit]", "b => parseFloat(getComputedStyle(b).fontSize)")
+    assert large == pytest.approx(2 * normal), "the page's text does not follow the browser's text size"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+    clipped = phone.evaluate(
+        "[...document.querySelectorAll('label, dd, h1, h2, legend, button')]"
+        ".filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim())"
+    )
+    assert clipped == []
+    phone.get_by_text("非常不满意", exact=True).click()
+    phone.get_by_text("服务态度差效率低").click()
+    SHOTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "qr-page-text-200.png"), full_page=True)
+    phone.get_by_role("button", name="提交评价").click()
+    phone.wait_for_selector("text=感谢您的评价")
+    found = axe_violations(phone, "phone-thanks-text-200")
+    assert not found, summary(found)
