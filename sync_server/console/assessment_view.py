@@ -21,6 +21,7 @@ from sync_server.assessment.rules import SOURCE_LABELS, current_rules
 from sync_server.assessment.sheets import sheet_csv, sheet_rows, sheet_xlsx
 from sync_server.console.auth import AdminUser, AnyUser, Viewer
 from sync_server.console.context import current_version
+from sync_server.console.errorpages import RowId
 from sync_server.console.labels import china_today
 from sync_server.storage import assessment as db
 from sync_server.workflow.deadlines import calendar_of
@@ -76,10 +77,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AssessmentError)
     async def _refused(request: Request, exc: AssessmentError):
-        from sync_server.console.web import page
+        from sync_server.console.errorpages import error_page
 
-        viewer = getattr(request.state, "viewer", None)
-        return page(request, "error.html", viewer, exc.status, title=exc.title, message=exc.message)
+        return error_page(request, exc.status, exc.message, exc.title)
 
 
 def _back(year: int, anchor: str = "", done: str = "") -> RedirectResponse:
@@ -128,7 +128,7 @@ def router() -> APIRouter:
         return _back(p.first.year, "#open", "已登记，待确认")
 
     @r.post("/events/{event_id}/{action}")
-    async def decide_event(request: Request, event_id: int, action: str, viewer: AdminUser):
+    async def decide_event(request: Request, event_id: RowId, action: str, viewer: AdminUser):
         form = await request.form()
         app, note = request.app, str(form.get("note", ""))
         with app.state.store.read() as conn:
@@ -185,7 +185,7 @@ def router() -> APIRouter:
         return _back(p.first.year, "#objections", "复核申请已提交考核领导小组")
 
     @r.post("/objections/{objection_id}")
-    async def decide_objection(request: Request, objection_id: int, viewer: AnyUser):
+    async def decide_objection(request: Request, objection_id: RowId, viewer: AnyUser):
         form = await request.form()
         app = request.app
         outcome = str(form.get("outcome", ""))
@@ -207,7 +207,7 @@ def router() -> APIRouter:
         return _back(china_today(app.state.clock()).year, "#panel", "已加入考核领导小组")
 
     @r.get("/evidence/{evidence_id}")
-    def evidence(request: Request, evidence_id: int, viewer: AnyUser):
+    def evidence(request: Request, evidence_id: RowId, viewer: AnyUser):
         with request.app.state.store.read() as conn:
             row = db.evidence_file(conn, evidence_id)
             event = db.event(conn, row.event_id) if row else None

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from sync_server.console.errors import BadInput
 from sync_server.console.labels import Names
-from sync_server.db import config_versions
+from sync_server.storage.schema import config_versions
 
 KINDS = {
     "department": ("departments", "code", "部门"),

@@ -21,8 +21,8 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, seeded_file):
     """A real server over a copy of the seeded hall, with the first 差评工单 and a device's secret for QR links."""
-    from sync_server.db import Store, devices
-    from sync_server.workflow.tables import bad_cases
+    from sync_server.db import Store
+    from sync_server.storage.schema import bad_cases, devices
 
     source, hall = seeded_file
     path = tmp_path_factory.mktemp("a11y") / "server.db"

@@ -11,7 +11,8 @@ import pytest
 from console_helpers import csrf_of, sign_in
 
 HUGE_IDS = ("9223372036854775808", "99999999999999999999999", "0", "-1", "abc", "1e3")
-FIXED_PARAMS = {"step": "close", "fmt": "csv"}  # words, not ids: a valid one, so only the id is wrong
+# Words and codes, not ids: a valid one each, so that only the id is wrong.
+FIXED_PARAMS = {"step": "close", "fmt": "csv", "action": "confirm", "clerk_no": "1001"}
 
 
 def every_route(routes, prefix: str = ""):
