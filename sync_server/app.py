@@ -53,6 +53,7 @@ def create_app(
         app.state.console_settings = settings_file.console
         app.state.workflow_settings = settings_file.workflow
         app.state.case_settings = settings_file.cases
+        app.state.upstream_settings = settings_file.upstream
     app.include_router(device_router())
     app.include_router(qr_router())
     install_console(app)  # the admin console: /console pages, /static files

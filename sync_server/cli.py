@@ -49,6 +49,9 @@ def register(sub) -> None:
     from sync_server.assessment.cli import register as register_assessment
 
     register_assessment(ssub, _command)  # hcp server assessment propose|panel|sheet
+    from sync_server.upstream.cli import register as register_upstream
+
+    register_upstream(ssub, _command)  # hcp server upstream send|reconcile|receiver
 
 
 def _command(sub, name: str, help_text: str, func):

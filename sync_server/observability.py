@@ -105,12 +105,31 @@ class DatabaseCollector:
                 select(devices.c.last_seen_at, devices.c.last_status).where(devices.c.revoked_at.is_(None))
             ).all()
             open_bad, overdue = bad_ratings(conn, now)
+            upstream = upstream_counts(conn)
         yield _received_family(received)
         yield from _device_families(device_rows, now, silent_minutes, clock_warn_s)
         yield GaugeMetricFamily(
             "hcp_bad_ratings_open", "未办结的差评（计入统计的 1–2 级评价，未被申诉排除）", value=open_bad
         )
         yield GaugeMetricFamily("hcp_bad_ratings_overdue", "已超过联系群众期限仍未办结的差评", value=overdue)
+        yield _upstream_family(upstream)
+
+
+def upstream_counts(conn) -> dict[str, int]:
+    from sync_server.storage.upstream import counts_by_state
+
+    return counts_by_state(conn)
+
+
+def _upstream_family(counts: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "hcp_upstream_items",
+        "上报省平台的条目（按状态：pending 待上报、accepted 已接收、rejected 被退回）",
+        labels=["state"],
+    )
+    for state, n in sorted(counts.items()):
+        family.add_metric([state], n)
+    return family
 
 
 def _received_family(rows) -> CounterMetricFamily:

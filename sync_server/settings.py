@@ -11,6 +11,7 @@ from haochaping.config import read_toml, validate
 from sync_server.closedcases.settings import CaseFeedSettings
 from sync_server.console.settings import ConsoleSettings
 from sync_server.schemas import MAX_BATCH_RECORDS
+from sync_server.upstream.settings import UpstreamSettings
 from sync_server.workflow.settings import WorkflowSettings
 
 
@@ -40,6 +41,7 @@ class ServerSettingsFile(BaseModel):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="[console] 管理后台")
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="[workflow] 差评处理与推送")
     cases: CaseFeedSettings = Field(default_factory=CaseFeedSettings, description="[cases] 办件系统对账")
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings, description="[upstream] 上报省好差评平台")
 
 
 def load_server_settings(path: Path | str | None) -> ServerSettingsFile:

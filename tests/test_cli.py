@@ -58,6 +58,9 @@ def config_models() -> list[type[BaseModel]]:
         from sync_server.closedcases.settings import CaseFeedSettings
 
         models.append(CaseFeedSettings)
+        from sync_server.upstream.settings import UpstreamSettings
+
+        models.append(UpstreamSettings)
         from sync_server.assessment.rules import AssessmentRules, AttendanceRules, EventKind, Grades, Session
 
         models += [AssessmentRules, Grades, AttendanceRules, Session, EventKind]

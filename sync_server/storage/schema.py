@@ -614,3 +614,40 @@ assessment_corrections = Table(
     Column("corrected_by", String(64), nullable=False),
     Column("corrected_at", String(40), nullable=False),
 )
+
+# ---------------------------------------------------------------- upload to the provincial 好差评 platform (0013)
+
+upstream_items = Table(
+    "upstream_items",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_key", String(160), nullable=False, unique=True, comment="the item's own id: the idempotency key"),
+    Column("kind", String(16), nullable=False, comment="rating | step | appeal"),
+    Column("source_id", String(128), nullable=False, comment="record id, case event id or appeal id"),
+    Column("day", String(10), nullable=False, comment="China date of the event"),
+    Column("body", Text, nullable=False, comment="the item as sent (province field names), JSON"),
+    Column("state", String(16), nullable=False, comment="pending | accepted | rejected"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", String(40), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", String(40)),
+    Column("created_at", String(40), nullable=False),
+    Column("sent_at", String(40), comment="the last attempt"),
+    Column("accepted_at", String(40)),
+    Column("code", String(64), comment="the platform's code for a rejection"),
+    Column("message", Text, comment="the platform's message, or why the attempt failed"),
+    Index("ix_upstream_items_due", "state", "next_attempt_at"),
+    Index("ix_upstream_items_day", "day", "state"),
+)
+
+upstream_receipts = Table(
+    "upstream_receipts",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, nullable=False, index=True),
+    Column("at", String(40), nullable=False),
+    Column("outcome", String(16), nullable=False, comment="accepted | rejected | failed"),
+    Column("http_status", Integer),
+    Column("code", String(64)),
+    Column("message", Text),
+)

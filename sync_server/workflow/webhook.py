@@ -8,7 +8,7 @@ running ``hcp server webhooks deliver`` never send the same row at once, POSTs t
     X-HCP-Webhook-Id: <delivery id>          (the receiver can drop a repeat it already has)
 
 and marks it delivered on any 2xx; anything else is retried after 30 s, 60 s, 120 s … (capped), forever.
-This module is the only one on the server that makes outgoing HTTP requests (``urllib``, no extra dependency).
+The request itself goes out through ``sync_server.outbound``, the server's one module of outgoing HTTP.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import hashlib
 import hmac
 import json
 import secrets
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, select, update
 
+from sync_server import outbound
 from sync_server.db import Store
+from sync_server.storage import leases
 from sync_server.storage.schema import utc_iso, webhook_deliveries, webhook_targets
 from sync_server.workflow.settings import WorkflowSettings
 
@@ -85,34 +85,21 @@ def enqueue(conn: Connection, case_id: int, event: str, payload: dict, at: str) 
 
 def backoff_s(attempts: int, settings: WorkflowSettings) -> float:
     """Seconds to wait after the ``attempts``-th failure: 30, 60, 120 … up to the cap."""
-    return min(settings.webhook_backoff_s * 2 ** max(attempts - 1, 0), settings.webhook_backoff_max_s)
+    return leases.backoff_s(attempts, settings.webhook_backoff_s, settings.webhook_backoff_max_s)
 
 
 def claim(store: Store, owner: str, now: datetime, settings: WorkflowSettings, limit: int = 20) -> list:
     """Lease up to ``limit`` due deliveries to ``owner``; rows leased by a live lease elsewhere are skipped."""
-    now_iso = utc_iso(now)
-    free = or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < now_iso)
+    until = utc_iso(now + timedelta(seconds=settings.webhook_lease_s))
     with store.write() as conn:
-        query = (
-            select(webhook_deliveries.c.id)
-            .where(webhook_deliveries.c.state == PENDING, webhook_deliveries.c.next_attempt_at <= now_iso, free)
-            .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
-            .limit(limit)
-        )
-        ids = [r.id for r in conn.execute(query.with_for_update(skip_locked=True))]
+        ids = leases.lease_due(conn, webhook_deliveries, owner, utc_iso(now), until, limit)
         if not ids:
             return []
-        until = utc_iso(now + timedelta(seconds=settings.webhook_lease_s))
-        conn.execute(
-            update(webhook_deliveries)
-            .where(webhook_deliveries.c.id.in_(ids), free)
-            .values(lease_owner=owner, lease_until=until)
-        )
         rows = select(webhook_deliveries, webhook_targets.c.url, webhook_targets.c.secret).join(
             webhook_targets, webhook_targets.c.id == webhook_deliveries.c.target_id
         )
         return conn.execute(
-            rows.where(webhook_deliveries.c.id.in_(ids), webhook_deliveries.c.lease_owner == owner)
+            rows.where(webhook_deliveries.c.id.in_(ids), leases.held_by(webhook_deliveries, owner))
         ).all()
 
 
@@ -150,20 +137,14 @@ def _record(store: Store, row, owner: str, now: datetime, status, error: str, se
     else:
         values["next_attempt_at"] = utc_iso(now + timedelta(seconds=backoff_s(attempts, settings)))
     with store.write() as conn:
-        mine = (webhook_deliveries.c.id == row.id) & (webhook_deliveries.c.lease_owner == owner)
+        mine = (webhook_deliveries.c.id == row.id) & leases.held_by(webhook_deliveries, owner)
         conn.execute(update(webhook_deliveries).where(mine).values(**values))
     return Attempt(row.id, status, ok)
 
 
 def urllib_post(url: str, body: bytes, headers: dict, timeout_s: float) -> tuple[int | None, str]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310 - the admin's URL
-            return answer.status, ""
-    except urllib.error.HTTPError as e:
-        return e.code, f"HTTP {e.code} {e.reason}"
-    except (urllib.error.URLError, OSError) as e:
-        return None, f"无法连接：{getattr(e, 'reason', e)}"
+    answer = outbound.post(url, body, headers, timeout_s)
+    return answer.status, answer.error
 
 
 def deliveries(conn: Connection, limit: int = 200, case_id: int | None = None) -> list:
