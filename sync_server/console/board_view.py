@@ -40,8 +40,16 @@ def quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
-def _ranked(table, name, min_n: int, top: int = 3) -> list[Ranked]:
-    return [Ranked(name(k), percent(f.good_rate), f.n) for k, f in metrics.ranking(table, min_n, top)]
+def _ranked(table, name, min_n: int, verified: dict | None = None, top: int = 3) -> list[Ranked]:
+    """The console's ranking (主动评价好评率, ties by count then fewer 差评 verified 属实), as the board shows it."""
+    ranked = metrics.ranking(table, min_n, top, verified_bad=verified)
+    return [Ranked(name(k), percent(f.active_good_rate), f.active_n) for k, f in ranked]
+
+
+def _verified(conn, first: date, last: date) -> dict[str, int]:
+    from sync_server.workflow.stats import bad_by_clerk
+
+    return {clerk: b.verified for clerk, b in bad_by_clerk(conn, Scope(), first, last, None).items()}
 
 
 def _clerk_name(names: Names):
@@ -79,9 +87,9 @@ def board_context(conn, names: Names, today: date, min_n: int) -> dict:
         "month_label": f"{today.year} 年 {today.month} 月",
         "quarter_label": f"{today.year} 年第{'一二三四'[(today.month - 1) // 3]}季度",
         "windows_month": _ranked(month.by_window, names.window, min_n),
-        "clerks_month": _ranked(month.by_clerk, _clerk_name(names), min_n),
+        "clerks_month": _ranked(month.by_clerk, _clerk_name(names), min_n, _verified(conn, month_first, today)),
         "windows_quarter": _ranked(quarter.by_window, names.window, min_n),
-        "clerks_quarter": _ranked(quarter.by_clerk, _clerk_name(names), min_n),
+        "clerks_quarter": _ranked(quarter.by_clerk, _clerk_name(names), min_n, _verified(conn, quarter_first, today)),
         "flag": names.window(flag[0][0]) if flag else None,
         "flag_month": flag_month,
         "good_rate": percent(month.total.good_rate),

@@ -105,8 +105,57 @@ def monthly_report(
         )
     sections.append(_rankings(conn, scope, board, period, names, settings))
     sections += _bad_summary(conn, scope, board, period, names)
+    sections.append(_attendance(conn, scope, board.department, period))
     sections.append(_closed_cases(conn, scope, board.department, period, names))
     return sections
+
+
+def _attendance(conn, scope: Scope, department: str | None, period) -> Section:
+    """考勤 of the month per clerk (sync_server.assessment): findings from the terminals' records, uncertain days,
+    leave, and the 考勤 deductions confirmed so far."""
+    from sync_server.assessment.proposals import attendance
+    from sync_server.assessment.rules import current_rules
+    from sync_server.configs import current_config
+    from sync_server.console.assessment_view import attendance_summary
+    from sync_server.storage.assessment import COUNTING, events_between
+    from sync_server.workflow.deadlines import calendar_of
+
+    cv = current_config(conn)
+    header = [
+        "工号",
+        "姓名",
+        "部门",
+        "出勤天数",
+        "迟到",
+        "早退",
+        "旷工",
+        "离岗",
+        "存疑天数",
+        "请假（半天）",
+        "已确认考勤扣分",
+    ]
+    if cv is None:
+        return Section("考勤", header, [])
+    hall = cv.config.hall
+    days = attendance(conn, current_rules(conn), calendar_of(conn), period.first, period.last)
+    clerks = [c for c in hall.clerks if department in (None, c.department) and not _hidden(scope, c.department)]
+    confirmed = events_between(conn, period.first.isoformat(), period.last.isoformat(), states=(COUNTING,))
+    deducted = Counter()
+    for e in confirmed:
+        if e.source.startswith("attendance_") or e.kind in ("late", "early", "absent", "away"):
+            deducted[e.clerk_no] -= e.points
+    depts = {d.code: d.name for d in hall.departments}
+    rows = [
+        [a["clerk"].no, a["clerk"].name, depts.get(a["clerk"].department, ""), a["days"], a["attendance_late"],
+         a["attendance_early"], a["attendance_absent"], a["attendance_away"], a["uncertain"], a["leave"],
+         deducted[a["clerk"].no]]
+        for a in attendance_summary(days, clerks)
+    ]  # fmt: skip
+    return Section("考勤", header, rows)
+
+
+def _hidden(scope: Scope, department: str) -> bool:
+    return scope.restricted and department != scope.department
 
 
 def _closed_cases(conn, scope: Scope, department: str | None, period, names: Names) -> Section:

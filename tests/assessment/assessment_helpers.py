@@ -42,3 +42,14 @@ def push(terminal, records: list[dict], when) -> None:
     from sync_server.ingest import ingest
 
     ingest(terminal.store, terminal.device_id, records, when)
+
+
+def terminals_of(store) -> dict:
+    """The hall's enrolled terminals, by window."""
+    from sqlalchemy import select
+
+    from sync_server.storage.schema import devices
+
+    with store.read() as conn:
+        rows = conn.execute(select(devices.c.id, devices.c.window).order_by(devices.c.window)).all()
+    return {r.window: Terminal(store, r.id, r.window) for r in rows}

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from assessment_helpers import Terminal, china, make_hall
+from assessment_helpers import Terminal, china, make_hall, terminals_of
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +56,3 @@ def sqlite_store(tmp_path, hall_template):
 @pytest.fixture
 def terminals(store) -> dict[str, Terminal]:
     return terminals_of(store)
-
-
-def terminals_of(store) -> dict[str, Terminal]:
-    from sqlalchemy import select
-
-    from sync_server.storage.schema import devices
-
-    with store.read() as conn:
-        rows = conn.execute(select(devices.c.id, devices.c.window).order_by(devices.c.window)).all()
-    return {r.window: Terminal(store, r.id, r.window) for r in rows}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from assessment_helpers import china, push
+from assessment_helpers import china, push, terminals_of
 
 from sync_server.assessment.attendance import Mark, assess_day
 from sync_server.assessment.events import LeaveForm, Person, add_leave
@@ -89,3 +89,24 @@ def test_thresholds(moments, expected):
     marks = [Mark("d", kind, "1001", china(2026, 3, 2, h, m)) for kind, h, m in moments]
     day = assess_day("1001", date(2026, 3, 2), marks, AttendanceRules())
     assert [f.source for f in day.findings] == expected
+
+
+def test_the_monthly_report_has_an_attendance_section(sqlite_store):
+    from sync_server.console.auth import Scope
+    from sync_server.console.labels import Names
+    from sync_server.console.reports import monthly_report, workbook_bytes
+    from sync_server.console.settings import ConsoleSettings
+
+    t = terminals_of(sqlite_store)["A01"]
+    push(t, day_of_records(t, (2026, 3, 2), ("sign_in", 9, 20), ("sign_out", 17, 0)), china(2026, 3, 2, 18))
+    push(t, day_of_records(t, (2026, 3, 3), ("sign_in", 8, 50), ("sign_out", 16, 40)), china(2026, 3, 3, 18))
+    with sqlite_store.read() as conn:
+        names = Names.of(current_config(conn).config)
+        sections = monthly_report(conn, Scope(), "2026-03", None, names, ConsoleSettings())
+    (section,) = [s for s in sections if s.title == "考勤"]
+    row = next(r for r in section.rows if r[0] == "1001")
+    assert dict(zip(section.header, row, strict=True)) == {
+        "工号": "1001", "姓名": "李晓梅", "部门": "市场监管局", "出勤天数": 2, "迟到": 1, "早退": 1, "旷工": 0,
+        "离岗": 0, "存疑天数": 0, "请假（半天）": 0, "已确认考勤扣分": 0,
+    }  # fmt: skip
+    assert workbook_bytes(sections)[:2] == b"PK"
