@@ -64,6 +64,7 @@ NAV = (
     ("ratings", "/console/ratings", "评价明细", (ADMIN, REVIEWER, SUPERVISOR)),
     ("cases", "/console/cases", "差评处理", (ADMIN, REVIEWER, SUPERVISOR)),
     ("closed", "/console/closed-cases", "办件对账", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("upstream", "/console/upstream", "上报", (ADMIN, SUPERVISOR)),
     ("integrity", "/console/integrity", "数据完整性", (ADMIN, SUPERVISOR)),
     ("devices", "/console/devices", "评价器设备", (ADMIN, SUPERVISOR)),
     ("reports", "/console/reports", "报表与导出", (ADMIN, REVIEWER, SUPERVISOR)),
@@ -94,9 +95,19 @@ def install_console(app: FastAPI) -> None:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from sync_server.closedcases import views as closed_case_views
+    from sync_server.upstream import views as upstream_views
     from sync_server.workflow import views as workflow_views
 
-    modules = (dashboard_view, ratings_view, integrity, devices_view, reports, workflow_views, closed_case_views)
+    modules = (
+        dashboard_view,
+        ratings_view,
+        integrity,
+        devices_view,
+        reports,
+        workflow_views,
+        closed_case_views,
+        upstream_views,
+    )
     for module in (*modules, auditview):
         app.include_router(module.router())
     app.include_router(_auth_router())

@@ -239,3 +239,9 @@ def receipts_of(conn: Connection, item_id: int) -> list:
 
 def item(conn: Connection, item_id: int):
     return conn.execute(select(upstream_items).where(upstream_items.c.id == item_id)).first()
+
+
+def failing(conn: Connection, limit: int = 50) -> list:
+    """Items still waiting whose last attempt failed (the reason is kept until the next attempt)."""
+    query = select(upstream_items).where(upstream_items.c.state == PENDING, upstream_items.c.message.is_not(None))
+    return conn.execute(query.order_by(upstream_items.c.next_attempt_at).limit(limit)).all()
