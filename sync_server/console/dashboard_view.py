@@ -16,6 +16,7 @@ from sync_server.console.errors import BadInput
 from sync_server.console.known import check_filters
 from sync_server.console.period import parse_period
 
+CARD_LIST_SIZE = 10  # the earliest cards the 差评处理 panel lists
 LEVEL_COLORS = {5: "#0e9f6e", 4: "#57b894", 3: "#9ccfb4", 2: "#f08c8c", 1: "#c8161d"}
 
 
@@ -50,6 +51,7 @@ def router() -> APIRouter:
             handling=handling,
             case_system_connected=case_system_connected,
             not_connected=NOT_CONNECTED,
+            card_list_size=CARD_LIST_SIZE,
             period=period,
             granularity=granularity,
             granularities=metrics.GRANULARITIES,
@@ -85,7 +87,7 @@ def workflow_handling(conn, scope: Scope, period, department: str | None, now):
     from sync_server.workflow.deadlines import china_today
     from sync_server.workflow.stats import handling
 
-    return handling(conn, scope, period.first, period.last, department, china_today(now))
+    return handling(conn, scope, period.first, period.last, department, china_today(now), cards=CARD_LIST_SIZE)
 
 
 def _departments(names: labels.Names, scope: Scope) -> list[tuple[str, str]]:

@@ -207,7 +207,7 @@ def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
     from sync_server.workflow.deadlines import FIX_CLOCK_LABELS
     from sync_server.workflow.stats import handling
 
-    h = handling(conn, scope, period.first, period.last, board.department, period.last)
+    h = handling(conn, scope, period.first, period.last, board.department, period.last, cards=0)
     return (
         [
             ["差评工单数", h.opened],
@@ -228,8 +228,8 @@ def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
             for row in ([f"{name}按时（件/应计）", f"{done}/{judged}"], [f"{name}按时率", rate])
         ]
         + [
-            ["黄牌（统计期末）", len(h.yellow)],
-            ["红牌（统计期末）", len(h.red)],
+            ["黄牌（统计期末）", h.yellow_count],
+            ["红牌（统计期末）", h.red_count],
         ]
     )
 

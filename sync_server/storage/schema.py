@@ -22,7 +22,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     literal_column,
+    or_,
 )
 
 METADATA = MetaData()
@@ -651,3 +653,85 @@ upstream_receipts = Table(
     Column("code", String(64)),
     Column("message", Text),
 )
+
+# ---------------------------------------------------------------- 差评处理 figures by arrival period (migration 0014)
+# The rates count the handling records of the days (months) their ratings arrived in, by how far their handling got:
+# the database keeps these buckets with the record itself (triggers on every INSERT and UPDATE of bad_cases), so the
+# dashboard adds up a period's buckets instead of reading its records. ``open_*_due``: the kept deadline of a step
+# not done yet ('' once done), so "overdue by today" is read from the bucket; ``kept`` 0: a deadline the figures
+# need is not kept (an unconfirmed holiday year), and those records are worked out afresh.
+HANDLING_ROLLUP_KEY = (
+    "department",
+    "window",
+    "clerk_no",
+    "state",
+    "fixing",
+    "verified",
+    "fixed",
+    "visited",
+    "contact_on_time",
+    "fix_on_time",
+    "revisit_on_time",
+    "kept",
+    "open_contact_due",
+    "open_fix_due",
+    "open_revisit_due",
+)
+
+
+def _handling_rollup(name: str, period: Column) -> Table:
+    flags = [c for c in HANDLING_ROLLUP_KEY[4:] if not c.startswith("open_")]
+    return Table(
+        name,
+        METADATA,
+        period,
+        Column("department", String(32), primary_key=True, comment="'' when the window had none"),
+        Column("window", String(32), primary_key=True),
+        Column("clerk_no", String(32), primary_key=True),
+        Column("state", String(16), primary_key=True),
+        *(Column(flag, Integer, primary_key=True) for flag in flags),
+        *(Column(due, String(10), primary_key=True) for due in HANDLING_ROLLUP_KEY if due.startswith("open_")),
+        Column("n", Integer, nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
+handling_rollup = _handling_rollup(
+    "handling_rollup", Column("day", String(10), primary_key=True, comment="China date the rating arrived")
+)
+handling_rollup_month = _handling_rollup(
+    "handling_rollup_month", Column("month", String(7), primary_key=True, comment="China month the rating arrived")
+)
+# Records with a deadline the figures need that is not kept: the rates read them alone by this partial index.
+UNKEPT_DUES = or_(
+    bad_cases.c.contact_due.is_(None),
+    and_(bad_cases.c.fix_kind.is_not(None), bad_cases.c.fix_due.is_(None)),
+    and_(bad_cases.c.fixed_at.is_not(None), bad_cases.c.revisit_due.is_(None)),
+)
+Index("ix_bad_cases_unkept_dues", bad_cases.c.arrival_day, sqlite_where=UNKEPT_DUES, postgresql_where=UNKEPT_DUES)
+# The kept deadline each waiting state runs against, and per state a partial index of its records by that deadline:
+# the 差评处理 panel counts its red and yellow cards, and finds the earliest, from these indexes alone.
+WAITING_DUE = {
+    "pending": "contact_due",
+    "rectifying": "fix_due",
+    "rectified": "revisit_due",
+    "unfounded": "explain_due",
+}
+
+
+def waiting_in(state: str):
+    """``state = '<state>'`` written with a literal, as the partial indexes are, so both databases match them."""
+    return bad_cases.c.state == literal_column(f"'{state}'")
+
+
+for _state, _due in WAITING_DUE.items():
+    Index(
+        f"ix_bad_cases_{_due}",
+        bad_cases.c[_due],
+        bad_cases.c.id,
+        bad_cases.c.department,
+        bad_cases.c.window,
+        bad_cases.c.state,  # so that a count reads the index alone
+        sqlite_where=waiting_in(_state),
+        postgresql_where=waiting_in(_state),
+    )

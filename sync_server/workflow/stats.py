@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select
+from sqlalchemy import Connection
 
 from haochaping.config import DeadlineRules
 from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import current_rules
-from sync_server.storage.schema import UNFINISHED_ROWS, appeals, bad_cases
+from sync_server.storage import handling_reads as reads
 from sync_server.workflow.cases import open_case_rows
 from sync_server.workflow.deadlines import (
     PENDING_STEP,
@@ -64,7 +64,8 @@ def case_lines(conn: Connection, scope, today: date, states=None, **filters) -> 
 
 @dataclass
 class Handling:
-    """The workflow figures of a period and scope."""
+    """The workflow figures of a period and scope: the rates of the records opened in the period, and the cards of
+    every unfinished record in scope (their counts, and the earliest ones as lines)."""
 
     opened: int = 0
     appealed_away: int = 0
@@ -79,7 +80,9 @@ class Handling:
     contacted_on_time: int = 0
     revisit_judged: int = 0
     visited_on_time: int = 0
-    yellow: list[CaseLine] = field(default_factory=list)
+    red_count: int = 0
+    yellow_count: int = 0
+    yellow: list[CaseLine] = field(default_factory=list)  # the earliest due first (all, or as many as asked for)
     red: list[CaseLine] = field(default_factory=list)
 
     @property
@@ -109,105 +112,58 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def handling(conn: Connection, scope, first: date, last: date, department: str | None, today: date) -> Handling:
+def handling(
+    conn: Connection,
+    scope,
+    first: date,
+    last: date,
+    department: str | None,
+    today: date,
+    cards: int | None = None,
+) -> Handling:
     """Cards of every unfinished record in scope (any arrival day) and the rates of the records opened in the
-    period. The database does the bulk with the deadlines kept on the records: it hands over only the unfinished
-    records due by the yellow-card cut-off, and counts the period's records itself; records without a kept
-    deadline (an unconfirmed holiday year) are worked out here."""
+    period. The database does the bulk with the deadlines kept on the records: it counts the red and yellow cards
+    and hands over only the ``cards`` earliest of each (all when None), and adds up the period's rates from the
+    handling rollups; records without a kept deadline (an unconfirmed holiday year) are worked out here."""
     figures = Handling()
     rules, calendar = current_rules(conn).deadlines, calendar_of(conn)
-    cutoff = calendar.add_working_days(today, rules.yellow_card_days + 1).due.isoformat()  # first day not yellow
-    due = _pending_due()
-    carded = or_(due.is_(None), due < cutoff)
-    unfinished = [UNFINISHED_ROWS, carded]
-    for row in open_case_rows(conn, scope, department=department, where=unfinished, newest_first=False):
-        line = _kept_card(row, today) or line_of(row, today, rules, calendar)
-        if line.card:
-            (figures.red if line.card == RED else figures.yellow).append(line)
-    for cards in (figures.red, figures.yellow):
-        cards.sort(key=lambda line: (line.due.due, line.case.id))  # the most overdue first, the same on any database
-    arrived = (first.isoformat(), last.isoformat())
-    c = bad_cases.c
-    unkept = or_(
-        c.contact_due.is_(None),
-        and_(c.fix_kind.is_not(None), c.fix_due.is_(None)),
-        and_(c.fixed_at.is_not(None), c.revisit_due.is_(None)),
-    )
-    _count_kept(conn, figures, scope, arrived, department, today, unkept)
-    for row in open_case_rows(conn, scope, arrived=arrived, department=department, where=[unkept], newest_first=False):
+    cutoff = calendar.add_working_days(today, rules.yellow_card_days + 1).due  # the first day without a yellow card
+    _add_kept_cards(conn, figures, scope, department, today, cutoff, cards)
+    for row in reads.unfinished_without_kept_due(conn, scope, department):
+        line = line_of(row, today, rules, calendar)
+        if line.card == RED:
+            figures.red_count += 1
+            figures.red.append(line)
+        elif line.card == YELLOW:
+            figures.yellow_count += 1
+            figures.yellow.append(line)
+    for name in ("red", "yellow"):  # the most overdue first, the same on any database
+        lines = sorted(getattr(figures, name), key=lambda line: (line.due.due, line.case.id))
+        setattr(figures, name, lines if cards is None else lines[:cards])
+    for name, n in reads.kept_period_counts(conn, scope, first, last, department, today).items():
+        setattr(figures, name, getattr(figures, name) + n)
+    for row in reads.unkept_period_rows(conn, scope, (first.isoformat(), last.isoformat()), department):
         _count(figures, line_of(row, today, rules, calendar), today)
     return figures
 
 
-def _kept_card(row, today: date) -> CaseLine | None:
-    """The card of a record the database handed over as due by the cut-off, from its kept deadline alone (the line
-    carries that one deadline); None when the deadline is not kept and must be worked out."""
+def _add_kept_cards(conn: Connection, figures: Handling, scope, department, today: date, cutoff: date, cards) -> None:
+    """The cards of the records whose pending deadline is kept: counted by the database, the earliest as lines."""
+    figures.red_count, figures.yellow_count = reads.card_counts(conn, scope, department, today, cutoff)
+    if cards == 0:
+        return
+    for row in reads.earliest_carded(conn, scope, department, None, today, cards):
+        figures.red.append(_kept_line(row, RED))
+    for row in reads.earliest_carded(conn, scope, department, today, cutoff, cards):
+        figures.yellow.append(_kept_line(row, YELLOW))
+
+
+def _kept_line(row, colour: str) -> CaseLine:
+    """The line of a record from its kept pending deadline alone (the line carries that one deadline)."""
     state = State(row.return_state) if row.state == State.APPEALING.value and row.return_state else State(row.state)
-    step = PENDING_STEP.get(state)
-    kept = getattr(row, f"{step}_due", None) if step else None
-    if kept is None:
-        return None
-    due = StepDue(step, date.fromisoformat(kept), None, True)
-    return CaseLine(row, [due], due, RED if due.due < today else YELLOW)
-
-
-def _pending_due():
-    """SQL: the kept deadline of the step a record waits for (its return state's while appealing); NULL when that
-    deadline is not kept; a far date for a record that waits for no deadline (已回访, 已解释说明: 办结 is next)."""
-    state = case((bad_cases.c.state == State.APPEALING.value, appeals.c.return_state), else_=bad_cases.c.state)
-    columns = {State.PENDING: "contact_due", State.RECTIFYING: "fix_due", State.RECTIFIED: "revisit_due"}
-    columns[State.UNFOUNDED] = "explain_due"
-    whens = [(state == s.value, bad_cases.c[column]) for s, column in columns.items()]
-    return case(*whens, else_=literal("9999-12-31"))
-
-
-def _count_kept(conn: Connection, figures: Handling, scope, arrived, department, today: date, unkept) -> None:
-    """``_count`` for the period's records whose deadlines are kept, in one aggregate."""
-    c = bad_cases.c
-    counted = c.state.not_in([State.UPHELD.value, State.WITHDRAWN.value])  # the others are counted apart
-    fixing = and_(counted, c.fix_kind.is_not(None))  # 核实属实: a fix is due
-
-    def by_end_of(due):  # before the end of the China day ``due``, in UTC
-        return due + "T16:00:00.000+00:00"
-
-    counts = select(
-        func.count(),
-        _n(c.state == State.UPHELD.value),
-        _n(c.state == State.WITHDRAWN.value),
-        _n(fixing),
-        _n(counted, c.fix_kind.is_(None), c.verified_at.is_not(None)),
-        _n(fixing, c.fixed_at.is_not(None)),
-        _n(fixing, c.visited_at.is_not(None)),
-        _n(fixing, or_(c.fixed_at.is_not(None), c.fix_due < today.isoformat())),
-        _n(fixing, c.fixed_at < by_end_of(c.fix_due)),
-        _n(counted, or_(c.verified_at.is_not(None), c.contact_due < today.isoformat())),
-        _n(counted, c.verified_at < by_end_of(c.contact_due)),
-        _n(fixing, c.fixed_at.is_not(None), or_(c.visited_at.is_not(None), c.revisit_due < today.isoformat())),
-        _n(fixing, c.fixed_at.is_not(None), c.visited_at < by_end_of(c.revisit_due)),
-    ).select_from(bad_cases)
-    where = [c.arrival_day.between(*arrived), not_(unkept)]
-    if scope is not None and scope.restricted:
-        where.append(scope.window_condition(c.window))
-    if department:
-        where.append(c.department == department)
-    row = conn.execute(counts.where(*where)).one()
-    figures.opened += row[0]
-    figures.appealed_away += row[1]
-    figures.withdrawn += row[2]
-    figures.substantiated += row[3]
-    figures.unfounded += row[4]
-    figures.rectified += row[5]
-    figures.visited += row[6]
-    figures.fix_judged += row[7]
-    figures.fixed_on_time += row[8]
-    figures.contact_judged += row[9]
-    figures.contacted_on_time += row[10]
-    figures.revisit_judged += row[11]
-    figures.visited_on_time += row[12]
-
-
-def _n(*conditions):
-    return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+    step = PENDING_STEP[state]
+    due = StepDue(step, date.fromisoformat(row.waiting_due), None, True)
+    return CaseLine(row, [due], due, colour)
 
 
 def _count(figures: Handling, line: CaseLine, today: date) -> None:
@@ -246,22 +202,9 @@ class ClerkBad:
 
 def bad_by_clerk(conn: Connection, scope, first: date, last: date, department: str | None) -> dict[str, ClerkBad]:
     """Each clerk's 差评 that arrived in the period, by finding (withdrawn records, whose rating no longer counts,
-    are left out)."""
-    c = bad_cases.c
-    finding = case(
-        (c.state == State.UPHELD.value, literal("appealed_away")),
-        (c.fix_kind.is_not(None), literal("verified")),
-        (c.verified_at.is_not(None), literal("unfounded")),
-        else_=literal("unverified"),
-    )
-    where = [c.arrival_day.between(first.isoformat(), last.isoformat()), c.state != State.WITHDRAWN.value]
-    if scope is not None and scope.restricted:
-        where.append(scope.window_condition(c.window))
-    if department:
-        where.append(c.department == department)
-    query = select(c.clerk_no, finding, func.count()).where(*where).group_by(c.clerk_no, finding)
+    are left out), from the handling rollups."""
     table: dict[str, ClerkBad] = {}
-    for clerk, kind, n in conn.execute(query):
+    for clerk, kind, n in reads.bad_by_clerk(conn, scope, first, last, department):
         bad = table.setdefault(clerk or "", ClerkBad())
         setattr(bad, kind, getattr(bad, kind) + n)
     return table

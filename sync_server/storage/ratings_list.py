@@ -1,0 +1,134 @@
+"""Reads of the ratings list and of one rating's detail. The list is a keyset page over the time index (never
+OFFSET, never a COUNT over the whole table), newest first, within the viewer's scope.
+
+``scope`` is any object with ``window_condition(column)`` (the console's ``Scope``); a filter is any object with
+``window``, ``clerk``, ``matter``, ``level``, ``channel`` and ``flag`` (the console's ``RatingFilter``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from sync_server.storage.schema import (
+    FLAGGED,
+    cases,
+    config_versions,
+    integrity_flags,
+    rating_exclusions,
+    ratings,
+    records,
+)
+
+
+def conditions(f, bounds: tuple[str, str], scope, department_windows: Iterable[str] | None) -> list:
+    """WHERE conditions on ``records`` for a filter between two UTC times [start, end), always ANDed with the
+    viewer's scope; ``department_windows``: the windows of the department asked for (None: any)."""
+    start, end = bounds
+    where = [records.c.kind == "rating", records.c.occurred_at >= start, records.c.occurred_at < end]
+    in_scope = scope.window_condition(records.c.window)
+    if in_scope is not None:
+        where.append(in_scope)
+    if department_windows is not None:
+        # through coalesce, so that SQLite keeps walking the time index in order (an IN over the window index
+        # would fetch and sort every row of those windows in the period before the first page)
+        where.append(func.coalesce(records.c.window, "").in_(sorted(department_windows) or ["\x00none"]))
+    for value, column in (
+        (f.window, records.c.window),
+        (f.clerk, records.c.clerk_no),
+        (f.matter, records.c.matter_code),
+    ):
+        if value:
+            where.append(column == value)
+    if f.level == "good":
+        where.append(records.c.level >= 3)
+    elif f.level == "bad":
+        where.append(records.c.level <= 2)
+    elif f.level:
+        where.append(records.c.level == int(f.level))
+    if f.channel is not None:
+        where.append(records.c.channel == f.channel)
+    if f.flag:
+        where.append(FLAGGED)  # as ix_records_flagged is written, so both databases read that index
+    if f.flag and f.flag != "any":
+        where.append(records.c.flags.like(f"%{f.flag}%"))
+    return where
+
+
+def excluded_flag():
+    """A column: the rating has an exclusion that is not lifted."""
+    return (
+        select(rating_exclusions.c.id)
+        .where(rating_exclusions.c.record_id == records.c.id, rating_exclusions.c.lifted_at.is_(None))
+        .exists()
+        .label("excluded")
+    )
+
+
+def page(
+    conn: Connection, where: list, after: tuple[str, str] | None, limit: int
+) -> tuple[list, tuple[str, str] | None]:
+    """One page of the ratings meeting ``where``, newest first, and the cursor of the next page (None on the last)."""
+    where = list(where)
+    if after:
+        at, rid = after
+        where.append(or_(records.c.occurred_at < at, and_(records.c.occurred_at == at, records.c.id < rid)))
+    query = (
+        select(
+            records.c.id,
+            records.c.occurred_at,
+            records.c.window,
+            records.c.clerk_no,
+            records.c.matter_code,
+            records.c.level,
+            records.c.channel,
+            records.c.comment,
+            records.c.flags,
+            records.c.case_no,
+            records.c.detail,
+            records.c.reasons,
+            ratings.c.role,
+            ratings.c.assess_number,
+            excluded_flag(),
+        )
+        .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
+        .where(*where)
+        .order_by(records.c.occurred_at.desc(), records.c.id.desc())
+        .limit(limit + 1)
+    )
+    rows = conn.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = (rows[-1].occurred_at, rows[-1].id) if more and rows else None
+    return rows, cursor
+
+
+def rating_record(conn: Connection, record_id: str):
+    """The stored rating record, or None."""
+    return conn.execute(select(records).where(records.c.id == record_id, records.c.kind == "rating")).first()
+
+
+def rating_facts(conn: Connection, record_id: str, case_no: str | None) -> tuple:
+    """(its ``ratings`` row or None, its case or None, its exclusions, its integrity flags), oldest first."""
+    rating = conn.execute(select(ratings).where(ratings.c.record_id == record_id)).first()
+    case = conn.execute(select(cases).where(cases.c.case_no == case_no)).first() if case_no else None
+    exclusions = conn.execute(
+        select(rating_exclusions).where(rating_exclusions.c.record_id == record_id).order_by(rating_exclusions.c.id)
+    ).all()
+    flags = conn.execute(
+        select(integrity_flags).where(integrity_flags.c.record_id == record_id).order_by(integrity_flags.c.id)
+    ).all()
+    return rating, case, exclusions, flags
+
+
+def reason_label(conn: Connection, version: str, code: int) -> str | None:
+    """The label of a reason code in the stored reason list ``version`` (the newest configuration that has it)."""
+    for row in conn.execute(select(config_versions.c.content).order_by(config_versions.c.id.desc())):
+        reasons = json.loads(row.content).get("reasons", {})
+        if reasons.get("version") == version:
+            for reason in reasons.get("reasons", []):
+                if reason.get("code") == int(code):
+                    return reason["label"]
+    return None

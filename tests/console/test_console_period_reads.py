@@ -1,0 +1,260 @@
+"""The console's figures read from rollups and bounded reads equal the same figures counted record by record, on
+SQLite and PostgreSQL: the 差评处理 rates (from ``handling_rollup``, kept by the database on every write of a
+handling record) and its cards (counted by the database, the earliest few listed), for whole months, partial months,
+a year, a department and a reviewer's scope."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import date
+
+import pytest
+from sqlalchemy import select, update
+
+from sync_server.console.auth import Scope
+from sync_server.storage.schema import appeals, bad_cases, handling_rollup, handling_rollup_month
+from sync_server.workflow.deadlines import PENDING_STEP, RED, YELLOW, calendar_of
+from sync_server.workflow.machine import State
+from sync_server.workflow.stats import Handling, _count, handling, line_of
+
+TODAYS = (date(2026, 11, 27), date(2026, 10, 9))
+PERIODS = (
+    (date(2026, 11, 1), date(2026, 11, 30)),  # a whole month
+    (date(2026, 11, 1), date(2026, 11, 27)),  # this month so far
+    (date(2026, 10, 5), date(2026, 11, 12)),  # partial months on both ends
+    (date(2025, 11, 28), date(2026, 11, 27)),  # the year the bench generates
+)
+SCOPES = (
+    (Scope(), None),
+    (Scope(), "D03"),
+    (Scope(department="D05", windows=frozenset({"W050", "W051", "W052"})), "D05"),
+)
+
+
+@pytest.fixture
+def generated(db_url):
+    """A year of 4,000 bench ratings with their 差评工单 in every state; some records then lose a kept deadline (as
+    in a year whose holiday schedule was not confirmed), which moves them between buckets."""
+    from sync_server.console.bench import generate
+    from sync_server.db import Store
+
+    generate(db_url, 4000)
+    store = Store.from_url(db_url)
+    seed = random.randrange(1_000_000)
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    with store.write() as conn:
+        for has, unkept in (
+            (bad_cases.c.fix_kind.is_not(None), {"fix_due": None}),
+            (bad_cases.c.fixed_at.is_not(None), {"revisit_due": None}),
+            (bad_cases.c.id.is_not(None), {"contact_due": None}),
+        ):
+            ids = sorted(conn.execute(select(bad_cases.c.id).where(has)).scalars())
+            conn.execute(update(bad_cases).where(bad_cases.c.id.in_(rng.sample(ids, 20))).values(**unkept))
+    yield store
+    store.dispose()
+
+
+def test_handling_figures_from_rollups_equal_the_records_counted_one_by_one(generated):
+    seen = Counter()
+    with generated.read() as conn:
+        rows = conn.execute(_rows()).all()
+        for today in TODAYS:
+            for first, last in PERIODS:
+                for scope, department in SCOPES:
+                    got = handling(conn, scope, first, last, department, today)
+                    expected = _counted_one_by_one(conn, rows, scope, first, last, department, today)
+                    assert _figures(got) == _figures(expected), (today, first, last, department)
+                    seen.update(red=bool(got.red), yellow=bool(got.yellow), late=got.fix_judged > got.fixed_on_time)
+                    listed = handling(conn, scope, first, last, department, today, cards=10)
+                    assert _figures(listed)[:-2] == _figures(expected)[:-2]
+                    assert _ids(listed.red) == _ids(expected.red)[:10]
+                    assert _ids(listed.yellow) == _ids(expected.yellow)[:10]
+    assert seen["red"] and seen["yellow"] and seen["late"]  # the data has red and yellow cards and late fixes
+
+
+def test_each_clerks_bad_ratings_by_finding_from_rollups_equal_the_records_counted(generated):
+    from sync_server.workflow.stats import bad_by_clerk
+
+    with generated.read() as conn:
+        rows = conn.execute(select(bad_cases)).all()
+        for (first, last), (scope, department) in [(p, s) for p in PERIODS for s in SCOPES]:
+            expected: dict[str, Counter] = {}
+            for r in rows:
+                arrived = first.isoformat() <= r.arrival_day <= last.isoformat()
+                if not arrived or r.state == "withdrawn" or not scope.allows_window(r.window):
+                    continue
+                if department and r.department != department:
+                    continue
+                finding = (
+                    "appealed_away"
+                    if r.state == "upheld"
+                    else "verified"
+                    if r.fix_kind
+                    else "unfounded"
+                    if r.verified_at
+                    else "unverified"
+                )
+                expected.setdefault(r.clerk_no or "", Counter())[finding] += 1
+            got = bad_by_clerk(conn, scope, first, last, department)
+            assert {k: Counter({f: n for f, n in vars(v).items() if n}) for k, v in got.items()} == expected
+            assert expected
+
+
+def test_the_rollups_hold_each_record_in_its_bucket_after_every_write_and_after_the_migration(generated):
+    from alembic import command
+    from alembic.config import Config
+
+    from sync_server.db import ALEMBIC_DIR
+
+    assert _held(generated) == _bucketed(generated)  # kept by the triggers through the bench's load and updates
+    with generated.write() as conn:  # one record through its next steps, one moved to another window
+        conn.execute(
+            update(bad_cases)
+            .where(bad_cases.c.state == "pending")
+            .values(
+                state="rectifying", fix_kind="simple", verified_at="2026-11-26T02:00:00.000+00:00", fix_due="2026-12-03"
+            )
+        )
+        conn.execute(update(bad_cases).where(bad_cases.c.id == 3).values(window="W099", department=None))
+    assert _held(generated) == _bucketed(generated)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    with generated.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013")  # the revision before the handling rollups
+        command.upgrade(cfg, "head")
+        conn.commit()
+    assert _held(generated) == _bucketed(generated)  # filled from the stored records by the migration
+
+
+# ---------------------------------------------------------------- the figures counted record by record
+
+
+def _rows():
+    return select(bad_cases, appeals.c.return_state, appeals.c.status.label("appeal_status")).select_from(
+        bad_cases.outerjoin(appeals, appeals.c.case_id == bad_cases.c.id)
+    )
+
+
+def _counted_one_by_one(conn, rows, scope, first, last, department, today) -> Handling:
+    """What the dashboard showed before the rollups: every unfinished record's card (from its kept deadline, or
+    worked out), and the rates of every record that arrived in the period."""
+    from sync_server.configs import current_rules
+
+    rules, calendar = current_rules(conn).deadlines, calendar_of(conn)
+    cutoff = calendar.add_working_days(today, rules.yellow_card_days + 1).due
+    figures = Handling()
+    for row in rows:
+        if not scope.allows_window(row.window) or (department and row.department != department):
+            continue
+        if row.state not in ("closed", "upheld", "withdrawn"):
+            line = line_of(row, today, rules, calendar)
+            kept = _kept_due(row)
+            card = line.card if kept is None else (RED if kept < today else YELLOW if kept < cutoff else None)
+            if card:
+                (figures.red if card == RED else figures.yellow).append((kept or line.due.due, row.id))
+        if first.isoformat() <= row.arrival_day <= last.isoformat():
+            if _unkept(row):
+                _count(figures, line_of(row, today, rules, calendar), today)
+            else:
+                _count_kept(figures, row, today)
+    figures.red.sort()
+    figures.yellow.sort()
+    figures.red_count, figures.yellow_count = len(figures.red), len(figures.yellow)
+    return figures
+
+
+def _kept_due(row) -> date | None:
+    state = State(row.return_state) if row.state == "appealing" and row.return_state else State(row.state)
+    step = PENDING_STEP.get(state)
+    if step is None:
+        return date.max
+    kept = getattr(row, f"{step}_due")
+    return date.fromisoformat(kept) if kept else None
+
+
+def _unkept(row) -> bool:
+    """A deadline the figures need is not kept on the record."""
+    return (
+        row.contact_due is None
+        or (row.fix_kind is not None and row.fix_due is None)
+        or (row.fixed_at is not None and row.revisit_due is None)
+    )
+
+
+def _by_end_of(done: str | None, due: str | None) -> bool:
+    return done is not None and due is not None and done < due + "T16:00:00.000+00:00"
+
+
+def _count_kept(figures: Handling, row, today: date) -> None:
+    figures.opened += 1
+    if row.state in ("upheld", "withdrawn"):
+        figures.appealed_away += row.state == "upheld"
+        figures.withdrawn += row.state == "withdrawn"
+        return
+    day = today.isoformat()
+    figures.contact_judged += row.verified_at is not None or row.contact_due < day
+    figures.contacted_on_time += _by_end_of(row.verified_at, row.contact_due)
+    if row.fix_kind is None:
+        figures.unfounded += row.verified_at is not None
+        return
+    figures.substantiated += 1
+    figures.rectified += row.fixed_at is not None
+    figures.visited += row.visited_at is not None
+    figures.fix_judged += row.fixed_at is not None or row.fix_due < day
+    figures.fixed_on_time += _by_end_of(row.fixed_at, row.fix_due)
+    if row.fixed_at is not None:
+        figures.revisit_judged += row.visited_at is not None or row.revisit_due < day
+        figures.visited_on_time += _by_end_of(row.visited_at, row.revisit_due)
+
+
+def _figures(h: Handling) -> tuple:
+    counts = (h.opened, h.appealed_away, h.withdrawn, h.substantiated, h.unfounded, h.rectified, h.visited)
+    counts += (h.fix_judged, h.fixed_on_time, h.contact_judged, h.contacted_on_time, h.revisit_judged)
+    return counts + (h.visited_on_time, h.red_count, h.yellow_count, _ids(h.red), _ids(h.yellow))
+
+
+def _ids(lines) -> list[int]:
+    return [x[1] if isinstance(x, tuple) else x.case.id for x in lines]
+
+
+# ---------------------------------------------------------------- the rollups against the records
+
+
+def _held(store) -> dict:
+    out = {}
+    with store.read() as conn:
+        for table, period in ((handling_rollup, "day"), (handling_rollup_month, "month")):
+            for r in conn.execute(select(table).where(table.c.n != 0)):
+                out[(period, *r[:-1])] = r.n
+    return out
+
+
+def _bucketed(store) -> dict:
+    """Each record's bucket, worked out in Python from its row."""
+    counts: Counter = Counter()
+    with store.read() as conn:
+        for r in conn.execute(select(bad_cases)):
+            fixing_open = r.fix_kind is not None and r.fixed_at is None and r.fix_due is not None
+            key = (
+                r.department or "",
+                r.window or "",
+                r.clerk_no or "",
+                r.state,
+                int(r.fix_kind is not None),
+                int(r.verified_at is not None),
+                int(r.fixed_at is not None),
+                int(r.visited_at is not None),
+                int(_by_end_of(r.verified_at, r.contact_due)),
+                int(_by_end_of(r.fixed_at, r.fix_due)),
+                int(_by_end_of(r.visited_at, r.revisit_due)),
+                int(not _unkept(r)),
+                r.contact_due if r.verified_at is None and r.contact_due is not None else "",
+                r.fix_due if fixing_open else "",
+                r.revisit_due if r.fixed_at is not None and r.visited_at is None and r.revisit_due is not None else "",
+            )
+            counts[("day", r.arrival_day, *key)] += 1
+            counts[("month", r.arrival_day[:7], *key)] += 1
+    return dict(counts)
