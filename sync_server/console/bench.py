@@ -1,6 +1,9 @@
 """``hcp bench console``: generate a database of N ratings straight into SQLite or PostgreSQL (plus the rollups),
 then measure the p95 of the dashboard and the ratings list over HTTP (in-process ASGI client), one
-``<name> <value> <unit>`` line per figure.
+``<name> <value> <unit>`` line per figure. A second database with a tenth of the ratings over the same days (the
+baseline) is measured in turns with it, so that how the pages grow with stored history is read from one run on one
+machine, whatever else the machine is doing: ``console.dashboard_growth_10m_over_1m`` and
+``console.year_view_growth_10m_over_1m`` (median over median).
 
 Both databases get the same rows from one generator (``synthetic_chunks``) and the same rollups (``rollup_rows``):
 SQLite through executemany, PostgreSQL through COPY, each with the secondary indexes of ``records``, ``ratings`` and
@@ -64,6 +67,16 @@ def register(which) -> None:
         "（默认临时 SQLite 文件，结束后删除；PostgreSQL 库须为空库）",
     )
     p.add_argument("--reuse", action="store_true", help="--db 已有生成好的数据时直接测量")
+    p.add_argument(
+        "--baseline",
+        type=int,
+        help="同一时间跨度内对照库的评价条数（默认 --ratings 的十分之一；0 不做对照），"
+        "输出两者之比 console.dashboard_growth_<N>_over_<对照> 与 console.year_view_growth_<N>_over_<对照>",
+    )
+    p.add_argument(
+        "--baseline-db",
+        help="对照库：SQLite 文件或空的 PostgreSQL 库（默认 --db 旁的 <文件名>-baseline 文件；PostgreSQL 须指定）",
+    )
     p.add_argument("--requests", type=int, default=40, help="每种页面的请求次数（默认 40）")
     p.set_defaults(func=run)
 
@@ -466,44 +479,69 @@ def _p95(samples: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
-def measure(url: str, requests: int) -> dict[str, list[float]]:
-    """Milliseconds per page view, through the real app on whichever database ``url`` names."""
-    import re
+class PageViews:
+    """Milliseconds per page view of one database through the real app, taken a round at a time, so that two
+    databases are measured in turns under the same load."""
 
-    from sync_server.db import Store, migrate
+    def __init__(self, url: str):
+        from sync_server.db import Store, migrate
 
-    store = Store.from_url(url)
-    migrate(store)  # a reused database may predate newer migrations
-    client = signed_in_client(store)
-    today = (BENCH_NOW + CHINA).date()
-    month = {"from": today.replace(day=1).isoformat(), "to": today.isoformat()}
-    year = {"from": (today - timedelta(days=364)).isoformat(), "to": today.isoformat()}
-    dashboards = [
-        ("/console/dashboard", {}),
-        ("/console/dashboard", {"department": "D03"}),
-        ("/console/dashboard", {**_last_month(today), "by": "day"}),
-        ("/console/dashboard", {**month, "by": "week"}),
-    ]
-    lists = [
-        ("/console/ratings", {}),
-        ("/console/ratings", {"department": "D05"}),
-        ("/console/ratings", {"level": "bad"}),
-        ("/console/ratings", {**year, "window": "W041", "level": "1"}),
-        ("/console/ratings", {**year, "clerk": "W0720"}),
-        ("/console/ratings", {"channel": "3", "department": "D01"}),
-    ]
-    out: dict[str, list[float]] = {"dashboard": [], "list": [], "list_next": [], "dashboard_year": []}
-    for i in range(requests):
-        out["dashboard"].append(_timed(client, *dashboards[i % len(dashboards)]))
-        out["list"].append(_timed(client, *lists[i % len(lists)]))
-        body = client.get("/console/ratings", params=lists[i % len(lists)][1]).text
+        self.store = Store.from_url(url)
+        migrate(self.store)  # a reused database may predate newer migrations
+        self.client = signed_in_client(self.store)
+        today = (BENCH_NOW + CHINA).date()
+        month = {"from": today.replace(day=1).isoformat(), "to": today.isoformat()}
+        self.year = {"from": (today - timedelta(days=364)).isoformat(), "to": today.isoformat()}
+        self.dashboards = [
+            ("/console/dashboard", {}),
+            ("/console/dashboard", {"department": "D03"}),
+            ("/console/dashboard", {**_last_month(today), "by": "day"}),
+            ("/console/dashboard", {**month, "by": "week"}),
+        ]
+        self.lists = [
+            ("/console/ratings", {}),
+            ("/console/ratings", {"department": "D05"}),
+            ("/console/ratings", {"level": "bad"}),
+            ("/console/ratings", {**self.year, "window": "W041", "level": "1"}),
+            ("/console/ratings", {**self.year, "clerk": "W0720"}),
+            ("/console/ratings", {"channel": "3", "department": "D01"}),
+        ]
+        self.samples: dict[str, list[float]] = {"dashboard": [], "list": [], "list_next": [], "dashboard_year": []}
+
+    def round(self, i: int) -> None:
+        """One dashboard, one ratings list page and its next page."""
+        import re
+
+        self.samples["dashboard"].append(_timed(self.client, *self.dashboards[i % len(self.dashboards)]))
+        path, params = self.lists[i % len(self.lists)]
+        self.samples["list"].append(_timed(self.client, path, params))
+        body = self.client.get(path, params=params).text
         more = re.search(r'href="(/console/ratings\?[^"]*after=[^"]+)" id="more"', body)
         if more:
-            out["list_next"].append(_timed(client, more.group(1).replace("&amp;", "&"), {}))
-    for _ in range(max(3, requests // 8)):
-        out["dashboard_year"].append(_timed(client, "/console/dashboard", {**year, "by": "month"}))
-    store.dispose()
-    return out
+            self.samples["list_next"].append(_timed(self.client, more.group(1).replace("&amp;", "&"), {}))
+
+    def year_round(self) -> None:
+        """The dashboard of the last 365 days by month (the year view)."""
+        self.samples["dashboard_year"].append(_timed(self.client, "/console/dashboard", {**self.year, "by": "month"}))
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def measure(url: str, requests: int, baseline_url: str | None = None) -> list[dict[str, list[float]]]:
+    """The samples of ``url`` (and of ``baseline_url``, in turns with it)."""
+    sides = [PageViews(u) for u in (url, baseline_url) if u]
+    try:
+        for i in range(requests):
+            for side in sides:
+                side.round(i)
+        for _ in range(max(3, requests // 4)):
+            for side in sides:
+                side.year_round()
+    finally:
+        for side in sides:
+            side.close()
+    return [side.samples for side in sides]
 
 
 def signed_in_client(store):
@@ -537,11 +575,36 @@ def _timed(client, path: str, params: dict) -> float:
 def run(args) -> int:
     with tempfile.TemporaryDirectory(prefix="hcp-bench-console-") as tmp:
         url = database_url(args.db, Path(tmp))
+        baseline_n = args.ratings // 10 if args.baseline is None else args.baseline
+        baseline_url = _baseline_url(url, args.baseline_db) if baseline_n > 0 else None
         ratings_n = _prepare(url, args.ratings, args.reuse)
         if ratings_n is None:
             return 1
-        _report(url, ratings_n, args.requests)
+        if baseline_url:
+            baseline_n = _prepare(baseline_url, baseline_n, args.reuse)
+            if baseline_n is None:
+                return 1
+        _report(url, ratings_n, args.requests, baseline_url, baseline_n)
     return 0
+
+
+def _baseline_url(url: str, given: str | None) -> str | None:
+    """The comparison database: ``--baseline-db``, else a SQLite file beside the measured one (PostgreSQL: none)."""
+    if given:
+        return database_url(given, Path("."))
+    if url.startswith("postgresql"):
+        print("hcp: PostgreSQL 上的对照测量需要 --baseline-db（另一个空库）；本次只测一个库", file=sys.stderr)
+        return None
+    path = sqlite_path(url)
+    return f"sqlite:///{path.with_name(path.stem + '-baseline' + path.suffix)}"
+
+
+def size_label(n: int) -> str:
+    """10000000 → 10m, 1000000 → 1m, 2000 → 2k: how a figure's name tells the sizes compared."""
+    for unit, label in ((1_000_000, "m"), (1_000, "k")):
+        if n >= unit and n % unit == 0:
+            return f"{n // unit}{label}"
+    return str(n)
 
 
 def _prepare(url: str, n: int, reuse: bool) -> int | None:
@@ -583,7 +646,9 @@ def _counted(url: str) -> int:
         store.dispose()
 
 
-def _report(url: str, ratings_n: int, requests: int) -> None:
+def _report(url: str, ratings_n: int, requests: int, baseline_url: str | None, baseline_n: int) -> None:
+    import os
+
     from sync_server.db import Store
 
     store = Store.from_url(url)
@@ -592,7 +657,9 @@ def _report(url: str, ratings_n: int, requests: int) -> None:
     print(f"console.bad_cases {rows_held(store, bad_cases)} count", flush=True)
     print(f"console.db_size {database_size_mb(store, url):.0f} MB", flush=True)
     store.dispose()
-    samples = measure(url, requests)
+    print(f"console.load_before {os.getloadavg()[0]:.2f} load-1min", flush=True)
+    samples, *baseline = measure(url, requests, baseline_url)
+    print(f"console.load_after {os.getloadavg()[0]:.2f} load-1min")
     print(f"console.dashboard_p95_ms {_p95(samples['dashboard']):.1f} ms")
     print(f"console.dashboard_median_ms {statistics.median(samples['dashboard']):.1f} ms")
     print(f"console.ratings_list_p95_ms {_p95(samples['list'] + samples['list_next']):.1f} ms")
@@ -600,3 +667,19 @@ def _report(url: str, ratings_n: int, requests: int) -> None:
     if samples["list_next"]:
         print(f"console.ratings_list_next_page_p95_ms {_p95(samples['list_next']):.1f} ms")
     print(f"console.dashboard_year_p95_ms {_p95(samples['dashboard_year']):.1f} ms")
+    print(f"console.dashboard_year_median_ms {statistics.median(samples['dashboard_year']):.1f} ms")
+    if baseline:
+        _report_growth(samples, baseline[0], ratings_n, baseline_n)
+
+
+def _report_growth(samples: dict, baseline: dict, ratings_n: int, baseline_n: int) -> None:
+    """The comparison database's figures and how much slower the pages are on the larger one: medians over medians,
+    measured in turns (the same span of days, ``ratings_n`` against ``baseline_n`` ratings)."""
+    growth = f"{size_label(ratings_n)}_over_{size_label(baseline_n)}"
+    print(f"console.baseline_ratings {baseline_n} ratings")
+    for name, key in (("dashboard", "dashboard"), ("dashboard_year", "dashboard_year")):
+        print(f"console.baseline_{name}_p95_ms {_p95(baseline[key]):.1f} ms")
+        print(f"console.baseline_{name}_median_ms {statistics.median(baseline[key]):.1f} ms")
+    for name, key in (("dashboard", "dashboard"), ("year_view", "dashboard_year")):
+        ratio = statistics.median(samples[key]) / statistics.median(baseline[key])
+        print(f"console.{name}_growth_{growth} {ratio:.2f} x")

@@ -8,24 +8,16 @@ that timed out, or got only a 系统默认评价, is unrated.
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.console.auth import Scope
 from sync_server.console.rollup import EFFECTIVE
-from sync_server.storage.schema import (
-    case_rollup,
-    case_rollup_month,
-    case_trend,
-    rating_rollup,
-    rating_rollup_month,
-    rating_trend,
-)
+from sync_server.storage import dashboard_reads as reads
 
 GRANULARITIES = {"day": "按日", "week": "按周", "month": "按月"}
 
@@ -119,103 +111,46 @@ def dashboard(
     """All figures of the period [first, last] (China dates) within the scope (and department, if given).
 
     Whole months are read from the monthly rollups, the days of partial months from the daily ones, the trend
-    from the per-day trend rollups: a year is twelve monthly reads, not 365 days of buckets."""
+    from the per-day trend rollups (by month: from the monthly ones): a year is twelve monthly reads, not 365 days
+    of buckets."""
     department = scope.department_filter(department)
     board = Dashboard(first, last, department, Figures(), defaultdict(int), defaultdict(int), [], *_tables(4))
-    months, day_spans = month_spans(conn, first, last)
-    sources = [(rating_rollup_month, case_rollup_month, "month", months[0], months[-1])] if months else []
-    sources += [(rating_rollup, case_rollup, "day", a.isoformat(), b.isoformat()) for a, b in day_spans]
-    for rating_table, case_table, key, lo, hi in sources:
-        _add_ratings(conn, rating_table, _where(rating_table, key, lo, hi, department), board)
-        _add_cases(conn, case_table, _where(case_table, key, lo, hi, department), board)
-    board.trend = _trend(conn, first, last, department, granularity)
+    spans = month_spans(conn, first, last)
+    for dept, window, clerk, matter, channel, level, status, n in reads.rating_counts(conn, spans, department):
+        _add_rating(board, dept, window, clerk, matter, channel, level, status, n)
+    for dept, window, clerk, matter, prompted, rated, default_only in reads.case_counts(conn, spans, department):
+        for figures in _figures_of(board, dept, window, clerk, matter):
+            figures.add_cases(prompted or 0, rated or 0, default_only or 0)
+    board.trend = _trend(conn, first, last, department, granularity, spans)
     return board
 
 
-def month_spans(conn: Connection, first: date, last: date) -> tuple[list[str], list[tuple[date, date]]]:
-    """Split a period into whole months (YYYY-MM) and day spans. A month cut short by the period's end still
-    counts as whole when nothing is stored after that end within the month (the usual "this month so far")."""
-    months: list[str] = []
-    spans: list[tuple[date, date]] = []
-    d = first
-    while d <= last:
-        month_end = date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
-        span_end = min(month_end, last)
-        if d.day == 1 and (span_end == month_end or _nothing_between(conn, span_end, month_end)):
-            months.append(d.strftime("%Y-%m"))
-        else:
-            spans.append((d, span_end))
-        d = span_end + timedelta(days=1)
-    return months, spans
-
-
-def _nothing_between(conn: Connection, after: date, until: date) -> bool:
-    for table in (rating_rollup, case_rollup):
-        query = select(table.c.day).where(table.c.day > after.isoformat(), table.c.day <= until.isoformat()).limit(1)
-        if conn.execute(query).first() is not None:
-            return False
-    return True
-
-
-def _where(table, key: str, lo: str, hi: str, department: str | None) -> list:
-    where = [table.c[key] >= lo, table.c[key] <= hi]
-    if department:
-        where.append(table.c.department == department)
-    return where
+month_spans = reads.month_spans
 
 
 def _tables(k: int) -> list[dict[str, Figures]]:
     return [defaultdict(Figures) for _ in range(k)]
 
 
-def _add_ratings(conn: Connection, table, where: list, board: Dashboard) -> None:
-    t = table.c
-    query = (
-        select(t.department, t.window, t.clerk_no, t.matter_code, t.channel, t.level, t.status, func.sum(t.n))
-        .where(*where)
-        .group_by(t.department, t.window, t.clerk_no, t.matter_code, t.channel, t.level, t.status)
+def _figures_of(board: Dashboard, dept: str, window: str, clerk: str, matter: str) -> tuple[Figures, ...]:
+    return (
+        board.total,
+        board.by_department[dept],
+        board.by_window[window],
+        board.by_clerk[clerk],
+        board.by_matter[matter],
     )
-    for dept, window, clerk, matter, channel, level, status, n in conn.execute(query):
-        if not n:
-            continue
-        if status != EFFECTIVE:
-            board.left_out[status] += n
-            continue
-        board.by_channel[channel] += n
-        for figures in (
-            board.total,
-            board.by_department[dept],
-            board.by_window[window],
-            board.by_clerk[clerk],
-            board.by_matter[matter],
-        ):
-            figures.add_rating(channel, level, n)
 
 
-def _add_cases(conn: Connection, table, where: list, board: Dashboard) -> None:
-    t = table.c
-    query = (
-        select(
-            t.department,
-            t.window,
-            t.clerk_no,
-            t.matter_code,
-            func.sum(t.prompted),
-            func.sum(t.rated),
-            func.sum(t.default_only),
-        )
-        .where(*where)
-        .group_by(t.department, t.window, t.clerk_no, t.matter_code)
-    )
-    for dept, window, clerk, matter, prompted, rated, default_only in conn.execute(query):
-        for figures in (
-            board.total,
-            board.by_department[dept],
-            board.by_window[window],
-            board.by_clerk[clerk],
-            board.by_matter[matter],
-        ):
-            figures.add_cases(prompted or 0, rated or 0, default_only or 0)
+def _add_rating(board: Dashboard, dept, window, clerk, matter, channel: int, level: int, status: str, n) -> None:
+    if not n:
+        return
+    if status != EFFECTIVE:
+        board.left_out[status] += n
+        return
+    board.by_channel[channel] += n
+    for figures in _figures_of(board, dept, window, clerk, matter):
+        figures.add_rating(channel, level, n)
 
 
 def bucket_of(day: str, granularity: str) -> str:
@@ -227,28 +162,17 @@ def bucket_of(day: str, granularity: str) -> str:
     return day
 
 
-def _trend(conn, first: date, last: date, department: str | None, granularity: str) -> list[tuple[str, Figures]]:
+def _trend(conn, first: date, last: date, department: str | None, granularity: str, spans) -> list[tuple[str, Figures]]:
     buckets: dict[str, Figures] = {}
     d = first
     while d <= last:
         buckets.setdefault(bucket_of(d.isoformat(), granularity), Figures())
         d += timedelta(days=1)
-    t = rating_trend.c
-    query = (
-        select(t.day, t.channel, t.level, func.sum(t.n))
-        .where(*_where(rating_trend, "day", first.isoformat(), last.isoformat(), department), t.status == EFFECTIVE)
-        .group_by(t.day, t.channel, t.level)
-    )
-    for day, channel, level, n in conn.execute(query):
-        buckets[bucket_of(day, granularity)].add_rating(channel, level, n or 0)
-    c = case_trend.c
-    query = (
-        select(c.day, func.sum(c.prompted), func.sum(c.rated), func.sum(c.default_only))
-        .where(*_where(case_trend, "day", first.isoformat(), last.isoformat(), department))
-        .group_by(c.day)
-    )
-    for day, prompted, rated, default_only in conn.execute(query):
-        buckets[bucket_of(day, granularity)].add_cases(prompted or 0, rated or 0, default_only or 0)
+    read = spans if granularity == "month" else ([], [(first, last)])  # whole months serve a monthly trend only
+    for key, channel, level, n in reads.trend_ratings(conn, read, department):
+        buckets[bucket_of(key, granularity)].add_rating(channel, level, n or 0)
+    for key, prompted, rated, default_only in reads.trend_cases(conn, read, department):
+        buckets[bucket_of(key, granularity)].add_cases(prompted or 0, rated or 0, default_only or 0)
     return sorted(buckets.items())
 
 

@@ -235,6 +235,12 @@ def test_hcp_bench_console_prints_its_figures(tmp_path):
     assert held["bad_cases"] == held["bad_ratings"] == int(figures["console.bad_cases"]) > 0
     assert 0 < float(figures["console.dashboard_p95_ms"]) < 5000
     assert 0 < float(figures["console.ratings_list_p95_ms"]) < 5000
+    # the baseline: a tenth of the ratings over the same days, beside the measured file, measured in turns with it
+    assert figures["console.baseline_ratings"] == "200" and (tmp_path / "bench-baseline.db").exists()
+    assert float(figures["console.dashboard_growth_2k_over_200"]) > 0
+    assert float(figures["console.year_view_growth_2k_over_200"]) > 0
+    again = _printed(_bench_console(str(tmp_path / "bench.db"), "--reuse", "--baseline", "0"))
+    assert "console.generate_s" not in again and not any("growth" in name for name in again)
 
 
 def test_hcp_bench_console_on_postgresql_serves_the_same_dashboard_as_on_sqlite(tmp_path):

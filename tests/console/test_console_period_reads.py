@@ -258,3 +258,23 @@ def _bucketed(store) -> dict:
             counts[("day", r.arrival_day, *key)] += 1
             counts[("month", r.arrival_day[:7], *key)] += 1
     return dict(counts)
+
+
+def test_the_trend_by_month_from_monthly_buckets_equals_the_days_added_up(generated):
+    """A year by month reads the whole months from the monthly rollups and the partial ones by day: the same
+    figures as every day of the trend rollups added up month by month."""
+    from sync_server.console.metrics import Figures, bucket_of, dashboard
+
+    def fields(f: Figures) -> tuple:
+        return (f.n, f.good, f.bad, f.level_sum, f.active_n, f.active_good, f.prompted, f.rated, f.default_only)
+
+    with generated.read() as conn:
+        for (first, last), department in [(p, d) for p in PERIODS for d in (None, "D03")]:
+            by_month = dashboard(conn, Scope(), first, last, department, "month").trend
+            by_day = dashboard(conn, Scope(), first, last, department, "day").trend
+            added: dict[str, tuple] = {}
+            for day, f in by_day:
+                month = bucket_of(day, "month")
+                added[month] = tuple(a + b for a, b in zip(added.get(month, (0,) * 9), fields(f), strict=True))
+            assert [(k, fields(f)) for k, f in by_month] == sorted(added.items()), (first, last, department)
+            assert sum(f.n for _, f in by_month) > 0
