@@ -75,7 +75,7 @@ def board_context(conn, names: Names, today: date, min_n: int) -> dict:
     )
     if not flag:  # too few ratings last month (a new hall): this month so far holds it
         flag, flag_month = metrics.ranking(month.by_window, min_n, 1), f"{today.year} 年 {today.month} 月（截至今日）"
-    rectify = handling(conn, everyone, month_first, today, None, today).rectify_rate
+    rectify = handling(conn, everyone, month_first, today, None, today, cards=0).rectify_rate
     excellent, year = [], None
     years, cv = closed_years(conn), current_config(conn)
     if years and cv is not None:
