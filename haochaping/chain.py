@@ -35,6 +35,7 @@ KINDS = (
     "prompt",  # a case was closed and the citizen was asked to rate
     "rating",  # the citizen rated at the window
     "timeout",  # 未评价，已超时: the prompt was not answered in time
+    "interrupted",  # 未评价，已中断: the terminal died (power cut, crash) with the prompt on screen; noticed at start
     "prompt_refused",  # a trigger was refused (too soon after the previous prompt)
     "sign_in",
     "sign_out",

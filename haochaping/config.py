@@ -8,10 +8,11 @@ Logic receives these objects as arguments; nothing here reads the environment.
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from haochaping.errors import ConfigError
 from haochaping.levels import Level
@@ -55,12 +56,30 @@ class Clerk(_Strict):
 
 class Hall(_Strict):
     code: str = Field(min_length=1, max_length=32, description="大厅编码")
+    time_zone: str = Field(default="Asia/Shanghai", description="大厅所在时区（IANA 名称）：评价器各屏显示的时间")
     name: str = Field(min_length=1, max_length=64, description="大厅名称")
     region_code: str = Field(pattern=r"^\d{6}$", description="行政区划代码（6 位）")
     departments: list[Department] = Field(min_length=1, description="部门")
     windows: list[Window] = Field(min_length=1, description="窗口")
     clerks: list[Clerk] = Field(default_factory=list, description="窗口工作人员")
     matters: list[Matter] = Field(min_length=1, description="事项")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"未知的时区 {value!r}（应为 IANA 名称，如 Asia/Shanghai）") from None
+        return value
+
+    def local_time(self, moment: datetime) -> datetime:
+        """A moment in the hall's time zone (China time by default): every time a terminal shows."""
+        from zoneinfo import ZoneInfo
+
+        return moment.astimezone(ZoneInfo(self.time_zone))
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Hall:
@@ -175,6 +194,13 @@ class Rules(_Strict):
         default="count",
         description="点了“不满意/非常不满意”却未选原因就超时：count 记为差评（测评内容“未选择”），"
         "hold 记在超时记录上（带所点等级）并标记待复核",
+    )
+    interrupted_reprompt_min: int = Field(
+        default=30,
+        ge=0,
+        le=1440,
+        description="评价器断电或崩溃使评价中断（未评价，已中断）后，"
+        "多少分钟内允许对该办件再发起一次评价；0 表示不允许",
     )
     qr_valid_days: int = Field(default=7, ge=1, le=90, description="办件可扫码评价的天数")
     default_rating: Literal[0, 3, 4, 5] = Field(default=0, description="未评价办件的默认评价等级；0 表示不做默认评价")

@@ -95,6 +95,9 @@ def assemble(settings_path: Path | str, clock: Callable[[], datetime] | None = N
         channel=settings.channel,
         large_text_default=settings.large_text,
     )
+    interrupted = flow.recover_interrupted()  # a prompt a power cut or crash left on screen: 未评价，已中断
+    if interrupted is not None:
+        log.warning("prompt of case %s was interrupted; recorded at start", interrupted["case_no"])
     return Kiosk(settings, settings_path, identity, outbox, flow, clock, font)
 
 

@@ -23,6 +23,7 @@ CASE_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-_/.]{1,64}$")
 SIGN_IN_MAX_FAILURES = 5
 SIGN_IN_LOCKOUT = timedelta(minutes=5)
 STAFF_SCREEN_TIMEOUT = timedelta(seconds=60)
+NOTICE_SHOWN = timedelta(seconds=6)  # a notice on the idle screen (未评价，已超时 …) clears after this long
 
 
 class Screen(StrEnum):
@@ -133,6 +134,7 @@ class ActivePrompt:
     prompted_at: datetime
     qr_url: str
     source: str
+    after_interruption: bool = False  # the case's prompt was cut off by a power cut or crash; this is its one retry
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,7 @@ class Flow:
             matter_code=prompt.matter_code,
             channel=self.channel,
             prompted_at=self._iso(prompt.prompted_at),
-            detail={"source": e.source},
+            detail={"source": e.source, **({"after_interruption": True} if prompt.after_interruption else {})},
         )
         self._go(
             Screen.PROMPT,
@@ -280,11 +282,8 @@ class Flow:
         matter_code = e.matter_code or self.window.matters[0]
         if matter_code not in self.window.matters:
             raise TriggerRefused(f"事项 {matter_code} 不在本窗口的事项清单中", "unknown_matter")
-        status = self.outbox.case_status(case_no)
-        if status:
-            what = "已评价" if status == "rated" else "已发起过评价"
-            raise TriggerRefused(f"办件 {case_no} {what}，不能重复发起", "duplicate")
         now = self.clock()
+        again = self._refuse_if_done(case_no, now)
         self._refuse_if_too_soon(case_no, matter_code, now)
         return ActivePrompt(
             case_no=case_no,
@@ -293,7 +292,24 @@ class Flow:
             prompted_at=now,
             qr_url=self.qr_url_for(case_no, now),
             source=e.source,
+            after_interruption=again,
         )
+
+    def _refuse_if_done(self, case_no: str, now: datetime) -> bool:
+        """A case is prompted once. The one exception: its prompt was cut off by a power cut or crash
+        (未评价，已中断) and the clerk prompts it again within ``interrupted_reprompt_min`` minutes, once.
+        Returns whether this is that second prompt."""
+        history = self.outbox.case_history(case_no)
+        if history.rated:
+            raise TriggerRefused(f"办件 {case_no} 已评价，不能重复发起", "duplicate")
+        if history.prompts and not self._may_reprompt(history, now):
+            raise TriggerRefused(f"办件 {case_no} 已发起过评价，不能重复发起", "duplicate")
+        return bool(history.prompts)
+
+    def _may_reprompt(self, history, now: datetime) -> bool:
+        window = timedelta(minutes=self.config.rules.interrupted_reprompt_min)
+        noticed = history.interrupted_at
+        return history.prompts == 1 and noticed is not None and now - noticed <= window and window > timedelta(0)
 
     def _refuse_if_too_soon(self, case_no: str, matter_code: str, now: datetime) -> None:
         last = self.outbox.last_prompt_at()
@@ -392,6 +408,8 @@ class Flow:
             self._reasons_left()
         elif screen is Screen.THANKS:
             self._go(Screen.IDLE, message="", large_text=self.large_text_default)  # the next citizen starts afresh
+        elif screen is Screen.IDLE:
+            self._set(message="", deadline=None)  # a notice clears after its time, however many came in a row
         elif screen in (Screen.STAFF_PIN, Screen.STAFF_MENU, Screen.CASE_ENTRY):
             self._go(Screen.IDLE, message="")
         elif screen in (Screen.ADMIN_PIN, Screen.MAINTENANCE):
@@ -424,6 +442,7 @@ class Flow:
         self._record_timeout(stage)
         self._go(
             Screen.IDLE,
+            NOTICE_SHOWN,
             prompt=None,
             level=None,
             tapped_at=None,
@@ -443,6 +462,28 @@ class Flow:
             prompted_at=self._iso(p.prompted_at),
             detail={"stage": stage, **self._withdrawn_detail(), **detail},
         )
+
+    # ------------------------------------------------------------ after a power cut or crash
+
+    def recover_interrupted(self) -> dict | None:
+        """At start: a prompt left on screen by a power cut or crash gets its outcome, 未评价，已中断, at the time
+        it was noticed (now). The case may then be prompted once more (``interrupted_reprompt_min``)."""
+        with self._lock:
+            prompt = self.outbox.unfinished_prompt()
+            if prompt is None:
+                return None
+            now = self.clock()
+            return self.outbox.append(
+                "interrupted",
+                now,
+                window=self.window_code,
+                clerk_no=prompt["clerk_no"],
+                case_no=prompt["case_no"],
+                matter_code=prompt["matter_code"],
+                channel=prompt["channel"],
+                prompted_at=prompt["prompted_at"],
+                detail={"prompt_id": prompt["id"], "noticed_at": self._iso(now)},
+            )
 
     # ------------------------------------------------------------ staff actions
 

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,16 @@ from kiosk.errors import OutboxError, OutboxFull, RecordImmutable
 from kiosk.migrations import migrate
 
 CASE_NO_MAX = 64
+OUTCOME_KINDS = ("rating", "timeout", "interrupted")  # how a prompt on screen ended
+
+
+@dataclass(frozen=True)
+class CaseHistory:
+    """What this terminal already did for one case."""
+
+    prompts: int = 0
+    rated: bool = False
+    interrupted_at: datetime | None = None  # when an interruption of its prompt was noticed (at start)
 
 
 def utc_iso(moment: datetime) -> str:
@@ -145,15 +156,37 @@ class Outbox:
 
     def case_status(self, case_no: str) -> str | None:
         """'rated', 'prompted' or None: what this terminal already did for a case."""
+        history = self.case_history(case_no)
+        return "rated" if history.rated else "prompted" if history.prompts else None
+
+    def case_history(self, case_no: str) -> CaseHistory:
+        """Prompts, rating and noticed interruption of one case (read by the case index)."""
         with self._lock:
-            kinds = {
-                r[0]
-                for r in self.db.execute(
-                    "SELECT kind FROM outbox WHERE case_no = ? AND kind IN ('prompt', 'rating')",
-                    [case_no],
-                )
-            }
-        return "rated" if "rating" in kinds else "prompted" if kinds else None
+            rows = self.db.execute(
+                "SELECT kind, occurred_at FROM outbox "
+                "WHERE case_no = ? AND kind IN ('prompt', 'rating', 'interrupted')",
+                [case_no],
+            ).fetchall()
+        interrupted = [datetime.fromisoformat(at) for kind, at in rows if kind == "interrupted"]
+        return CaseHistory(
+            prompts=sum(1 for kind, _ in rows if kind == "prompt"),
+            rated=any(kind == "rating" for kind, _ in rows),
+            interrupted_at=max(interrupted) if interrupted else None,
+        )
+
+    def unfinished_prompt(self) -> dict | None:
+        """The last prompt if no outcome (rating, timeout, interruption) followed it: the terminal stopped with it
+        on screen."""
+        with self._lock:
+            row = self.db.execute("SELECT * FROM outbox WHERE kind = 'prompt' ORDER BY seq DESC LIMIT 1").fetchone()
+            if row is None:
+                return None
+            prompt = _from_row(row)
+            ended = self.db.execute(
+                f"SELECT 1 FROM outbox WHERE case_no = ? AND kind IN {OUTCOME_KINDS} AND seq > ? LIMIT 1",
+                [prompt["case_no"], prompt["seq"]],
+            ).fetchone()
+        return None if ended else prompt
 
     def last_prompt_at(self) -> datetime | None:
         with self._lock:

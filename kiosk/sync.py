@@ -48,7 +48,8 @@ class SyncPolicy:
 
     batch_size: int = 200  # records per push (the server accepts at most 500 and 1 MiB)
     backoff_base_s: float = 1.0  # first retry waits up to this long …
-    backoff_cap_s: float = 300.0  # … doubling per failure up to this ceiling (full jitter below it)
+    backoff_cap_s: float = 60.0  # … doubling per failure up to this ceiling (full jitter below it): after an
+    # outage a queued rating waits at most a minute (and not at all once another request gets through)
     retry_after_max_s: float = 3600.0  # a server's Retry-After is honoured up to this long
     idle_s: float = 10.0  # look at the outbox this often even when nobody wakes the worker
     config_every_s: float = 300.0  # pull the configuration this often

@@ -135,6 +135,18 @@ class SyncWorker:
             return self._failed("服务器未确认任何记录", "no acknowledgements in the response", None)
         return self._succeeded(now)
 
+    def server_answered(self) -> None:
+        """Another request got through (trigger long-poll, config pull): the server is back, so stop waiting out the
+        backoff and push now. A Retry-After the server asked for is still honoured."""
+        if self.failures > 0:
+            self.failures = 0
+            self.wake.set()
+
+    def sync_now(self) -> None:
+        """立即同步 on the maintenance screen: forget the backoff and try at once."""
+        self.failures = 0
+        self.wake.set()
+
     def _succeeded(self, now: datetime) -> float:
         self.failures = 0
         self._keep("last_sync_at", now.astimezone(UTC).isoformat(timespec="seconds"))
@@ -276,8 +288,9 @@ class TriggerPoller:
         *,
         policy: SyncPolicy | None = None,
         rand: Callable[[], float] = random.random,
+        on_answer: Callable[[], None] | None = None,
     ):
-        self.client, self.submit = client, submit
+        self.client, self.submit, self.on_answer = client, submit, on_answer
         policy = policy or SyncPolicy()
         self.policy = replace(policy, backoff_cap_s=min(policy.backoff_cap_s, self.BACKOFF_CAP_S))
         self.rand = rand
@@ -300,6 +313,8 @@ class TriggerPoller:
             log.info("trigger poll failed: %s", e)
             return max(delay, retry_after or 0.0)
         self.failures = 0
+        if self.on_answer:
+            self.on_answer()  # the server answered: a sync worker waiting out its backoff tries now
         return 0.0
 
     def hand_over(self, triggers: list[dict]) -> tuple[list[str], dict[str, str]]:
@@ -368,6 +383,9 @@ class SyncHandle:
     def wake(self) -> None:
         self.worker.wake.set()
 
+    def sync_now(self) -> None:
+        self.worker.sync_now()
+
     def stop(self) -> None:
         self.poller.stop()
         self.worker.stop()
@@ -414,5 +432,5 @@ def start_sync(
         on_change=on_change,
         on_config=on_config,
     )
-    poller = TriggerPoller(client(), submit, policy=policy)
+    poller = TriggerPoller(client(), submit, policy=policy, on_answer=worker.server_answered)
     return SyncHandle(worker.start(), poller.start())

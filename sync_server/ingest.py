@@ -24,7 +24,7 @@ from sync_server.db import Store
 from sync_server.ratings import case_row, ensure_cases, record_row, settle_cases
 from sync_server.storage.schema import integrity_flags, record_conflicts, records, utc_iso
 
-CASE_KINDS = ("prompt", "timeout", "rating")
+CASE_KINDS = ("prompt", "timeout", "interrupted", "rating")
 BACKWARDS_TOLERANCE_S = 60  # a terminal's clock corrected by a few seconds is not worth a reviewer's time
 
 

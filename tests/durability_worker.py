@@ -1,8 +1,10 @@
 """Rates cases through the real flow and outbox until killed: the other half of test_durability.py.
 
-Usage: ``python tests/durability_worker.py <outbox.db>``. Prints ``ready`` once signed in, then
+Usage: ``python tests/durability_worker.py <outbox.db> [reading_s]``. At start it records the outcome of a prompt
+the previous kill left on screen (未评价，已中断), as the kiosk app does. Prints ``ready`` once signed in, then
 one rating id per line, flushed, the moment each Submit returns on the thanks screen (when the
-citizen would see "谢谢"). The clock is synthetic so that prompts are never "too soon".
+citizen would see "谢谢"). The clock is synthetic so that prompts are never "too soon". ``reading_s`` is how
+long the citizen reads the prompt before tapping (real time: the kill lands there most of the time).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,19 +53,21 @@ class RecordingOutbox:
         return getattr(self.outbox, name)
 
 
-def main(db_path: str) -> None:
+def main(db_path: str, reading_s: str = "0") -> None:
     config = load_hall_config(ROOT / "config")
     outbox = Outbox(db_path, device_id="dev-durability")
     last = outbox.last_prompt_at()
     clock = StepClock((last or datetime(2026, 11, 27, 9, 0, tzinfo=UTC)) + timedelta(hours=1))
     recording = RecordingOutbox(outbox)
     flow = Flow(config, "A01", recording, clock, lambda case, now: f"http://qr.test/r/{case}", ADMIN_PIN_HASH)
+    flow.recover_interrupted()
     flow.handle(SignIn("1001", "1111"))
     print("ready", flush=True)
     rng = random.Random()
     for n in range(10**9):
         clock.now += timedelta(seconds=config.rules.min_prompt_interval_s + 1)
         flow.handle(Trigger(f"D{os.getpid()}-{n}", source="barcode"))
+        time.sleep(float(reading_s))
         level = rng.randint(1, 5)
         flow.handle(TapLevel(level))
         if level <= 2:
@@ -75,4 +80,4 @@ def main(db_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -378,3 +378,103 @@ def test_bad_rule_is_validated(tmp_path):
 
     with pytest.raises(ValueError):
         Rules(bad_without_reason="drop")
+
+
+# ---------------------------------------------------------------- after a power cut or crash
+
+
+def _cut_off(hall_config, outbox, clock, case_no="C1"):
+    """A terminal that prompted a case and then lost power with the prompt on screen; a new one starts on its file."""
+    flow = example_flow(hall_config, outbox, clock)
+    run(flow, clock, SIGNED_IN + [(Trigger(case_no), Screen.PROMPT), (5, Screen.PROMPT)])
+    clock.advance(120)  # the power comes back two minutes later
+    return example_flow(hall_config, outbox, clock)
+
+
+def test_a_prompt_left_on_screen_by_a_power_cut_gets_its_outcome_at_start(hall_config, outbox, clock):
+    restarted = _cut_off(hall_config, outbox, clock)
+    (prompt,) = outbox.records(kind="prompt")
+    interrupted = restarted.recover_interrupted()
+    assert interrupted["kind"] == "interrupted" and interrupted["case_no"] == "C1"
+    assert interrupted["occurred_at"] == "2026-11-27T09:02:05.000+00:00"  # when it was noticed, not a made-up time
+    assert interrupted["detail"]["prompt_id"] == prompt["id"] and interrupted["clerk_no"] == "1001"
+    assert not list(outbox.records(kind="timeout"))  # distinct from 未评价，已超时
+    assert restarted.recover_interrupted() is None  # once: the next start finds nothing unfinished
+    assert outbox.verify_chain() is None
+
+
+def test_nothing_is_recorded_at_start_when_every_prompt_ended(flow, clock, outbox):
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (60, Screen.IDLE)])
+    assert flow.recover_interrupted() is None
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "timeout"]
+
+
+def test_an_interrupted_case_may_be_prompted_once_more_within_the_rule_and_counts_as_the_same_case(
+    hall_config, outbox, clock
+):
+    restarted = _cut_off(hall_config, outbox, clock)
+    restarted.recover_interrupted()
+    clock.advance(29 * 60)
+    run(restarted, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (TapLevel(5), Screen.REASONS)])
+    run(restarted, clock, [(Submit(), Screen.THANKS), (4, Screen.IDLE)])
+    prompts = list(outbox.records(kind="prompt"))
+    assert [p["case_no"] for p in prompts] == ["C1", "C1"] and prompts[1]["detail"]["after_interruption"] is True
+    assert [r["case_no"] for r in outbox.records(kind="rating")] == ["C1"]
+    clock.advance(30)
+    with pytest.raises(TriggerRefused, match="已评价"):
+        restarted.handle(Trigger("C1"))
+
+
+def test_the_second_prompt_after_an_interruption_is_the_last(hall_config, outbox, clock):
+    restarted = _cut_off(hall_config, outbox, clock)
+    restarted.recover_interrupted()
+    run(restarted, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (60, Screen.IDLE)])
+    clock.advance(30)
+    with pytest.raises(TriggerRefused, match="已发起过评价"):
+        restarted.handle(Trigger("C1"))
+
+
+@pytest.mark.parametrize("minutes, allowed", [(30, True), (31, False)])
+def test_the_second_prompt_is_allowed_within_the_configured_minutes(hall_config, outbox, clock, minutes, allowed):
+    restarted = _cut_off(hall_config, outbox, clock)
+    restarted.recover_interrupted()
+    run(restarted, clock, SIGNED_IN)
+    clock.advance(minutes * 60)
+    if allowed:
+        run(restarted, clock, [(Trigger("C1"), Screen.PROMPT)])
+    else:
+        with pytest.raises(TriggerRefused, match="已发起过评价"):
+            restarted.handle(Trigger("C1"))
+
+
+def test_a_case_prompted_and_not_interrupted_is_still_refused(flow, clock):
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (60, Screen.IDLE), (30, Screen.IDLE)])
+    with pytest.raises(TriggerRefused, match="已发起过评价"):
+        flow.handle(Trigger("C1"))
+
+
+def test_the_rule_of_zero_minutes_never_prompts_again(hall_config, outbox, clock):
+    config = _with_rule(hall_config, interrupted_reprompt_min=0)
+    run(example_flow(config, outbox, clock), clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT)])
+    restarted = example_flow(config, outbox, clock)
+    restarted.recover_interrupted()
+    run(restarted, clock, SIGNED_IN + [(30, Screen.IDLE)])
+    with pytest.raises(TriggerRefused, match="已发起过评价"):
+        restarted.handle(Trigger("C1"))
+
+
+# ---------------------------------------------------------------- notices that clear
+
+
+def test_each_timeout_notice_clears_after_its_time_even_two_in_a_row(flow, clock):
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (60, Screen.IDLE)])
+    assert flow.state.message == "未评价，已超时"
+    run(flow, clock, [(5, Screen.IDLE)])
+    assert flow.state.message == "未评价，已超时"
+    run(flow, clock, [(1, Screen.IDLE)])
+    assert flow.state.message == ""
+    clock.advance(20)
+    run(flow, clock, [(Trigger("C2"), Screen.PROMPT), (60, Screen.IDLE)])
+    assert flow.state.message == "未评价，已超时"  # the same text again: shown again …
+    run(flow, clock, [(6, Screen.IDLE)])
+    assert flow.state.message == ""  # … and cleared again

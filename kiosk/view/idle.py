@@ -25,8 +25,7 @@ class IdleScreen(KioskScreen):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._shown_since: datetime | None = None
-        self._last_message = ""
+        self._notice_since: datetime | None = None
 
     def show(self, state) -> None:
         clerk = state.clerk
@@ -34,20 +33,18 @@ class IdleScreen(KioskScreen):
             self.clerk_name, self.clerk_no, self.surname = clerk.name, clerk.no, clerk.name[:1]
             self.photo = self.app.photo_for(clerk)
             self.department = self.app.department_name(clerk.department)
-        if state.message != self._last_message:
-            self._shown_since = self.app.now() if state.message else None
-        self._last_message = state.message
-        self.message = state.message
+        self.message = state.message  # the flow clears its own notices after their time (NOTICE_SHOWN)
 
     def flash(self, text: str) -> None:
+        """A refused scan, shown for a few seconds; each flash starts its own time."""
         self.notice = text
-        self._shown_since = self.app.now()
+        self._notice_since = self.app.now()
 
     def tick(self, now: datetime) -> None:
         self.ids.card.check(now)
-        if self._shown_since is not None and now - self._shown_since >= MESSAGE_SHOWN:
-            self.message = self.notice = ""
-            self._shown_since = None
+        if self._notice_since is not None and now - self._notice_since >= MESSAGE_SHOWN:
+            self.notice = ""
+            self._notice_since = None
 
     def hold(self) -> None:
         self.send(StaffHold())

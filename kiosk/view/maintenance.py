@@ -1,5 +1,5 @@
-"""Maintenance (administrator only): device id, configuration version, outbox depth, last sync, clock offset,
-free disk, sync status."""
+"""Maintenance (administrator only): device id, configuration version, outbox depth, last sync (in the hall's time
+zone), clock offset, free disk, sync status; 立即同步 asks the sync worker to try now."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ def maintenance_facts(app) -> list[tuple[str, str]]:
     offset = outbox.state("clock_offset_s")
     return [
         ("设备编号", app.kiosk.identity.device_id),
-        ("窗口", f"{app.flow.window.code}　{app.flow.window.name}"),
+        ("窗口", window_label(app.flow.window)),
         ("配置版本", outbox.state("config_version") or app.flow.config.version),
         ("测评内容版本", app.flow.config.reasons.version),
         ("待同步记录", f"{outbox.depth()} 条"),
-        ("上次同步", _local_time(outbox.state("last_sync_at")) or "尚未同步"),
+        ("上次同步", hall_time_text(app.flow.config, outbox.state("last_sync_at")) or "尚未同步"),
         ("时钟偏差", clock_offset_text(offset, getattr(settings, "clock_warn_s", 120.0))),
         ("剩余磁盘空间", _free_disk(settings.data_dir)),
         ("同步状态", outbox.state("sync_status") or ("未登记中心服务器" if not app.sync else "等待同步")),
@@ -45,11 +45,17 @@ def clock_offset_text(offset, warn_s: float) -> str:
     return text
 
 
-def _local_time(iso: str | None) -> str:
+def window_label(window) -> str:
+    """The window's code and name, once: a name that already starts with the code is shown as it is."""
+    return window.name if window.name.startswith(window.code) else f"{window.code}　{window.name}"
+
+
+def hall_time_text(config, iso: str | None) -> str:
+    """A stored UTC time as the hall's clock shows it (China time by default), not the terminal's zone."""
     if not iso:
         return ""
     try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return config.hall.local_time(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return iso
 
@@ -87,6 +93,16 @@ class MaintenanceScreen(KioskScreen):
 
     def back(self) -> None:
         self.send(Back())
+
+    def sync_now(self) -> None:
+        """立即同步: the sync worker stops waiting out its backoff and tries now."""
+        sync = self.app.sync
+        if sync is None:
+            self.message = "未登记中心服务器，无法同步"
+            return
+        sync.sync_now()
+        self.message = "已开始同步"
+        self._fill()
 
 
 Builder.load_file(theme.kv_path("maintenance"))

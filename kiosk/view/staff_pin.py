@@ -18,7 +18,7 @@ class StaffPinScreen(PinScreen):
         name = state.clerk.name if state.clerk else ""
         resuming = state.paused_from is not None
         self.title = "恢复服务" if resuming else "工作人员操作"
-        self.subtitle = f"{name}（工号 {state.clerk.no}），请输入您的 PIN" if state.clerk else "请输入 PIN"
+        self.subtitle = f"{name}（工号 {state.clerk.no}），请输入您的密码" if state.clerk else "请输入密码"
 
 
 Builder.load_file(theme.kv_path("staff_pin"))

@@ -139,3 +139,26 @@ def test_a_record_set_back_against_one_stored_earlier_is_stored_and_flagged(clie
         flags = conn.execute(select(integrity_flags.c.record_id, integrity_flags.c.kind)).all()
         row = conn.execute(select(records.c.flags).where(records.c.id == backdated["id"])).scalar_one()
     assert flags == [(backdated["id"], "time_backwards")] and row == "time_backwards"
+
+
+def test_an_interrupted_prompt_and_its_second_prompt_are_one_case(client, server_clock, store):
+    """未评价，已中断 is accepted as an outcome, and the second prompt after it counts as the same case's."""
+    from sync_server.storage.schema import cases, ratings
+
+    kiosk = Kiosk(client, server_clock)
+    first = kiosk.record("prompt", case_no="CUT-1", clerk_no="1001", prompted_at=kiosk_iso(server_clock()))
+    cut = kiosk.record("interrupted", case_no="CUT-1", clerk_no="1001", detail={"prompt_id": first["id"]})
+    again = kiosk.record(
+        "prompt", case_no="CUT-1", clerk_no="1001", detail={"source": "http", "after_interruption": True}
+    )
+    rating = kiosk.record("rating", case_no="CUT-1", clerk_no="1001", level=4)
+    response = kiosk.push([first, cut, again, rating])
+    assert [r["status"] for r in response.json()["results"]] == ["stored"] * 4
+    with store.read() as conn:
+        assert conn.execute(select(cases.c.case_no).where(cases.c.case_no == "CUT-1")).all() == [("CUT-1",)]
+        assert conn.execute(select(ratings.c.role).where(ratings.c.case_no == "CUT-1")).all() == [("counting",)]
+        assert conn.execute(select(integrity_flags)).all() == []
+
+
+def kiosk_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")

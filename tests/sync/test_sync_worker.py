@@ -337,3 +337,44 @@ def test_the_trigger_poller_comes_back_within_30_seconds_of_an_outage(client, se
     session.script = [requests.ConnectionError("down") for _ in range(12)]
     delays = [poller.poll_once() for _ in range(12)]
     assert delays[:3] == [1, 2, 4] and max(delays) == 30
+
+
+# ---------------------------------------------------------------- after an outage
+
+
+def test_the_push_backoff_never_grows_past_a_minute(worker, outbox, session, clock):
+    """Six minutes of outage used to leave a queued rating waiting 224.8 s; the ceiling is now 60 s."""
+    worker.rand = lambda: 1.0
+    outbox.append("sign_in", clock(), window="A01", clerk_no="1001")
+    session.script = [requests.ConnectionError("down") for _ in range(12)]
+    delays = [worker.push_once() for _ in range(12)]
+    assert delays[:4] == [1, 2, 4, 8] and max(delays) == 60.0 == SyncPolicy().backoff_cap_s
+
+
+def test_a_trigger_poll_that_gets_through_makes_the_waiting_worker_push_at_once(worker, outbox, client, session, clock):
+    outbox.append("sign_in", clock(), window="A01", clerk_no="1001")
+    session.script = [requests.ConnectionError("down") for _ in range(6)]
+    for _ in range(6):
+        worker.push_once()
+    assert worker.failures == 6 and not worker.wake.is_set()
+    poller = TriggerPoller(client, lambda t: None, on_answer=worker.server_answered)
+    session.script = [reply(200, {"ok": True, "triggers": []})]
+    assert poller.poll_once() == 0.0
+    assert worker.wake.is_set() and worker.failures == 0  # the worker's wait ends now, not in up to 60 s
+    started = time.monotonic()
+    worker._wait(60.0)
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_retry_after_is_still_honoured_when_the_server_answers_elsewhere(worker):
+    worker.failures, worker.hold_s = 3, 0.3
+    worker.server_answered()
+    started = time.monotonic()
+    worker._wait(0.3)
+    assert time.monotonic() - started >= 0.29
+
+
+def test_sync_now_forgets_the_backoff(worker):
+    worker.failures = 9
+    worker.sync_now()
+    assert worker.failures == 0 and worker.wake.is_set()
