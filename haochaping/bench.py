@@ -21,9 +21,11 @@ def register(sub) -> None:
 def _register_console(which) -> None:
     try:
         from sync_server.console.bench import register
+        from sync_server.upstream.bench import register as register_upstream
     except ImportError:  # the server extra is not installed
         return
     register(which)
+    register_upstream(which)  # hcp bench upstream
 
 
 def _bench_kiosk(args) -> int:

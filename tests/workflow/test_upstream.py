@@ -338,3 +338,17 @@ def test_metrics_count_the_items_by_state(store, month, receiver):
         text = client.get("/metrics").text
     assert 'hcp_upstream_items{state="accepted"} 8.0' in text and 'hcp_upstream_items{state="rejected"} 1.0' in text
     assert 'hcp_upstream_items{state="pending"} 0.0' in text
+
+
+def test_hcp_bench_upstream_drains_a_backlog_to_the_receiver_process():
+    done = subprocess.run(
+        [sys.executable, "-m", "haochaping.cli", "bench", "upstream", "--items", "2000", "--batch", "200"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
+    assert set(lines) == {"upstream.drain_2k_s", "upstream.drain_items_per_s"}
+    assert lines["upstream.drain_2k_s"].endswith(" s") and lines["upstream.drain_items_per_s"].endswith(" items/s")
