@@ -4,12 +4,14 @@ A clerk is present from a ``sign_in`` to the next ``sign_out``; any record of th
 present too, and a day that starts with another record continues an earlier session. A ``pause`` lasts until
 ``resume`` or ``sign_out``. For each office session (hall configuration) the clerk was on duty in:
   arrival later than the start by more than ``late_minutes`` → 迟到, by more than ``absent_minutes`` → 旷工;
-  departure earlier than the end likewise → 早退 or 旷工;
+  departure earlier than the end likewise → 早退 or 旷工, unless a colleague signed in on the same terminal within
+  five minutes (a shift change keeps the window staffed);
   a pause, or a sign-out with a later sign-in, longer than ``away_minutes`` inside the session → 离岗.
 Only working days count (the calendar with 调休: a make-up Saturday is a working day). Approved leave suppresses
 what it covers (a whole day, or the morning or afternoon session). The records' own times are used, so a terminal
 that was offline is not absence; a day on which a terminal of the clerk has an unfilled sequence gap is marked
-uncertain and proposes nothing. A session with no presence at all is not assessed (the hall keeps no roster).
+uncertain and proposes nothing. A session the clerk spent at most ``late_minutes`` in (none, or the few minutes of
+a hand-off to the next clerk) is not assessed: the hall keeps no roster.
 """
 
 from __future__ import annotations
@@ -125,8 +127,10 @@ def assess_day(
     rules: AttendanceRules,
     leaves: list[Leave] = (),
     uncertain: bool = False,
+    handed_over: frozenset[datetime] = frozenset(),
 ) -> DayAttendance:
-    """The findings of one clerk's working day."""
+    """The findings of one clerk's working day; ``handed_over``: their sign-outs at which a colleague took over the
+    same terminal (a shift change, not 早退)."""
     result = DayAttendance(clerk_no, day, uncertain=uncertain)
     day_end = at_china(day, rules.sessions[-1].end)
     presence, pauses = spans_of(marks, at_china(day, time(0)), day_end)
@@ -136,14 +140,14 @@ def assess_day(
         if any(leave.covers(day, i) for leave in leaves):
             result.on_leave.append(i)
             continue
-        if not inside:
-            continue
+        if sum((_overlap(p, lo, hi) for p in inside), timedelta(0)) <= timedelta(minutes=rules.late_minutes):
+            continue  # not on duty: at most a hand-off's few minutes inside this session
         result.on_duty.append(i)
-        result.findings += _session_findings(clerk_no, day, i, lo, hi, inside, pauses, rules)
+        result.findings += _session_findings(clerk_no, day, i, lo, hi, inside, pauses, rules, handed_over)
     return result
 
 
-def _session_findings(clerk_no, day, i, lo, hi, inside, pauses, rules: AttendanceRules) -> list[Finding]:
+def _session_findings(clerk_no, day, i, lo, hi, inside, pauses, rules: AttendanceRules, handed_over) -> list[Finding]:
     name, out = SESSION_NAMES[i], []
     base = f"att:{clerk_no}:{day.isoformat()}:{i}"
     late = _minutes(inside[0][0] - lo)
@@ -153,7 +157,7 @@ def _session_findings(clerk_no, day, i, lo, hi, inside, pauses, rules: Attendanc
         first = inside[0][0].astimezone(CHINA).strftime("%H:%M")
         out.append(Finding(clerk_no, day, kind, late, f"{base}:late", f"{name}{first}签到，晚 {late} 分钟，{what}"))
     early = _minutes(hi - inside[-1][1])
-    if early > rules.late_minutes:
+    if early > rules.late_minutes and inside[-1][1] not in handed_over:
         kind = "attendance_absent" if early > rules.absent_minutes else "attendance_early"
         what = "按旷工处理" if kind == "attendance_absent" else "早退"
         last = inside[-1][1].astimezone(CHINA).strftime("%H:%M")
@@ -198,11 +202,31 @@ def assess_period(
         day = china_day(m.at)
         if first <= day <= last and calendar.is_working_day(day):
             by_clerk_day[(m.clerk_no, day)].append(m)
+    handed = handovers(marks)
     leave_of: dict[str, list[Leave]] = defaultdict(list)
     for leave in leaves:
         leave_of[leave.clerk_no].append(leave)
     out = []
     for (clerk, day), day_marks in sorted(by_clerk_day.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         doubtful = any((m.device_id, day) in uncertain for m in day_marks)
-        out.append(assess_day(clerk, day, day_marks, rules, leave_of[clerk], doubtful))
+        out.append(assess_day(clerk, day, day_marks, rules, leave_of[clerk], doubtful, handed.get(clerk, frozenset())))
     return out
+
+
+HANDOVER = timedelta(minutes=5)
+
+
+def handovers(marks: list[Mark]) -> dict[str, frozenset[datetime]]:
+    """Per clerk, the sign-outs followed within ``HANDOVER`` by another clerk's sign-in on the same terminal."""
+    by_device: dict[str, list[Mark]] = defaultdict(list)
+    for m in marks:
+        if m.kind in ("sign_in", "sign_out"):
+            by_device[m.device_id].append(m)
+    found: dict[str, set[datetime]] = defaultdict(set)
+    for seq in by_device.values():
+        seq.sort(key=lambda m: m.at)
+        for out, nxt in zip(seq, seq[1:], strict=False):
+            if out.kind == "sign_out" and nxt.kind == "sign_in" and nxt.clerk_no != out.clerk_no:
+                if nxt.at - out.at <= HANDOVER:
+                    found[out.clerk_no].add(out.at)
+    return {clerk: frozenset(times) for clerk, times in found.items()}

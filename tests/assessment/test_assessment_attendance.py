@@ -83,6 +83,8 @@ def _hall(store):
         ([("sign_in", 9, 0), ("pause", 11, 50), ("resume", 13, 20), ("sign_out", 17, 0)], []),  # 10 + 20 minutes
         ([("sign_in", 8, 0)], []),  # never signed out: present to the end of the day
         ([("sign_in", 13, 0), ("sign_out", 17, 0)], []),  # the afternoon only: no roster, the morning is not assessed
+        ([("sign_in", 9, 0), ("sign_out", 13, 10)], []),  # handing over at 13:10 is no afternoon shift left early
+        ([("sign_in", 11, 40), ("sign_out", 17, 0)], ["attendance_absent"]),  # 20 minutes of the morning: 旷工
     ],
 )
 def test_thresholds(moments, expected):
@@ -110,3 +112,19 @@ def test_the_monthly_report_has_an_attendance_section(sqlite_store):
         "离岗": 0, "存疑天数": 0, "请假（半天）": 0, "已确认考勤扣分": 0,
     }  # fmt: skip
     assert workbook_bytes(sections)[:2] == b"PK"
+
+
+def test_a_shift_change_on_the_same_terminal_is_not_leaving_early():
+    from haochaping.workdays import WorkdayCalendar
+    from sync_server.assessment.attendance import assess_period
+
+    marks = [
+        Mark("a01", "sign_in", "1001", china(2026, 3, 2, 9, 0)),
+        Mark("a01", "sign_out", "1001", china(2026, 3, 2, 14, 0)),
+        Mark("a01", "sign_in", "1002", china(2026, 3, 2, 14, 2)),  # 1002 takes the window over
+        Mark("b03", "sign_in", "1003", china(2026, 3, 2, 9, 0)),
+        Mark("b03", "sign_out", "1003", china(2026, 3, 2, 14, 0)),  # nobody takes over: 早退 by 180 minutes
+    ]
+    days = assess_period(marks, date(2026, 3, 2), date(2026, 3, 2), AttendanceRules(), WorkdayCalendar())
+    found = {(d.clerk_no, f.source) for d in days for f in d.findings}
+    assert found == {("1002", "attendance_absent"), ("1003", "attendance_absent")}  # 1002 came 62 minutes late
