@@ -8,23 +8,15 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection
 
 from haochaping.levels import CHANNELS
-from sync_server.console.auth import AnyUser, Scope, Viewer, windows_in
+from sync_server.console.auth import AnyUser, Scope, Viewer
 from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import Names, mask_contact
 from sync_server.console.period import Period, parse_period
-from sync_server.console.rollup import day_bounds, rating_status
-from sync_server.storage.schema import (
-    FLAGGED,
-    cases,
-    config_versions,
-    integrity_flags,
-    rating_exclusions,
-    ratings,
-    records,
-)
+from sync_server.console.rollup import period_bounds, rating_status
+from sync_server.storage import ratings_list
 
 FLAG_LABELS = {
     "any": "任一完整性标记",
@@ -106,81 +98,21 @@ def _check_known(request: Request, q) -> None:
 
 def conditions(f: RatingFilter, scope: Scope, names: Names) -> list:
     """WHERE conditions on ``records`` for a filter, always ANDed with the viewer's scope."""
-    start, end = day_bounds(f.period.first)[0], day_bounds(f.period.last)[1]
-    where = [records.c.kind == "rating", records.c.occurred_at >= start, records.c.occurred_at < end]
-    in_scope = scope.window_condition(records.c.window)
-    if in_scope is not None:
-        where.append(in_scope)
+    bounds = period_bounds(f.period.first, f.period.last)
+    department_windows = None
     if f.department:
-        windows = sorted(w for w, d in names.window_department.items() if d == f.department)
-        where.append(windows_in(records.c.window, windows))
-    for value, column in (
-        (f.window, records.c.window),
-        (f.clerk, records.c.clerk_no),
-        (f.matter, records.c.matter_code),
-    ):
-        if value:
-            where.append(column == value)
-    if f.level == "good":
-        where.append(records.c.level >= 3)
-    elif f.level == "bad":
-        where.append(records.c.level <= 2)
-    elif f.level:
-        where.append(records.c.level == int(f.level))
-    if f.channel is not None:
-        where.append(records.c.channel == f.channel)
-    if f.flag:
-        where.append(FLAGGED)  # as ix_records_flagged is written, so both databases read that index
-    if f.flag and f.flag != "any":
-        where.append(records.c.flags.like(f"%{f.flag}%"))
-    return where
+        department_windows = [w for w, d in names.window_department.items() if d == f.department]
+    return ratings_list.conditions(f, bounds, scope, department_windows)
 
 
-def excluded_flag():
-    return (
-        select(rating_exclusions.c.id)
-        .where(rating_exclusions.c.record_id == records.c.id, rating_exclusions.c.lifted_at.is_(None))
-        .exists()
-        .label("excluded")
-    )
+excluded_flag = ratings_list.excluded_flag
 
 
 def list_ratings(
     conn: Connection, f: RatingFilter, scope: Scope, names: Names, after: tuple[str, str] | None, limit: int
 ) -> tuple[list, tuple[str, str] | None]:
     """One page, newest first, and the cursor of the next page (None on the last)."""
-    where = conditions(f, scope, names)
-    if after:
-        at, rid = after
-        where.append(or_(records.c.occurred_at < at, and_(records.c.occurred_at == at, records.c.id < rid)))
-    query = (
-        select(
-            records.c.id,
-            records.c.occurred_at,
-            records.c.window,
-            records.c.clerk_no,
-            records.c.matter_code,
-            records.c.level,
-            records.c.channel,
-            records.c.comment,
-            records.c.flags,
-            records.c.case_no,
-            records.c.detail,
-            records.c.reasons,
-            ratings.c.role,
-            ratings.c.assess_number,
-            excluded_flag(),
-        )
-        .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
-        .where(*where)
-        .order_by(records.c.occurred_at.desc(), records.c.id.desc())
-        .limit(limit + 1)
-    )
-    rows = conn.execute(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = (rows[-1].occurred_at, rows[-1].id) if more and rows else None
-    return rows, cursor
+    return ratings_list.page(conn, conditions(f, scope, names), after, limit)
 
 
 def parse_cursor(text: str | None) -> tuple[str, str] | None:
@@ -277,22 +209,13 @@ class RatingDetail:
 
 def load_detail(conn: Connection, record_id: str, viewer: Viewer, names: Names) -> RatingDetail:
     """One rating, or NotVisible when it does not exist or lies outside the viewer's scope."""
-    rec = conn.execute(select(records).where(records.c.id == record_id, records.c.kind == "rating")).first()
+    rec = ratings_list.rating_record(conn, record_id)
     if rec is None or not viewer.scope.allows_window(rec.window):
         raise NotVisible("没有这条评价，或不在您的查看范围内")
-    rating = conn.execute(select(ratings).where(ratings.c.record_id == record_id)).first()
-    case = conn.execute(select(cases).where(cases.c.case_no == rec.case_no)).first() if rec.case_no else None
-    excl = conn.execute(
-        select(rating_exclusions).where(rating_exclusions.c.record_id == record_id).order_by(rating_exclusions.c.id)
-    ).all()
+    rating, case, excl, flag_rows = ratings_list.rating_facts(conn, record_id, rec.case_no)
     from sync_server.console.integrity import with_filled
 
-    flags = [
-        with_filled(conn, f)
-        for f in conn.execute(
-            select(integrity_flags).where(integrity_flags.c.record_id == record_id).order_by(integrity_flags.c.id)
-        )
-    ]
+    flags = [with_filled(conn, f) for f in flag_rows]
     active = any(e.lifted_at is None for e in excl)
     detail = json.loads(rec.detail or "{}")
     prompted = rec.prompted_at or (case.prompted_at if case else None)
@@ -315,14 +238,7 @@ def load_detail(conn: Connection, record_id: str, viewer: Viewer, names: Names) 
 
 def _reason_label(conn: Connection, version: str | None, code: int, names: Names) -> str:
     """The label of a reason code in the reason list version the rating was made with (else the current one)."""
-    if version:
-        for row in conn.execute(select(config_versions.c.content).order_by(config_versions.c.id.desc())):
-            reasons = json.loads(row.content).get("reasons", {})
-            if reasons.get("version") == version:
-                for reason in reasons.get("reasons", []):
-                    if reason.get("code") == int(code):
-                        return reason["label"]
-    return names.reason(code)
+    return (ratings_list.reason_label(conn, version, code) if version else None) or names.reason(code)
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
