@@ -67,21 +67,46 @@ def confirm(store: Store, event_id: int, person: Person, note: str, rules: Asses
         if row is None:
             raise EventNotFound(f"没有编号为 {event_id} 的考核事件")
         _open_year(conn, row.day)
-        if row.state == "proposed":
-            state = "confirming" if needs_second(row, rules) else "confirmed"
-            db.set_event(conn, event_id, state=state, first_by=person.username, first_at=utc_iso(now), first_note=note)
-        elif row.state == "confirming":
-            if row.first_by == person.username:
-                heavy = f"扣 {rules.four_eyes_points} 分及以上的事件须由两位管理员分别确认"
-                raise SameConfirmer(f"{heavy}，您已确认过此事件，请由另一位管理员确认")
-            state = "confirmed"
-            db.set_event(
-                conn, event_id, state=state, second_by=person.username, second_at=utc_iso(now), second_note=note
-            )
-        else:
-            raise StateRefused(f"此事件{STATE_LABELS.get(row.state, row.state)}，不能再确认")
-        db.audit(conn, now, person.username, "assessment.confirm", f"event:{event_id}", {"state": state, "note": note})
+        withdrawn = _unfounded(conn, row, now)
+        if withdrawn is None:
+            state = _confirmed_state(conn, row, person, note, rules, now)
+            detail = {"state": state, "note": note}
+            db.audit(conn, now, person.username, "assessment.confirm", f"event:{event_id}", detail)
+    if withdrawn is not None:
+        raise StateRefused(f"{withdrawn}，不能确认")
     return state
+
+
+def _confirmed_state(conn, row, person: Person, note: str, rules: AssessmentRules, now: datetime) -> str:
+    at = utc_iso(now)
+    if row.state == "proposed":
+        state = "confirming" if needs_second(row, rules) else "confirmed"
+        db.set_event(conn, row.id, state=state, first_by=person.username, first_at=at, first_note=note)
+        return state
+    if row.state == "confirming":
+        if row.first_by == person.username:
+            heavy = f"扣 {rules.four_eyes_points} 分及以上的事件须由两位管理员分别确认"
+            raise SameConfirmer(f"{heavy}，您已确认过此事件，请由另一位管理员确认")
+        db.set_event(conn, row.id, state="confirmed", second_by=person.username, second_at=at, second_note=note)
+        return "confirmed"
+    raise StateRefused(f"此事件{STATE_LABELS.get(row.state, row.state)}，不能再确认")
+
+
+GONE_CASE_STATES = ("upheld", "withdrawn")  # the rating no longer counts: an appeal upheld, or superseded
+
+
+def _unfounded(conn, row, now: datetime) -> str | None:
+    """A proposal from a 差评 whose appeal has been upheld since is withdrawn, never confirmed (even before the next
+    ``propose`` run notices)."""
+    if row.source not in ("bad_rating_attitude", "red_card") or row.state not in db.OPEN_STATES:
+        return None
+    case_id = json.loads(row.detail or "{}").get("case_id")
+    if case_id is None or db.bad_case_state(conn, case_id) not in GONE_CASE_STATES:
+        return None
+    note = "差评已申诉成立（或评价已被取代），建议撤回"
+    db.set_event(conn, row.id, state="withdrawn", closed_by="system", closed_at=utc_iso(now), closed_note=note)
+    db.audit(conn, now, "system", "assessment.withdraw", f"event:{row.id}", {"note": note})
+    return note
 
 
 def dismiss(store: Store, event_id: int, person: Person, note: str, now: datetime) -> None:

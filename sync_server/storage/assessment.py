@@ -277,3 +277,10 @@ def bad_cases_with_reasons(conn: Connection, first: str, last: str) -> list:
         .order_by(bad_cases.c.id)
     )
     return conn.execute(q).all()
+
+
+def bad_case_state(conn: Connection, case_id: int) -> str | None:
+    """The state of one handling record (None when there is none)."""
+    from sync_server.storage.schema import bad_cases
+
+    return conn.execute(select(bad_cases.c.state).where(bad_cases.c.id == case_id)).scalar()

@@ -133,3 +133,20 @@ def test_manual_event_keeps_its_evidence_and_reviewers_cannot_enter_events(sqlit
     assert [(f.filename, f.content_type, f.size) for f in files] == [("感谢信.png", "image/png", len(PNG))]
     with pytest.raises(StateRefused):
         add_manual(sqlite_store, thanks, Person("sc_reviewer", "reviewer"), rules, hall, 2026, china(2026, 3, 10, 9))
+
+
+def test_an_upheld_appeal_stops_confirmation_even_before_the_next_sweep(store, terminals):
+    rid = terminals["A01"].rate(1, china(2026, 3, 2, 10), clerk="1001")
+    case = case_of(store, rid)
+    take_step(store, case, Step.VERIFY_TRUE, actor("sc_reviewer"), china(2026, 3, 3, 9),
+              StepForm(text="属实", fix_kind="simple"))  # fmt: skip
+    refresh(store, date(2026, 3, 1), date(2026, 3, 31), china(2026, 3, 4, 9))
+    (event,) = all_events(store)
+    take_step(store, case, Step.APPEAL, actor("sc_reviewer"), china(2026, 3, 4, 10),
+              StepForm(text="群众误操作", category="mistake"))  # fmt: skip
+    take_step(store, case, Step.UPHOLD, actor("admin"), china(2026, 3, 4, 12), StepForm(text="核实为误操作"))
+    rules, _hall = rules_and_hall(store)
+    with pytest.raises(StateRefused, match="申诉成立"):
+        confirm(store, event.id, ADMIN, "属实", rules, china(2026, 3, 4, 13))
+    (event,) = all_events(store)
+    assert (event.state, event.first_by) == ("withdrawn", None)
