@@ -124,3 +124,45 @@ def test_the_assessment_sheets_open_in_openpyxl(client_for, sqlite_store):
     csv = admin.get("/console/assessment/sheet.csv?year=2026").text
     assert csv.startswith("\ufeff") and "1004" in csv
     assert admin.get("/console/assessment/sheet.pdf?year=2026").status_code == 400
+
+
+def test_close_the_year_then_a_review_through_the_pages(sqlite_store):
+    from sync_server.assessment.events import Person
+    from sync_server.assessment.scores import panel_add
+
+    clock = {"now": china(2026, 12, 20, 10)}
+    clients = []
+
+    def make(username: str) -> TestClient:
+        c = TestClient(create_app(sqlite_store, clock=lambda: clock["now"]), raise_server_exceptions=False)
+        assert sign_in(c, username).status_code == 303
+        clients.append(c)
+        return c
+
+    admin, admin2, supervisor = make("admin"), make("admin2"), make("supervisor")
+    form = {"clerk_no": "1002", "kind": "shirking", "points": "", "day": "2026-12-01", "summary": "推诿群众"}
+    assert post(admin, "/console/assessment/events", form).status_code == 303
+    (e,) = events(sqlite_store)
+    post(admin, f"/console/assessment/events/{e.id}/confirm", {"note": "属实"})
+    post(admin2, f"/console/assessment/events/{e.id}/confirm", {"note": "属实"})
+    early = post(admin, "/console/assessment/close", {})
+    assert early.status_code == 409 and "尚未结束" in early.text
+
+    clock["now"] = china(2027, 1, 5, 10)
+    admin, supervisor = make("admin"), make("supervisor")  # the sessions of December have expired
+    assert post(admin, "/console/assessment/close", {}).status_code == 303
+    page = admin.get("/console/assessment?year=2026").text
+    assert "年度考核已于" in page and "校验一致" in page
+    data = {"clerk_no": "1002", "event_id": str(e.id), "statement": "当事人咨询的事项不属本窗口"}
+    assert post(admin, "/console/assessment/objections", data).status_code == 303
+    with sqlite_store.read() as conn:
+        (objection,) = db.objections(conn, 2026)
+    decide = {"outcome": "upheld", "reason": "经查属实，已引导至正确窗口，不属推诿"}
+    refused = post(supervisor, f"/console/assessment/objections/{objection.id}", decide)
+    assert refused.status_code == 403 and "不在考核领导小组" in refused.text
+    panel_add(sqlite_store, "supervisor", Person("admin", "admin"), clock["now"])
+    assert post(supervisor, f"/console/assessment/objections/{objection.id}", decide).status_code == 303
+    clerk_page = admin.get("/console/assessment/clerks/1002?year=2026").text
+    assert "<b>100</b>" in clerk_page and "更正 +10 分" in clerk_page and "复核成立" in clerk_page
+    for c in clients:
+        c.close()
