@@ -108,6 +108,15 @@ def conditions(f: RatingFilter, scope: Scope, names: Names) -> list:
 excluded_flag = ratings_list.excluded_flag
 
 
+def rating_total(conn: Connection, f: RatingFilter, scope: Scope, names: Names) -> int:
+    """The number of ratings of the filter within the scope: every page together."""
+    department_windows = None
+    if f.department:
+        department_windows = [w for w, d in names.window_department.items() if d == f.department]
+    days = (f.period.first.isoformat(), f.period.last.isoformat())
+    return ratings_list.total(conn, f, days, conditions(f, scope, names), scope, department_windows)
+
+
 def list_ratings(
     conn: Connection, f: RatingFilter, scope: Scope, names: Names, after: tuple[str, str] | None, limit: int
 ) -> tuple[list, tuple[str, str] | None]:
@@ -149,20 +158,36 @@ def router() -> APIRouter:
         names = names_of(request)
         f = parse_filter(request, viewer.scope)
         after = parse_cursor(request.query_params.get("after"))
-        with request.app.state.store.read() as conn:
-            rows, cursor = list_ratings(conn, f, viewer.scope, names, after, console_settings(request.app).page_size)
-        base = f.query()
-        items = [(row, status_of(row), json.loads(row.reasons or "[]")) for row in rows]
+        show = request.query_params.get("show") or ""
+        if show not in ("", "unrated"):
+            raise BadInput("查看内容只能是评价记录或未评价办件", field="show")
+        size = console_settings(request.app).page_size
+        if show == "unrated":
+            from sync_server.console.unrated_view import unrated_context
+
+            context = unrated_context(request, f, viewer.scope, names, after, size)
+        else:
+            with request.app.state.store.read() as conn:
+                rows, cursor = list_ratings(conn, f, viewer.scope, names, after, size)
+                total = rating_total(conn, f, viewer.scope, names)
+            base = f.query()
+            context = dict(
+                items=[(row, status_of(row), json.loads(row.reasons or "[]")) for row in rows],
+                total=total,
+                next_url="/console/ratings?" + urlencode({**base, "after": f"{cursor[0]}|{cursor[1]}"})
+                if cursor
+                else None,
+                first_url="/console/ratings?" + urlencode(base) if after else None,
+            )
         return page(
             request,
             "ratings.html",
             viewer,
             names=names,
             f=f,
-            items=items,
-            next_url="/console/ratings?" + urlencode({**base, "after": f"{cursor[0]}|{cursor[1]}"}) if cursor else None,
-            first_url="/console/ratings?" + urlencode(base) if after else None,
-            export_query=urlencode(base),
+            show=show,
+            **context,
+            export_query=urlencode(f.query()),
             level_filters=LEVEL_FILTERS,
             flag_labels=FLAG_LABELS,
             channels=CHANNELS,

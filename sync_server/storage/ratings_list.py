@@ -1,5 +1,6 @@
 """Reads of the ratings list and of one rating's detail. The list is a keyset page over the time index (never
-OFFSET, never a COUNT over the whole table), newest first, within the viewer's scope.
+OFFSET, never a COUNT over the whole table), newest first, within the viewer's scope; the filter's total comes
+from the daily rollup.
 
 ``scope`` is any object with ``window_condition(column)`` (the console's ``Scope``); a filter is any object with
 ``window``, ``clerk``, ``matter``, ``level``, ``channel`` and ``flag`` (the console's ``RatingFilter``).
@@ -18,6 +19,7 @@ from sync_server.storage.schema import (
     config_versions,
     integrity_flags,
     rating_exclusions,
+    rating_rollup,
     ratings,
     records,
 )
@@ -132,3 +134,32 @@ def reason_label(conn: Connection, version: str, code: int) -> str | None:
                 if reason.get("code") == int(code):
                     return reason["label"]
     return None
+
+
+def total(conn: Connection, f, days: tuple[str, str], where: list, scope, department_windows) -> int:
+    """How many ratings the filter holds (every page together) without counting rows of the records table: the daily
+    rollup (day × department × window × clerk × matter × channel × level × status → n) has every settled rating the
+    list shows. Only the 完整性标记 filter, which the rollup does not know, counts its records (``where``: this
+    module's ``conditions``), through the partial index of flagged records. ``days``: China dates, inclusive."""
+    if f.flag:
+        joined = records.join(ratings, ratings.c.record_id == records.c.id)
+        return conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
+    r = rating_rollup.c
+    rollup_where = [r.day >= days[0], r.day <= days[1]]
+    in_scope = scope.window_condition(r.window)
+    if in_scope is not None:
+        rollup_where.append(in_scope)
+    if department_windows is not None:
+        rollup_where.append(r.window.in_(sorted(department_windows) or [""]))
+    for value, column in ((f.window, r.window), (f.clerk, r.clerk_no), (f.matter, r.matter_code)):
+        if value:
+            rollup_where.append(column == value)
+    if f.level == "good":
+        rollup_where.append(r.level >= 3)
+    elif f.level == "bad":
+        rollup_where.append(r.level <= 2)
+    elif f.level:
+        rollup_where.append(r.level == int(f.level))
+    if f.channel is not None:
+        rollup_where.append(r.channel == f.channel)
+    return int(conn.execute(select(func.coalesce(func.sum(r.n), 0)).where(*rollup_where)).scalar_one())

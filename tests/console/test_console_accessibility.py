@@ -116,6 +116,9 @@ def test_sign_in_page_passes_axe(live, desk):
         ("case", "/console/cases/{case_id}"),
         ("case-list", "/console/cases"),
         ("error-404", "/console/cases/99999999999999999999"),
+        ("unrated", "/console/ratings?from=2026-11-01&to=2026-11-30&show=unrated"),
+        ("audit", "/console/audit"),
+        ("users", "/console/users"),
     ],
 )
 def test_console_pages_pass_axe(live, desk, name, path):
@@ -166,3 +169,40 @@ def test_phone_rating_page_works_at_text_size_200_percent(live, phone):
     phone.wait_for_selector("text=感谢您的评价")
     found = axe_violations(phone, "phone-thanks-text-200")
     assert not found, summary(found)
+
+
+@pytest.mark.slow
+def test_public_board_passes_axe(live, browser):
+    base, _case, _device = live
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN", bypass_csp=True)
+    board = context.new_page()
+    board.goto(f"{base}/board")
+    found = axe_violations(board, "board")
+    context.close()
+    assert not found, summary(found)
+
+
+LINES_OF = """cells => cells.map(td => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+    return [td.textContent.trim(), lines.size];
+})"""
+
+
+@pytest.mark.slow
+def test_ratings_list_at_1366_keeps_level_time_and_clerk_on_one_line(live, desk):
+    base, _case, _device = live
+    sign_in(desk, base)
+    desk.goto(f"{base}/console/ratings?from=2026-11-01&to=2026-11-30")
+    assert desk.evaluate("document.documentElement.scrollWidth") <= 1366
+    cells = desk.eval_on_selector_all("#ratings tbody td.nowrap", LINES_OF)
+    assert len(cells) >= 5 * 15 and any(text == "非常不满意" for text, _ in cells)
+    assert any("（1001）" in text for text, _ in cells)
+    nav = desk.eval_on_selector_all("header nav a", LINES_OF)
+    wrapped = [text for text, lines in cells + nav if lines != 1]
+    assert wrapped == []
+    desk.screenshot(path=str(SHOTS / "console-ratings-1366.png"), full_page=True)
+    desk.goto(f"{base}/console/ratings?from=2026-11-01&to=2026-11-30&show=unrated")
+    assert desk.locator("#total").inner_text() == "2"
+    desk.screenshot(path=str(SHOTS / "console-unrated-1366.png"), full_page=True)
