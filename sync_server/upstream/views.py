@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from sync_server.console.auth import AdminUser, OverseerUser, client_address, write_audit
+from sync_server.console.errorpages import RowId
 from sync_server.console.errors import BadInput
 from sync_server.console.labels import china_today
 from sync_server.storage import upstream as storage
@@ -57,7 +58,7 @@ def router() -> APIRouter:
         )
 
     @r.post("/upstream/{item_id}/resend")
-    def upstream_resend(request: Request, item_id: int, viewer: AdminUser):
+    def upstream_resend(request: Request, item_id: RowId, viewer: AdminUser):
         store, now = request.app.state.store, request.app.state.clock()
         with store.read() as conn:
             item = storage.item(conn, item_id)
