@@ -1,6 +1,6 @@
 """Rates cases through the real flow and outbox until killed: the other half of test_durability.py.
 
-Usage: ``python tests/durability_worker.py <outbox.db> [reading_s]``. At start it records the outcome of a prompt
+Usage: ``python tests/durability_worker.py <outbox.db> <seed> [reading_s]``. At start it records the outcome of a prompt
 the previous kill left on screen (未评价，已中断), as the kiosk app does. Prints ``ready`` once signed in, then
 one rating id per line, flushed, the moment each Submit returns on the thanks screen (when the
 citizen would see "谢谢"). The clock is synthetic so that prompts are never "too soon". ``reading_s`` is how
@@ -53,7 +53,7 @@ class RecordingOutbox:
         return getattr(self.outbox, name)
 
 
-def main(db_path: str, reading_s: str = "0") -> None:
+def main(db_path: str, seed: str, reading_s: str = "0") -> None:
     config = load_hall_config(ROOT / "config")
     outbox = Outbox(db_path, device_id="dev-durability")
     last = outbox.last_prompt_at()
@@ -63,7 +63,7 @@ def main(db_path: str, reading_s: str = "0") -> None:
     flow.recover_interrupted()
     flow.handle(SignIn("1001", "1111"))
     print("ready", flush=True)
-    rng = random.Random()
+    rng = random.Random(int(seed))
     for n in range(10**9):
         clock.now += timedelta(seconds=config.rules.min_prompt_interval_s + 1)
         flow.handle(Trigger(f"D{os.getpid()}-{n}", source="barcode"))

@@ -17,51 +17,60 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from testkit import random_seed
+
 from kiosk.outbox import Outbox
 
 WORKER = Path(__file__).resolve().parent / "durability_worker.py"
-ROUNDS = 30
-TIME_BUDGET_S = 45
+ROUNDS = 24
 RATING_ID = re.compile(r"^[0-9a-f]{32}\n$")
 
 
-def run_and_kill(db: Path, rng: random.Random, reading_s: float = 0.0) -> list[str]:
-    """Start the worker, kill it at a random moment, return the rating ids it reported."""
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(db), str(reading_s)], stdout=subprocess.PIPE, text=True)
+def run_and_kill(db: Path, rng: random.Random, reading_s: float = 0.0) -> tuple[list[str], int]:
+    """Start the worker, kill it at a random moment, return the rating ids it reported and how many it had to
+    report before the kill. The moment is a number of ratings plus a short pause, so a busy machine only
+    makes a round longer."""
+    seed = rng.randrange(2**32)
+    command = [sys.executable, str(WORKER), str(db), str(seed), str(reading_s)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
-    ready = threading.Event()
+    ready, enough = threading.Event(), threading.Event()
+    wanted = 0 if rng.random() < 0.25 else rng.randint(1, 8)
 
     def read() -> None:
         for line in proc.stdout:
             if line == "ready\n":
                 ready.set()
             lines.append(line)
+            if RATING_ID.match(line) and sum(1 for x in lines if RATING_ID.match(x)) >= wanted:
+                enough.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    if rng.random() < 0.25:  # sometimes while it is still starting, opening or migrating the file
+    if wanted == 0:  # sometimes while it is still starting, opening or migrating the file
         time.sleep(rng.uniform(0.0, 0.4))
     else:
-        assert ready.wait(timeout=20), "worker did not start"
-        time.sleep(rng.uniform(0.02, 0.2))
+        assert ready.wait(timeout=120), "worker did not start"
+        assert enough.wait(timeout=120), f"worker did not rate {wanted} cases"
+        time.sleep(rng.uniform(0.0, 0.05))
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    reader.join(timeout=10)
+    proc.wait(timeout=30)
+    reader.join(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the worker must not stop on its own"
-    return [line.strip() for line in lines if RATING_ID.match(line)]
+    return [line.strip() for line in lines if RATING_ID.match(line)], wanted
 
 
 def test_ratings_survive_sigkill(tmp_path):
+    seed = random_seed()
+    rng = random.Random(seed)
     db = tmp_path / "outbox.db"
-    rng = random.Random()
     thanked: list[str] = []
-    started = time.monotonic()
-    rounds = 0
-    while rounds < ROUNDS and time.monotonic() - started < TIME_BUDGET_S:
-        thanked += run_and_kill(db, rng)
-        rounds += 1
-    assert rounds >= 10, f"only {rounds} rounds in {TIME_BUDGET_S} s"
-    assert len(thanked) >= 50, "the worker should have rated many cases"
+    wanted = 0
+    for _ in range(ROUNDS):
+        reported, at_least = run_and_kill(db, rng)
+        thanked += reported
+        wanted += at_least
+    assert len(thanked) >= wanted > 0, f"seed {seed}: every rating reported before a kill is counted"
 
     outbox = Outbox(db, device_id="dev-durability")
     try:
@@ -83,10 +92,7 @@ def test_every_prompt_cut_off_by_sigkill_gets_an_outcome_at_the_next_start(tmp_p
     from testkit import FakeClock, example_flow
 
     db = tmp_path / "outbox.db"
-    rng = random.Random()
-    seed = rng.randrange(1 << 30)
-    print("seed", seed)
-    rng = random.Random(seed)
+    rng = random.Random(random_seed())
     for _ in range(12):
         run_and_kill(db, rng, reading_s=0.02)
     outbox = Outbox(db, device_id="dev-durability")

@@ -45,6 +45,14 @@ class FakeClock:
         self.now = moment
 
 
+def random_seed() -> int:
+    """The seed of a random test: ``HCP_TEST_SEED`` when set, else a fresh one. Printed, so pytest shows it with a
+    failure and ``HCP_TEST_SEED=<seed>`` repeats the run."""
+    seed = int(os.environ.get("HCP_TEST_SEED") or secrets.randbits(32))
+    print(f"random seed {seed} (HCP_TEST_SEED={seed} repeats this run)")
+    return seed
+
+
 def china(y: int, m: int, d: int, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:
     """A moment given in China time (UTC+8)."""
     return datetime(y, m, d, hour, minute, second, tzinfo=UTC) - timedelta(hours=8)

@@ -85,11 +85,18 @@ class MaintenanceScreen(KioskScreen):
             self._fill()
 
     def _fill(self) -> None:
-        grid = self.ids.facts
-        grid.clear_widgets()
-        for label, value in maintenance_facts(self.app):
-            grid.add_widget(Factory.FactName(text=label))
-            grid.add_widget(Factory.FactValue(text=str(value)))
+        """Show the facts; a refresh changes the texts in place, so the layout does not move under the reader."""
+        grid, facts = self.ids.facts, maintenance_facts(self.app)
+        cells = list(reversed(grid.children))  # Kivy keeps children last-added first
+        if len(cells) != 2 * len(facts):
+            grid.clear_widgets()
+            cells = []
+            for _ in facts:
+                cells += [Factory.FactName(), Factory.FactValue()]
+            for cell in cells:
+                grid.add_widget(cell)
+        for (label, value), name, shown in zip(facts, cells[::2], cells[1::2], strict=True):
+            name.text, shown.text = label, str(value)
 
     def back(self) -> None:
         self.send(Back())

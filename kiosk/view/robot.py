@@ -21,12 +21,13 @@ from kivy.clock import Clock
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
 
+from kiosk.flow import Tick
 from kiosk.view.widgets import HoldArea
 
 # kivy.core.window opens the window on import: only after kiosk.app.configure_kivy has run.
 Window = None
 
-WAIT_LIMIT_S = 20.0
+WAIT_LIMIT_S = 120.0  # a stuck script, not a slow machine: waits are for conditions, never for time
 
 
 class MovableClock:
@@ -63,7 +64,16 @@ class Robot:
         self.flip_listeners: list[Callable[[], None]] = []
         self.summary: dict = {"size": list(Window.size), "screens": [], "error": None}
         self._shot: str | None = None
+        self.ticks = 0
         Window.bind(on_flip=self._on_flip)
+        handle = app.flow.handle
+
+        def counting(event):
+            if isinstance(event, Tick):
+                self.ticks += 1
+            return handle(event)
+
+        app.flow.handle = counting  # the app's 0.25 s tick reaches the flow as Tick events: count them
 
     # ------------------------------------------------------------ running a script
 
@@ -112,9 +122,32 @@ class Robot:
         return Wait(what, ready)
 
     def tick(self) -> Wait:
-        """Let the app's 0.25 s tick run once (timeouts and press-and-hold are checked there)."""
-        start = time.monotonic()
-        return Wait("a tick", lambda: time.monotonic() - start > 0.3)
+        """Let the app's 0.25 s tick run once more (timeouts and press-and-hold are checked there)."""
+        target = self.ticks + 1
+        return Wait("a tick", lambda: self.ticks >= target)
+
+    def settled(self, frames: int = 2) -> Wait:
+        """Wait until the layout has settled: every visible widget kept its place, size and text size over
+        ``frames`` drawn frames in a row (Kivy lays out over several frames after a change)."""
+        seen = {"flips": self.flips, "shape": None, "same": 0}
+
+        def ready() -> bool:
+            Window.canvas.ask_update()
+            if self.flips == seen["flips"]:
+                return False
+            shape = self._layout()
+            seen["same"] = seen["same"] + 1 if shape == seen["shape"] else 0
+            seen["flips"], seen["shape"] = self.flips, shape
+            return seen["same"] >= frames
+
+        return Wait("layout settled", ready)
+
+    def _layout(self) -> list:
+        shape = []
+        for w in self.visible_widgets():
+            texture = tuple(w.texture_size) if isinstance(w, Label) else ()
+            shape.append((id(w), _window_rect(w), texture, getattr(w, "text", None)))
+        return shape
 
     def _on_flip(self, *_args) -> None:
         self.flips += 1
@@ -129,19 +162,12 @@ class Robot:
     # ------------------------------------------------------------ looking
 
     def shoot(self, name: str) -> Script:
-        """Settle, photograph the current screen and record what a person would check on it."""
-        yield self.frames(3)
+        """Wait for the layout to settle, record what a person would check on the screen, photograph it."""
+        yield self.settled()
+        entry = {"name": name, "screen": self.app.manager.current, "shot": f"{name}.png", "font_scale": self.app.fs}
+        self.summary["screens"].append({**entry, **self.audit()})
         self._shot = name
         yield Wait(f"screenshot {name}", lambda: self._shot is None)
-        self.summary["screens"].append(
-            {
-                "name": name,
-                "screen": self.app.manager.current,
-                "shot": f"{name}.png",
-                "font_scale": self.app.fs,
-                **self.audit(),
-            }
-        )
 
     def visible_widgets(self):
         for widget in self.app.manager.current_screen.walk(restrict=True):

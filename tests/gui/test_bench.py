@@ -22,9 +22,9 @@ def test_the_benchmark_prints_one_line_per_figure(xvfb, monkeypatch, capsys):
         assert re.fullmatch(r"kiosk\.[a-z_.0-9]+", name) and unit in {"s", "ms", "count"}
         figures[name] = float(value)
     assert figures["kiosk.rounds"] == 3
-    assert 0 < figures["kiosk.start_to_idle_s"] < 30
-    assert 0 < figures["kiosk.trigger_to_prompt_ms.p95"] < 5000
-    assert 0 < figures["kiosk.tap_to_commit_ms.p99"] < 5000
+    # how fast is the benchmark's answer; the test only checks that each figure was measured
+    assert figures["kiosk.start_to_idle_s"] > 0
+    assert figures["kiosk.trigger_to_prompt_ms.p95"] > 0 and figures["kiosk.tap_to_commit_ms.p99"] > 0
 
 
 @pytest.mark.parametrize(

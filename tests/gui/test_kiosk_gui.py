@@ -90,6 +90,12 @@ def test_no_text_is_cut_off_and_nothing_leaves_the_window(day):
         assert shot["outside"] == [], shot["name"]
 
 
+def test_the_maintenance_screen_warns_of_a_clock_far_off(day):
+    texts = day.screen("maintenance")["texts"]
+    assert "设备编号" in texts and "时钟偏差" in texts
+    assert any("【警告】本机时钟快了 1234 秒" in t for t in texts), texts
+
+
 def test_every_touch_target_is_at_least_15_mm(day):
     for shot in day.summary["screens"]:
         assert shot["too_small"] == [], shot["name"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -61,7 +60,7 @@ def test_logs_rotate_within_their_budget(tmp_path):
     assert "第 2999 行" in (tmp_path / "logs" / "kiosk.log").read_text(encoding="utf-8")
 
 
-def test_a_year_of_records_keeps_the_outbox_queries_on_indexes_and_fast(tmp_path):
+def test_a_year_of_records_keeps_the_outbox_queries_on_indexes(tmp_path):
     box = Outbox(tmp_path / "outbox.db", "dev-year")
     box.db.execute("PRAGMA synchronous=OFF")  # only to write the year quickly
     now = datetime(2026, 11, 27, 9, tzinfo=UTC)
@@ -74,20 +73,10 @@ def test_a_year_of_records_keeps_the_outbox_queries_on_indexes_and_fast(tmp_path
     for name, sql in plans.items():
         plan = " ".join(row[3] for row in box.db.execute("EXPLAIN QUERY PLAN " + sql, ["Y1"] if "?" in sql else []))
         assert "USING" in plan and "INDEX" in plan, f"{name}: {plan}"
-    timings = {}
-    for name, call in {
-        "pending": lambda: box.pending(100),
-        "depth": box.depth,
-        "case_status": lambda: box.case_status("Y123"),
-        "last_prompt_at": box.last_prompt_at,
-    }.items():
-        started = time.perf_counter()
-        for _ in range(20):
-            call()
-        timings[name] = (time.perf_counter() - started) / 20 * 1000
     assert len(box.pending(100)) == 10 and box.depth() == 10
+    assert box.case_status("Y123") == "rated" and box.last_prompt_at() is not None
     box.close()
-    assert max(timings.values()) < 5, timings  # milliseconds, while the UI thread may be waiting for the lock
+    # How fast these answer on a year of records is a figure of `hcp bench kiosk` (kiosk.outbox_year_query_ms.max).
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 """A short soak of the real kiosk under Xvfb (``kiosk.soak``, the engine of ``hcp bench kiosk-soak``): every
-cycle's rating is stored, no widget is left behind, memory stops growing after the warm-up and frames do not
-get slower. The full 10,000-cycle run is the benchmark; this one is small enough for CI."""
+cycle's rating is stored, no widget is left behind, memory stops growing after the warm-up and frame times are
+recorded (whether they get slower is the benchmark's figure: a busy machine would fail such a test). The full
+10,000-cycle run is the benchmark; this one is small enough for CI."""
 
 from __future__ import annotations
 
 import pytest
 
-from kiosk.soak import figures, percentile, run_child, windows
+from kiosk.soak import figures, run_child, windows
 
 CYCLES = 160
 # The allocator takes memory in steps of a few MB (one CI run grew 2.2 MB in 80 cycles with no leak), so a short run
@@ -30,7 +31,7 @@ def test_a_short_soak_stores_every_rating_and_does_not_grow(xvfb, tmp_path):
     assert result["widgets"]["end"] <= result["widgets"]["after_warmup"]  # nothing re-created and kept per prompt
     frame = result["frame_ms"]
     assert frame["start"] and frame["end"]
-    assert percentile(frame["end"], 50) < 3 * percentile(frame["start"], 50) + 50  # no creeping slowdown
+    # whether frames get slower is a timing, for `hcp bench kiosk-soak` (kiosk.soak_frame_ms.p99.start/.end)
     assert result["wal_bytes"] == 0  # checkpointed at the end
     names = [name for name, _value, _unit in figures(result)]
     assert {"kiosk.soak_rss_growth_mb", "kiosk.soak_frame_ms.p99.start", "kiosk.soak_frame_ms.p99.end"} <= set(names)

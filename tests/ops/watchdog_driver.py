@@ -1,46 +1,56 @@
-"""Runs the real kiosk under a display, lets its UI loop run, then blocks the UI thread for a while (a frozen UI),
-lets it run again and stops; writes when the block began and ended (``time.time()``) to OUT.
+"""Runs the real kiosk under a display, lets its UI loop send a few watchdog pings, then blocks the UI thread for
+a while (a frozen UI), lets it send a few more and stops. It marks the block's start and end on the same notify
+socket the kiosk writes to, from the same UI thread, so the listener sees every message in the order it was sent.
 
-    python tests/ops/watchdog_driver.py SETTINGS OUT RUN_S BLOCK_S
+    python tests/ops/watchdog_driver.py PINGS_BEFORE BLOCK_S PINGS_AFTER SETTINGS
 
-The watchdog tests start it with NOTIFY_SOCKET and WATCHDOG_USEC set and listen on that socket.
+The watchdog tests start it with NOTIFY_SOCKET and WATCHDOG_USEC set and listen on that socket. Phases follow
+the number of pings sent, not the time that passed, so a busy machine only makes the run longer.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 import time
-from pathlib import Path
+
+BLOCK_BEGAN, BLOCK_ENDED = "X-TEST=block-began", "X-TEST=block-ended"
 
 
-def main(settings: str, out: str, run_s: float, block_s: float) -> int:
+def main(pings_before: int, block_s: float, pings_after: int, settings: str) -> int:
     from kivy.clock import Clock
 
     from kiosk.app import run
+    from kiosk.watchdog import Notifier, Watchdog
 
-    marks: dict[str, float] = {}
+    sent = {"pings": 0}
+    real_ping = Watchdog.ping
+
+    def ping(self, *args):  # named ping: Kivy's Clock looks a bound method up again by its name
+        sent["pings"] += 1
+        return real_ping(self, *args)
+
+    Watchdog.ping = ping
+    marker = Notifier(os.environ["NOTIFY_SOCKET"])
 
     def script(app):
-        # Kivy's Clock measures from its last tick, which is stale after a long start or a block:
-        # poll the real time instead of scheduling by timeout.
+        phase = {"blocked_at": None}
+
         def step(_dt):
-            now = time.time()
-            if "block_began" not in marks and now - marks["started"] >= run_s:
-                marks["block_began"] = time.time()
+            if phase["blocked_at"] is None and sent["pings"] >= pings_before:
+                marker.send(BLOCK_BEGAN)
                 time.sleep(block_s)  # the UI thread is stuck: no frame, no Clock callback runs
-                marks["block_ended"] = time.time()
-            elif "block_ended" in marks and now - marks["block_ended"] >= run_s:
-                Path(out).write_text(json.dumps(marks))
+                marker.send(BLOCK_ENDED)
+                phase["blocked_at"] = sent["pings"]
+            elif phase["blocked_at"] is not None and sent["pings"] >= phase["blocked_at"] + pings_after:
                 app.stop()
                 return False
             return True
 
-        marks["started"] = time.time()
-        Clock.schedule_interval(step, 0.05)
+        Clock.schedule_interval(step, 0)
 
     return run(settings, script=script)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+    sys.exit(main(int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]))

@@ -90,7 +90,7 @@ def test_long_poll_waits_then_returns_empty(client, kiosk, configured):
 
     started = time.monotonic()
     answer = kiosk.get("/api/v1/triggers?wait=1")
-    assert answer.json()["triggers"] == [] and 0.9 <= time.monotonic() - started < 5
+    assert answer.json()["triggers"] == [] and time.monotonic() - started >= 0.9  # held for the second asked
 
 
 def test_triggers_go_only_to_their_window_and_bad_targets_are_refused(client, kiosk, configured, store, server_clock):

@@ -35,4 +35,3 @@ def test_bench_sync_prints_every_figure():
     assert {name: unit for name, (_, unit) in figures.items()} == EXPECTED
     assert all(value > 0 for value, _ in figures.values())
     assert figures["server.ingest_vs_sqlite_ceiling"][0] < 1.5  # HTTP + checks cannot beat a bare insert by much
-    assert figures["sync.drain_10k_s"][0] < 120

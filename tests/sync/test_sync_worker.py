@@ -245,7 +245,7 @@ def test_start_sync_wakes_early_when_a_record_is_committed(tmp_path, outbox, ide
 
         outbox.append("sign_in", datetime.now(UTC), window="A01", clerk_no="1001")
         handle.wake()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # an upper limit only: the idle wait it must cut short is 60 s
         while outbox.depth() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert outbox.depth() == 0
@@ -286,16 +286,34 @@ def test_the_terminal_prefers_the_last_good_copy_and_falls_back_to_local_files(t
     assert hall_config_preferring_cache(settings).rules.prompt_timeout_s == 60
 
 
+class RecordingEvent:
+    """A threading.Event stand-in that answers at once and keeps the timeouts it was asked to wait."""
+
+    def __init__(self, flag: bool = False):
+        self.flag, self.waits = flag, []
+
+    def wait(self, timeout=None) -> bool:
+        self.waits.append(timeout)
+        return self.flag
+
+    def set(self) -> None:
+        self.flag = True
+
+    def clear(self) -> None:
+        self.flag = False
+
+
 def test_a_wake_does_not_cut_a_retry_after_short(worker):
-    worker.wake.set()
-    started = time.monotonic()
+    worker._stop, worker.wake = RecordingEvent(), RecordingEvent(flag=True)
     worker._wait(5.0)  # no Retry-After: a committed record wakes the worker at once
-    assert time.monotonic() - started < 1.0
+    assert (worker._stop.waits, worker.wake.waits, worker.wake.flag) == ([], [5.0], False)
+    worker._stop, worker.wake = RecordingEvent(), RecordingEvent(flag=True)
     worker.hold_s = 0.3
-    worker.wake.set()
-    started = time.monotonic()
-    worker._wait(0.3)
-    assert time.monotonic() - started >= 0.29
+    worker._wait(0.3)  # the server asked for 0.3 s: only stopping may cut that short, a wake may not
+    assert (worker._stop.waits, worker.wake.waits, worker.wake.flag) == ([0.3], [], True)
+    worker._stop, worker.wake = RecordingEvent(), RecordingEvent(flag=True)
+    worker._wait(2.0)  # held first, then the rest of the delay, which the wake ends
+    assert (worker._stop.waits, worker.wake.waits) == ([0.3], [pytest.approx(1.7)])
 
 
 class FullDiskOutbox:
@@ -323,7 +341,7 @@ def test_a_full_disk_does_not_stop_the_worker_and_nothing_is_marked(identity, ou
     worker = SyncWorker(client, FullDiskOutbox(outbox), data_dir=tmp_path, window="A01", clock=clock, policy=policy)
     worker.start()
     try:
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # an upper limit only: five failures need 0.1 s of backoff
         while worker.failures < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert worker.failures >= 5 and worker._thread.is_alive()
