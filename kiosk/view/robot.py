@@ -31,13 +31,16 @@ WAIT_LIMIT_S = 120.0  # a stuck script, not a slow machine: waits are for condit
 
 
 class MovableClock:
-    """Real UTC time plus an offset a script moves forward, so timeouts fire without waiting."""
+    """Real UTC time plus an offset a script moves forward, so timeouts fire without waiting. With ``frozen=True``
+    the time stands still between moves, so nothing counts down or times out while a busy machine draws slowly
+    (the GUI tests); the benchmarks let it run."""
 
-    def __init__(self):
+    def __init__(self, frozen: bool = False):
         self.offset = timedelta()
+        self.frozen_at = datetime.now(UTC) if frozen else None
 
     def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return (self.frozen_at or datetime.now(UTC)) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)

@@ -219,7 +219,7 @@ def main(settings: str, out_dir: str, scenario: str = "full_day") -> int:
     from kiosk.app import run
     from kiosk.view.robot import MovableClock
 
-    clock = MovableClock()
+    clock = MovableClock(frozen=True)  # the kiosk's time moves only when the script moves it
 
     def script(app):
         from kiosk.view.robot import Robot
