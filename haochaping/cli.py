@@ -1,11 +1,25 @@
-"""The ``hcp`` command line: one root, each package adds its own subcommands."""
+"""The ``hcp`` command line: one root, each installed part adds its own subcommands.
+
+Which parts are there depends on the extras installed (``[kiosk]``, ``[server]``, ``[all]`` for the benchmarks);
+a part that is missing still has its command, which says which extra to install. Every error the project raises
+on purpose is a ``HaochapingError``: it is printed as one readable line and the exit code is 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib import import_module
+from importlib.util import find_spec
 
 from haochaping.errors import HaochapingError
+
+# command, the modules it needs, the extra that brings them, the module that registers it
+PARTS = (
+    ("kiosk", ("kivy", "requests"), "kiosk", "kiosk.cli"),
+    ("server", ("fastapi", "sqlalchemy", "holidays"), "server", "sync_server.cli"),
+    ("bench", ("bench", "kivy", "fastapi", "httpx"), "all", "bench.cli"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,19 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("pin", help="要散列的 PIN（4–8 位数字）")
     pin.set_defaults(func=_pin_hash)
 
-    from kiosk.cli import register as register_kiosk
-
-    register_kiosk(sub)
-    try:
-        from sync_server.cli import register as register_server
-    except ImportError:  # a kiosk-only install has no server extras
-        register_server = None
-    if register_server:
-        register_server(sub)
-    from haochaping.bench import register as register_bench
-
-    register_bench(sub)
+    for command, needs, extra, registrar in PARTS:
+        missing = [module for module in needs if find_spec(module) is None]
+        if missing:
+            _register_missing(sub, command, extra, missing)
+        else:
+            import_module(registrar).register(sub)
     return parser
+
+
+def _register_missing(sub, command: str, extra: str, missing: list[str]) -> None:
+    """A command whose extra is not installed: it says so, with the pip command that installs it."""
+    hint = f"需要安装 haochaping[{extra}]（pip install 'haochaping[{extra}]'；缺少 {', '.join(missing)}）"
+    part = sub.add_parser(command, help=hint, add_help=False)
+    part.add_argument("rest", nargs=argparse.REMAINDER)
+    part.set_defaults(func=lambda _args: _missing(command, hint))
+
+
+def _missing(command: str, hint: str) -> int:
+    print(f"hcp {command}: {hint}", file=sys.stderr)
+    return 2
 
 
 def _pin_hash(args) -> int:
@@ -48,13 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     except HaochapingError as e:
         print(f"hcp: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # the kiosk's own errors and the like, as one readable line
-        from kiosk.errors import KioskError
-
-        if isinstance(e, KioskError):
-            print(f"hcp: {e}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.config import Config  # noqa: E402
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty  # noqa: E402
 
-from haochaping.config import HallConfig, load_hall_config  # noqa: E402
+from haochaping.config import HallConfig  # noqa: E402
 from haochaping.errors import ConfigError, HaochapingError  # noqa: E402
 from haochaping.qrtoken import make_token, rating_url  # noqa: E402
 from kiosk.errors import KioskError, OutboxError, TriggerRefused  # noqa: E402
@@ -43,10 +43,8 @@ ENTER_KEYS = (13, 271)  # Return, keypad Enter
 
 def hall_config_for(settings: KioskSettings) -> HallConfig:
     """The hall configuration to run with: the last good copy from the server if any, else ``config/``."""
-    try:
-        from kiosk.config_cache import hall_config_preferring_cache
-    except ImportError:
-        return load_hall_config(settings.config_dir, settings.rules_file)
+    from kiosk.config_cache import hall_config_preferring_cache
+
     return hall_config_preferring_cache(settings)
 
 
@@ -177,10 +175,8 @@ class KioskApp(App):
         return source == "keyboard"  # Escape and friends never close the kiosk
 
     def _start_triggers(self):
-        try:
-            from kiosk.triggers import TriggerServer
-        except ImportError:
-            return None
+        from kiosk.triggers import TriggerServer
+
         s = self.kiosk.settings
         server = TriggerServer(s.trigger_host, s.trigger_port, s.trigger_token, self.submit_trigger)
         try:
@@ -191,10 +187,8 @@ class KioskApp(App):
         return server
 
     def _start_sync(self):
-        try:
-            from kiosk.syncworker import start_sync
-        except ImportError:
-            return None
+        from kiosk.syncworker import start_sync
+
         k = self.kiosk
         return start_sync(k.settings, k.identity, k.outbox, self.submit_trigger, on_config=self.new_config)
 
@@ -208,10 +202,8 @@ class KioskApp(App):
         return start_upkeep(self)  # systemd watchdog from this loop, hourly WAL checkpoint
 
     def _start_wedge(self):
-        try:
-            from kiosk.triggers import BarcodeWedge
-        except ImportError:
-            return None
+        from kiosk.triggers import BarcodeWedge
+
         return BarcodeWedge(lambda: datetime.now(UTC))
 
     def _load_sound(self):
@@ -326,7 +318,7 @@ def run(settings_path: Path | str, clock: Callable[[], datetime] | None = None, 
     """``hcp kiosk``: start the terminal. Configuration problems: one line on stderr, exit 2, no window."""
     try:
         kiosk = assemble(settings_path, clock)
-    except (HaochapingError, KioskError) as e:
+    except HaochapingError as e:
         print(f"hcp kiosk: {e}", file=sys.__stderr__)  # Kivy's logger has taken over sys.stderr
         return 2
     from kiosk.logs import configure_logs

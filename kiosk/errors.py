@@ -1,21 +1,24 @@
-"""Errors the kiosk raises on purpose.
+"""Errors the kiosk raises on purpose (all are ``haochaping.errors.HaochapingError``).
 
-KioskError
- ├── OutboxError          the local database refused a write or read
- │    ├── OutboxFull        the disk is full: nothing was stored, nothing stored was lost
- │    └── RecordImmutable   something tried to edit or delete a stored record
- ├── TriggerRefused       a prompt cannot be shown now (reason in the message)
- ├── FontNotFound         no CJK font on the system and none configured
- └── SyncError            talking to the central server did not work
-      ├── ServerUnavailable  no usable answer (network, timeout, 5xx, 429, garbled): retry later
-      ├── ServerRefused      the server answered with a 4xx refusal (message from the server)
-      └── EnrolmentFailed    the one-time code could not be exchanged for a device identity
+HaochapingError
+ └── KioskError
+      ├── OutboxError          the local database refused a write or read
+      │    ├── OutboxFull        the disk is full: nothing was stored, nothing stored was lost
+      │    └── RecordImmutable   something tried to edit or delete a stored record
+      ├── TriggerRefused       a prompt cannot be shown now (reason in the message)
+      ├── FontNotFound         no CJK font on the system and none configured
+      └── SyncError            talking to the central server did not work
+           ├── ServerUnavailable  no usable answer (network, timeout, 5xx, 429, garbled): retry later
+           ├── ServerRefused      the server answered with a 4xx refusal (message from the server)
+           └── EnrolmentFailed    the one-time code could not be exchanged for a device identity
 """
 
 from __future__ import annotations
 
+from haochaping.errors import HaochapingError
 
-class KioskError(Exception):
+
+class KioskError(HaochapingError):
     """Base of the kiosk's own errors."""
 
 

@@ -60,7 +60,6 @@ def _load_server_conftest():
 
 _server = _load_server_conftest()
 server_process = _server.server_process
-free_port = _server.free_port
 
 
 def at(day: int, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:

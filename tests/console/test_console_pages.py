@@ -178,7 +178,7 @@ def _bench_dashboard(url: str) -> dict[str, list[str]]:
     """What the bench's administrator reads on the dashboard for the whole generated year: the KPIs (好评率 and
     the counts beside them), every figure of the tables by department, window, clerk and matter, and the 差评处理
     panel (its rates, card counts and the earliest cards)."""
-    from sync_server.console.bench import signed_in_client
+    from bench.console import signed_in_client
     from sync_server.db import Store
 
     store = Store.from_url(url)
@@ -246,7 +246,7 @@ def test_hcp_bench_console_prints_its_figures(tmp_path):
 def test_hcp_bench_console_on_postgresql_serves_the_same_dashboard_as_on_sqlite(tmp_path):
     from testkit import fresh_pg_database
 
-    from sync_server.console.bench import generate
+    from bench.console import generate
 
     sqlite_url = f"sqlite:///{tmp_path / 'bench.db'}"
     generate(sqlite_url, 2000)
@@ -278,8 +278,8 @@ def test_the_integrity_flag_filter_reads_the_flagged_records_alone(db_url):
     (migration 0008) on both databases, instead of walking every rating of the period (10 million: 1 s → 5 ms)."""
     from datetime import date
 
+    from bench.console import generate
     from sync_server.console.auth import Scope
-    from sync_server.console.bench import generate
     from sync_server.console.labels import Names
     from sync_server.console.period import Period
     from sync_server.console.ratings_view import RatingFilter, conditions, list_ratings

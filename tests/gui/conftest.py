@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 from testkit import ADMIN_PIN_HASH
 
-from kiosk.benchkit import virtual_display
+from bench.kit import free_port, virtual_display
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
@@ -22,12 +21,6 @@ def xvfb():
     """A private Xvfb display; yields the DISPLAY value."""
     with virtual_display("1280x800x24", first=90, reuse=False) as display:
         yield display
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_settings(tmp_path: Path, width: int, height: int, **extra) -> Path:

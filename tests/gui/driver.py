@@ -216,13 +216,13 @@ def hold(robot, clock, widget):
 
 
 def main(settings: str, out_dir: str, scenario: str = "full_day") -> int:
+    from bench.robot import MovableClock
     from kiosk.app import run
-    from kiosk.view.robot import MovableClock
 
     clock = MovableClock(frozen=True)  # the kiosk's time moves only when the script moves it
 
     def script(app):
-        from kiosk.view.robot import Robot
+        from bench.robot import Robot
 
         robot = Robot(app, Path(out_dir))
         import citizen_scenarios  # run as a script: this folder is on sys.path

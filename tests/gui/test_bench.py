@@ -7,7 +7,8 @@ from argparse import Namespace
 
 import pytest
 
-from kiosk.bench import percentile, run
+from bench.kiosk import run
+from bench.kit import percentile
 
 pytestmark = pytest.mark.gui
 

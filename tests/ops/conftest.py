@@ -45,7 +45,7 @@ def fresh_pg_url():
 @pytest.fixture(scope="session")
 def xvfb():
     """A private Xvfb display for the kiosk tests of this folder; yields the DISPLAY value."""
-    from kiosk.benchkit import virtual_display
+    from bench.kit import virtual_display
 
     with virtual_display("1280x800x24", first=300, reuse=False) as display:
         yield display

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from testkit import ADMIN_PIN_HASH
 
+from bench.kit import ServerProcess, free_port
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.signing import sign_headers
 
@@ -70,40 +68,18 @@ class Terminal:
         return self.post("/api/v1/records", {"records": records}, secret=secret)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(db_url: str, log_path: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """``hcp server`` on a free loopback port (not waited for)."""
-    port = free_port()
-    log = open(log_path, "wb")  # noqa: SIM115 - the process owns it until it ends
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "haochaping.cli", "server", "--db", db_url, "--port", str(port), *extra],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    return proc, f"http://127.0.0.1:{port}"
+    """``hcp server`` on a free loopback port (not waited for): its process and base URL."""
+    server = ServerProcess(db_url, log_path, *extra).spawn()
+    return server.process, server.url
 
 
-def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, limit_s: float = 60) -> int:
-    import httpx
-
-    deadline = time.monotonic() + limit_s
-    while True:
-        try:
-            status = httpx.get(base + "/healthz", timeout=2).status_code
-            if status == 200:
-                return status
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.1)
+def wait_healthy(proc: subprocess.Popen, base: str, log_path: Path, limit_s: float = 120) -> int:
+    """Wait until the server started by ``start_server`` answers ``/healthz`` (``limit_s`` bounds a dead one)."""
+    server = ServerProcess("", log_path, port=int(base.rsplit(":", 1)[1]))
+    server.process = proc
+    server.wait_healthy(limit_s)
+    return 200
 
 
 def stop(proc: subprocess.Popen) -> None:

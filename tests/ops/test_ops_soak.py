@@ -1,4 +1,4 @@
-"""A short soak of the real kiosk under Xvfb (``kiosk.soak``, the engine of ``hcp bench kiosk-soak``): every
+"""A short soak of the real kiosk under Xvfb (``bench.kiosk_soak``, the engine of ``hcp bench kiosk-soak``): every
 cycle's rating is stored, no widget is left behind, memory stops growing after the warm-up and frame times are
 recorded (whether they get slower is the benchmark's figure: a busy machine would fail such a test). The full
 10,000-cycle run is the benchmark; this one is small enough for CI."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.soak import figures, run_child, windows
+from bench.kiosk_soak import figures, run_child, windows
 
 CYCLES = 160
 # The allocator takes memory in steps of a few MB (one CI run grew 2.2 MB in 80 cycles with no leak), so a short run

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from testkit import ChainedRecords, FakeClock, fresh_pg_database
 
+from bench.kit import ServerProcess
 from haochaping.signing import sign_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,46 +194,14 @@ def count(store, table) -> int:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def server_process(db_url: str, log_path: Path):
     """A real ``hcp server`` on a free loopback port; yields its base URL and stops it afterwards."""
-    import httpx
-
-    port = free_port()
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "haochaping.cli", "server", "--db", db_url, "--port", str(port)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = ServerProcess(db_url, log_path)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield base
+        yield server.start().url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        server.stop()
 
 
 def real_clock() -> datetime:

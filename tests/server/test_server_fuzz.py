@@ -13,9 +13,10 @@ import threading
 import time
 
 import pytest
-from server_helpers import CONFIG_DIR, free_port, real_clock, server_process
+from server_helpers import CONFIG_DIR, real_clock, server_process
 from sqlalchemy import select
 
+from bench.kit import free_port
 from haochaping.signing import HEADER_SIGNATURE, sign_headers
 from sync_server.app import create_app
 from sync_server.configs import import_config

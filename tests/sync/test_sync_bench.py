@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kiosk.bench_sync import ROOT
+from bench.sync import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -21,7 +21,7 @@ import pytest
 from faultproxy import FATES, FaultProxy
 from testkit import ADMIN_PIN_HASH
 
-from kiosk.bench_sync import CONFIG_DIR, ROOT, LocalServer, enrolled_identity, fill_outbox
+from bench.sync import CONFIG_DIR, ROOT, LocalServer, enrolled_identity, fill_outbox
 from kiosk.config_cache import CACHE_FILE, read_config_cache
 from kiosk.flow import Flow, Screen, SignIn
 from kiosk.identity import load_or_create_identity

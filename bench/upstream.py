@@ -3,7 +3,6 @@ receiver running as its own process on loopback; prints ``upstream.drain_50k_s``
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -11,6 +10,8 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.kit import BenchError, free_port
 
 SECRET = "bench-secret"
 
@@ -81,9 +82,7 @@ def run(args) -> int:
 
 
 def _start_receiver() -> tuple[int, subprocess.Popen]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "sync_server.upstream.receiver", "--port", str(port), "--secret", SECRET]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
@@ -94,4 +93,4 @@ def _start_receiver() -> tuple[int, subprocess.Popen]:
         except OSError:
             time.sleep(0.1)
     process.terminate()
-    raise RuntimeError("模拟省平台没有启动")
+    raise BenchError("模拟省平台没有启动")

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from kiosk.benchkit import CLERK, CLERK_PIN, CONFIG_DIR, percentile, virtual_display, write_settings
+from bench.kit import CLERK, CLERK_PIN, CONFIG_DIR, percentile, virtual_display, write_settings
 
 ROUNDS = 40
 
@@ -41,7 +41,7 @@ def run(args) -> int:
         env = dict(os.environ, DISPLAY=display, KIVY_HOME=str(tmp / "kivy"), KIVY_NO_CONSOLELOG="1")
         started = time.time()
         done = subprocess.run(
-            [sys.executable, "-m", "kiosk.bench", str(settings), str(out), str(rounds)],
+            [sys.executable, "-m", "bench.kiosk", str(settings), str(out), str(rounds)],
             env=env,
             capture_output=True,
             text=True,
@@ -140,15 +140,15 @@ def _post_in_background(robot, case_no: str) -> dict:
 
 
 def _child(settings: str, out: str, rounds: int) -> int:
+    from bench.robot import MovableClock
     from kiosk.app import run as run_app
     from kiosk.flow import SignIn
-    from kiosk.view.robot import MovableClock
 
-    clock = MovableClock()
+    clock = MovableClock(frozen=True)  # time moves only when the script moves it, however slow the machine
     result: dict = {"trigger_to_prompt_ms": [], "tap_to_commit_ms": [], "idle_frame_at": None, "error": None}
 
     def script(app):
-        from kiosk.view.robot import Robot
+        from bench.robot import Robot
 
         robot = Robot(app, Path(out).parent / "screens")
 

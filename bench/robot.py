@@ -1,5 +1,6 @@
 """A robot that uses a running kiosk the way people do — taps, press-and-hold, typing — and photographs
-every screen. The GUI tests and ``hcp bench kiosk`` drive the real app with it (one app per process).
+every screen. The GUI tests and ``hcp bench kiosk`` drive the real app with it (one app per process), through
+the app's scripted-input hook ``kiosk.app.run(settings, clock=, script=)``.
 
 A script is a generator that yields ``Wait`` conditions; the robot resumes it on the Kivy thread once a
 condition holds, so taps, frames and screenshots happen in order without sleeping.
@@ -32,8 +33,8 @@ WAIT_LIMIT_S = 120.0  # a stuck script, not a slow machine: waits are for condit
 
 class MovableClock:
     """Real UTC time plus an offset a script moves forward, so timeouts fire without waiting. With ``frozen=True``
-    the time stands still between moves, so nothing counts down or times out while a busy machine draws slowly
-    (the GUI tests); the benchmarks let it run."""
+    (what the GUI tests and the benchmarks use) the time stands still between moves, so nothing counts down or
+    times out while a busy machine draws slowly."""
 
     def __init__(self, frozen: bool = False):
         self.offset = timedelta()

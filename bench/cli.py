@@ -1,4 +1,8 @@
-"""``hcp bench …``: benchmarks that print one ``<name> <value> <unit>`` line per figure."""
+"""``hcp bench …``: benchmarks that print one ``<name> <value> <unit>`` line per figure.
+
+Registered by the ``hcp`` command line when this package and the extras it measures are installed (``[all]``);
+``haochaping.cli`` checks that with ``importlib.util.find_spec`` before importing anything here.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +16,24 @@ def register(sub) -> None:
     sync = which.add_parser("sync", help="同步：服务器入库速率、清空 1 万条待传记录、扫码页 p99（本机真实服务进程）")
     sync.add_argument("--ratings", type=int, default=10_000, help="入库测试的评价条数（默认 10000）")
     sync.set_defaults(func=_bench_sync)
-    from kiosk.soak import register as register_soak
+    from bench.kiosk_soak import register as register_soak
 
     register_soak(which)  # hcp bench kiosk-soak
-    _register_console(which)
+    from bench.console import register as register_console
 
+    register_console(which)  # hcp bench console
+    from bench.upstream import register as register_upstream
 
-def _register_console(which) -> None:
-    try:
-        from sync_server.console.bench import register
-        from sync_server.upstream.bench import register as register_upstream
-    except ImportError:  # the server extra is not installed
-        return
-    register(which)
     register_upstream(which)  # hcp bench upstream
 
 
 def _bench_kiosk(args) -> int:
-    from kiosk.bench import run
+    from bench.kiosk import run
 
     return run(args)
 
 
 def _bench_sync(args) -> int:
-    from kiosk.bench_sync import run
+    from bench.sync import run
 
     return run(args)

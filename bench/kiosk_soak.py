@@ -26,8 +26,8 @@ import threading
 import time
 from pathlib import Path
 
-from kiosk import benchkit
-from kiosk.benchkit import CLERK, CLERK_PIN, CONFIG_DIR, percentile, virtual_display
+from bench import kit
+from bench.kit import CLERK, CLERK_PIN, CONFIG_DIR, percentile, virtual_display
 
 RSS_SAMPLES = 100  # resident memory is sampled this many times over the run
 BAD_EVERY = 10  # every 10th rating is 不满意 with a reason
@@ -67,7 +67,7 @@ def run_child(tmp: Path, display: str, cycles: int, width: int = 1280, height: i
     for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
         env.pop(key, None)
     done = subprocess.run(
-        [sys.executable, "-m", "kiosk.soak", str(settings), str(out), str(cycles)],
+        [sys.executable, "-m", "bench.kiosk_soak", str(settings), str(out), str(cycles)],
         env=env,
         capture_output=True,
         text=True,
@@ -117,7 +117,7 @@ def write_settings(tmp: Path, width: int, height: int) -> Path:
     rules = re.sub(r"(?m)^min_prompt_interval_s\s*=.*$", "min_prompt_interval_s = 0", rules)
     rules = re.sub(r"(?m)^thanks_s\s*=.*$", "thanks_s = 1", rules)
     (tmp / "soak-rules.toml").write_text(rules, encoding="utf-8")
-    return benchkit.write_settings(tmp, "soak-trigger-token-0123456789", width, height, tmp / "soak-rules.toml")
+    return kit.write_settings(tmp, "soak-trigger-token-0123456789", width, height, tmp / "soak-rules.toml")
 
 
 # ---------------------------------------------------------------- the child: the kiosk soaking itself
@@ -239,11 +239,11 @@ def soak_script(robot, clock, cycles: int, result: dict):
 
 
 def _child(settings: str, out: str, cycles: int) -> int:
+    from bench.robot import MovableClock
     from kiosk.app import run as run_app
     from kiosk.flow import SignIn
-    from kiosk.view.robot import MovableClock
 
-    clock = MovableClock()
+    clock = MovableClock(frozen=True)  # time moves only when the script moves it, however slow the machine
     result: dict = {
         "frame_ms": {"start": [], "end": []},
         "prompt_ms": {"start": [], "end": []},
@@ -252,7 +252,7 @@ def _child(settings: str, out: str, cycles: int) -> int:
     }
 
     def script(app):
-        from kiosk.view.robot import Robot
+        from bench.robot import Robot
 
         robot = Robot(app, Path(out).parent / "screens")
         app.send(SignIn(CLERK, CLERK_PIN))

@@ -32,10 +32,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bench.kit import ROOT, percentile
 from haochaping.config import HallConfig, ReasonList, Rules, read_toml
 from sync_server.storage.schema import bad_cases, ratings, records, utc_iso
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPARTMENTS, WINDOWS_PER_DEPT, DAYS = 10, 3, 365
 LEVELS = (5, 4, 3, 2, 1)
 LEVEL_WEIGHTS = (60, 20, 10, 6, 4)
@@ -475,8 +475,7 @@ def database_size_mb(store, url: str) -> float:
 
 
 def _p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return percentile(samples, 95)
 
 
 class PageViews:

@@ -15,46 +15,26 @@ end-to-end tests. HTTP here goes through ``kiosk.sync`` or the standard library 
 from __future__ import annotations
 
 import json
-import math
-import os
 import re
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = ROOT / "config"
+from bench.kit import CONFIG_DIR, ROOT, BenchError, ServerProcess, percentile
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LocalServer:
+class LocalServer(ServerProcess):
     """An ``hcp server`` process on 127.0.0.1 with its own SQLite file in ``workdir``."""
 
     def __init__(self, workdir: Path, port: int | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.workdir / "server.db"
-        self.db_url = f"sqlite:///{self.db_path}"
-        self.port = port or free_port()
-        self.process: subprocess.Popen | None = None
-        self.log = self.workdir / "server.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(f"sqlite:///{self.db_path}", self.workdir / "server.log", port=port)
 
     # ------------------------------------------------------------ administration (the real CLI)
 
@@ -62,7 +42,7 @@ class LocalServer:
         command = [sys.executable, "-m", "haochaping.cli", "server", "--db", self.db_url, *args]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed: {done.stdout}{done.stderr}")
+            raise BenchError(f"hcp server {' '.join(args)} 失败：{done.stdout}{done.stderr}")
         return done.stdout
 
     def import_config(self, config_dir: Path = CONFIG_DIR) -> str:
@@ -72,47 +52,14 @@ class LocalServer:
         out = self.hcp("device", "add", "--window", window)
         match = re.search(r"登记码[:：]\s*(\S+)", out)
         if not match:
-            raise RuntimeError(f"no enrolment code in: {out}")
+            raise BenchError(f"输出中没有登记码：{out}")
         return match.group(1)
 
     def case_system_key(self, name: str = "办件系统") -> str:
         return self.hcp("casesystem", "add", "--name", name).strip().splitlines()[-1].strip()
 
-    # ------------------------------------------------------------ the process
-
-    def start(self, timeout_s: float = 30.0) -> LocalServer:
-        command = [sys.executable, "-m", "haochaping.cli", "server", "--db", self.db_url, "--port", str(self.port)]
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')[-2000:]}")
-            if self.healthy():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"server did not answer /healthz within {timeout_s} s")
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                return response.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush; what a power cut does to the process."""
-        if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(2)  # uvicorn waits for open long polls; do not wait for them long
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().stop(grace_s=2)  # uvicorn waits for open long polls; do not wait for them long
 
     # ------------------------------------------------------------ reading its database
 
@@ -291,7 +238,7 @@ def _qr_page_ms(server: LocalServer, phones: int, spread_s: float = 0.0) -> tupl
         started = time.perf_counter()
         response = await client.get(path)
         if response.status_code != 200 or "非常满意" not in response.text:
-            raise RuntimeError(f"QR page answered {response.status_code}")
+            raise BenchError(f"扫码评价页返回 {response.status_code}")
         return (time.perf_counter() - started) * 1000
 
     async def phones_open() -> list[float]:
@@ -302,15 +249,10 @@ def _qr_page_ms(server: LocalServer, phones: int, spread_s: float = 0.0) -> tupl
             return await asyncio.gather(*(fetch(client, p, i * step) for i, p in enumerate(paths)))
 
     times = sorted(asyncio.run(phones_open()))
-    return _percentile(times, 0.50), _percentile(times, 0.99)
+    return percentile(times, 50), percentile(times, 99)
 
 
-def _percentile(ordered: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    return ordered[max(0, math.ceil(len(ordered) * q) - 1)]
-
-
-def main() -> int:  # pragma: no cover - `python -m kiosk.bench_sync`
+def main() -> int:  # pragma: no cover - `python -m bench.sync`
     class Args:
         ratings = 10_000
 
