@@ -36,7 +36,7 @@ SCOPES = (
 def generated(db_url):
     """A year of 4,000 bench ratings with their 差评工单 in every state; some records then lose a kept deadline (as
     in a year whose holiday schedule was not confirmed), which moves them between buckets."""
-    from sync_server.console.bench import generate
+    from bench.console import generate
     from sync_server.db import Store
 
     generate(db_url, 4000)
