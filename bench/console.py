@@ -340,7 +340,7 @@ def kept_dues(clock, row: dict) -> dict[str, str | None]:
 def rollup_rows(rating_keys: Counter, case_keys: Counter) -> Iterator[tuple[str, list[str], list[tuple]]]:
     """(table, columns, rows) of the daily, monthly and trend rollups, projected from the daily keys exactly as
     ingest's deltas are."""
-    from sync_server.console.rollup import CASE_COUNTS, project_cases, project_ratings
+    from sync_server.storage.rollups import CASE_COUNTS, project_cases, project_ratings
 
     for table, counts in project_ratings(rating_keys).items():
         names = [c.name for c in table.primary_key.columns] + ["n"]

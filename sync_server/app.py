@@ -43,7 +43,9 @@ def create_app(
     from sync_server.api import device_router
     from sync_server.console.web import install_console
     from sync_server.qrpage import qr_router
+    from sync_server.wiring import wire_settlement
 
+    wire_settlement()
     if settings_file is not None:
         settings = settings_file.server
     settings = settings or ServerSettings()

@@ -91,7 +91,9 @@ def _config_commands(ssub) -> None:
 
 def _store(args):
     from sync_server.db import Store, migrate
+    from sync_server.wiring import wire_settlement
 
+    wire_settlement()
     store = Store.from_url(args.db)
     migrate(store)
     return store

@@ -21,7 +21,6 @@ from haochaping.qrtoken import make_token
 from haochaping.signing import sign_headers
 from sync_server.auth import authenticate
 from sync_server.configs import current_config
-from sync_server.console.rollup import CHINA
 from sync_server.db import Store
 from sync_server.demo_handling import HandlingCounts, handle_bad_cases, handling_counts
 from sync_server.devices import Device, add_enrolment_code, enrol, record_status
@@ -29,6 +28,7 @@ from sync_server.errors import Conflict, NotConfigured
 from sync_server.ingest import ingest
 from sync_server.qrpage import load_case, parse_form, store_rating
 from sync_server.schemas import RecordIn, StatusRequest
+from sync_server.storage.rollups import CHINA
 from sync_server.storage.schema import bad_cases, ratings, utc_iso
 from sync_server.workflow.deadlines import calendar_of
 

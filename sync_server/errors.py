@@ -17,7 +17,8 @@ ServerError                      base: ``{"ok": false, "error": message, "status
  │    └── EnrolmentCodeSpent     the enrolment code was used or has expired
  ├── PayloadTooLarge (413)       the body or batch is over the limit
  ├── Unprocessable (422)         the body is well-formed but invalid
- └── NotConfigured (503)         no hall configuration has been imported yet
+ ├── NotConfigured (503)         no hall configuration has been imported yet
+ └── NotWired (500)              the application did not wire what follows a settled rating at start-up
 """
 
 from __future__ import annotations
@@ -119,3 +120,9 @@ class NotConfigured(ServerError):
     """No hall configuration has been imported yet."""
 
     status = 503
+
+
+class NotWired(ServerError):
+    """The application did not wire what follows a settled rating (rollups, 差评工单) at start-up."""
+
+    status = 500

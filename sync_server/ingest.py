@@ -10,21 +10,27 @@ duplicate (or a conflict) here. Flags are stored, records are never dropped.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from haochaping.chain import GENESIS_HASH, record_hash
 from haochaping.signing import MAX_SKEW_S
 from sync_server.db import Store
-from sync_server.ratings import case_row, ensure_cases, record_row, settle_cases
-from sync_server.storage.schema import integrity_flags, record_conflicts, records, utc_iso
+from sync_server.ratings import settle_records
+from sync_server.storage.records import (
+    add_conflicts,
+    add_flags,
+    device_sequence,
+    identities,
+    insert_records,
+    record_row,
+)
+from sync_server.storage.schema import utc_iso
 
-CASE_KINDS = ("prompt", "timeout", "interrupted", "rating")
 BACKWARDS_TOLERANCE_S = 60  # a terminal's clock corrected by a few seconds is not worth a reviewer's time
 
 
@@ -151,21 +157,13 @@ def _span(delta: timedelta) -> str:
 
 
 def load_stored(conn: Connection, device_id: str, batch: Sequence[dict]) -> Stored:
-    ids = [r["id"] for r in batch]
     seqs = {r["seq"] for r in batch} | {r["seq"] - 1 for r in batch}
-    query = select(records.c.id, records.c.hash, records.c.content_hash).where(records.c.id.in_(ids))
-    hash_by_id = {r.id: (r.hash, r.content_hash) for r in conn.execute(query)}
     by_seq: dict[int, tuple[str, str]] = {}
     time_by_seq: dict[int, str] = {}
-    query = (
-        select(records.c.seq, records.c.id, records.c.hash, records.c.occurred_at)
-        .where(records.c.device_id == device_id, records.c.seq.in_(seqs))
-        .order_by(records.c.received_at)
-    )
-    for r in conn.execute(query):
+    for r in device_sequence(conn, device_id, seqs):
         by_seq.setdefault(r.seq, (r.id, r.hash))
         time_by_seq.setdefault(r.seq, r.occurred_at)
-    return Stored(hash_by_id, by_seq, time_by_seq)
+    return Stored(identities(conn, [r["id"] for r in batch]), by_seq, time_by_seq)
 
 
 def ingest(
@@ -190,35 +188,29 @@ def apply_plan(store: Store, conn: Connection, plan: Plan, now_iso: str) -> list
         )
         for r in plan.to_store
     ]
-    if rows:
-        conn.execute(store.insert(records).on_conflict_do_nothing(index_elements=["id"]), rows)
-    lost = _lost_races(conn, plan, batch_id)
+    mine = insert_records(store, conn, rows)
+    lost = _lost_races(conn, plan, mine)
     results = [(rid, lost.get(rid, status) if status == "stored" else status) for rid, status in plan.results]
-    stored = [r for r in plan.to_store if r["id"] not in lost]
+    stored = [r for r in plan.to_store if r["id"] in mine]
     conflicts = plan.conflicts + [r for r in plan.to_store if lost.get(r["id"]) == "conflict"]
-    _write_flags(conn, plan, stored, conflicts, now_iso)
-    _write_conflicts(conn, conflicts, now_iso)
-    ensure_cases(store, conn, [case_row(r) for r in stored if r["kind"] in CASE_KINDS and r.get("case_no")])
-    settle_cases(store, conn, {r["case_no"] for r in stored if r["kind"] == "rating" and r.get("case_no")})
+    add_flags(conn, _flag_rows(plan, stored, conflicts, now_iso))
+    add_conflicts(conn, conflicts, now_iso)
+    settle_records(store, conn, stored)
     return results
 
 
-def _lost_races(conn: Connection, plan: Plan, batch_id: str) -> dict[str, str]:
+def _lost_races(conn: Connection, plan: Plan, mine: set[str]) -> dict[str, str]:
     """Records another transaction stored first: id -> duplicate | conflict."""
-    if not plan.to_store:
+    others = [r["id"] for r in plan.to_store if r["id"] not in mine]
+    if not others:
         return {}
-    mine = {r["id"]: (r["hash"], plan.content_hashes[r["id"]]) for r in plan.to_store}
-    query = select(records.c.id, records.c.hash, records.c.content_hash, records.c.batch_id).where(
-        records.c.id.in_(list(mine))
-    )
+    claimed = {r["id"]: (r["hash"], plan.content_hashes[r["id"]]) for r in plan.to_store}
     return {
-        r.id: ("duplicate" if (r.hash, r.content_hash) == mine[r.id] else "conflict")
-        for r in conn.execute(query)
-        if r.batch_id != batch_id
+        rid: ("duplicate" if held == claimed[rid] else "conflict") for rid, held in identities(conn, others).items()
     }
 
 
-def _write_flags(conn: Connection, plan: Plan, stored: list[dict], conflicts: list[dict], now_iso: str) -> None:
+def _flag_rows(plan: Plan, stored: list[dict], conflicts: list[dict], now_iso: str) -> list[dict]:
     rows = [
         dict(device_id=r["device_id"], seq=r["seq"], record_id=r["id"], kind=kind, detail=detail, flagged_at=now_iso)
         for r in stored
@@ -235,20 +227,4 @@ def _write_flags(conn: Connection, plan: Plan, stored: list[dict], conflicts: li
         )
         for r in conflicts
     ]
-    if rows:
-        conn.execute(integrity_flags.insert(), rows)
-
-
-def _write_conflicts(conn: Connection, conflicts: list[dict], now_iso: str) -> None:
-    rows = [
-        dict(
-            record_id=r["id"],
-            device_id=r["device_id"],
-            hash=r["hash"],
-            content=json.dumps(r, ensure_ascii=False, sort_keys=True),
-            received_at=now_iso,
-        )
-        for r in conflicts
-    ]
-    if rows:
-        conn.execute(record_conflicts.insert(), rows)
+    return rows

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row
 from starlette.concurrency import run_in_threadpool
 
 from haochaping.config import HallConfig, Rules
@@ -35,8 +35,9 @@ from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, 
 from haochaping.qrtoken import QrClaims, read_claims, verify_token
 from sync_server.configs import ConfigVersion, current_config
 from sync_server.db import Store
-from sync_server.ratings import case_row, ensure_cases, record_row, server_record, settle_cases
-from sync_server.storage.schema import cases, devices, ratings, records, utc_iso
+from sync_server.ratings import server_record, store_server_records
+from sync_server.storage.cases import device_and_case
+from sync_server.storage.schema import utc_iso
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -118,26 +119,8 @@ def load_case(conn, token: str, now: datetime) -> CaseView:
     return _case_view(claims, row, cv)
 
 
-_LOOKUP = (
-    select(
-        devices.c.secret_hex,
-        devices.c.window.label("device_window"),
-        devices.c.revoked_at,
-        cases.c.window.label("case_window"),
-        cases.c.matter_code,
-        cases.c.clerk_no,
-        cases.c.prompted_at,
-        select(ratings.c.record_id).where(ratings.c.case_no == bindparam("case_no")).exists().label("rated"),
-    )
-    .select_from(devices.outerjoin(cases, cases.c.case_no == bindparam("case_no")))
-    .where(devices.c.id == bindparam("device_id"))
-)  # built once: the page is the server's busiest read (a whole queue of phones scanning at once)
-
-
 def _lookup(conn, device_id: str, case_no: str) -> Row | None:
-    """The device's secret, window and revocation, the case as the terminal's prompt told it (or NULLs) and
-    whether the case is rated, in one row; None for an unknown device."""
-    return conn.execute(_LOOKUP, {"device_id": device_id, "case_no": case_no}).first()
+    return device_and_case(conn, device_id, case_no)
 
 
 def _case_view(claims: QrClaims, row: Row, cv: ConfigVersion | None) -> CaseView:
@@ -265,16 +248,8 @@ def parse_form(view: CaseView, level: str, reasons: list[str], comment: str) -> 
 def store_rating(store: Store, conn, view: CaseView, rating: PhoneRating, now: datetime) -> None:
     """Store the channel-3 rating (at most one per case), in the caller's transaction."""
     rec = _phone_record(view, rating, now)
-    inserted = conn.execute(
-        store.insert(records)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(records.c.id)
-        .values(**record_row(rec, "qr", utc_iso(now), "qr"))
-    )
-    if inserted.first() is None:
+    if not store_server_records(store, conn, [rec], "qr", utc_iso(now)):
         raise PageProblem(409, "该办件已评价", f"办件 {view.claims.case_no} 已完成评价，感谢您的参与。")
-    ensure_cases(store, conn, [case_row(rec)])
-    settle_cases(store, conn, {view.claims.case_no})
 
 
 def _phone_record(view: CaseView, rating: PhoneRating, now: datetime) -> dict:

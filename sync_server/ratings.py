@@ -1,27 +1,42 @@
 """One counting rating per case: when several ratings exist (kiosk and phone, or a default), the earliest real
 rating counts (assessNumber 1), the next one is the 追评 (assessNumber 2) where the rules allow it, and every
 other one is kept as superseded. A default rating (channel 0, 系统默认评价) only counts when nothing else exists.
+
+Every stored record that tells about a case (prompt, timeout, rating from a terminal, the phone page or a default)
+goes through ``settle_records``: one pass per batch completes the case rows and settles the roles, then the
+after-settlement hooks the application wired at start-up (``set_after_settlement``: the rollups, the 差评工单) run
+in the same transaction. This module imports neither the console nor the workflow.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection
 
 from haochaping.chain import record_hash
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config, current_rules
-from sync_server.console.rollup import apply_rollup_delta, rollup_snapshot
 from sync_server.db import Store
-from sync_server.errors import NotConfigured
-from sync_server.storage.schema import cases, ratings, records, utc_iso
-from sync_server.workflow.cases import open_bad_cases, withdraw_displaced
+from sync_server.errors import NotConfigured, NotWired
+from sync_server.storage.cases import (
+    CASE_FIELDS,
+    CaseState,
+    Settlement,
+    StoredRating,
+    cases_due_default,
+    load_cases,
+    lock_cases,
+    save_case_rows,
+    save_roles,
+)
+from sync_server.storage.records import insert_records, record_row
+from sync_server.storage.schema import utc_iso
 
 COUNTING, FOLLOW_UP, SUPERSEDED = "counting", "follow_up", "superseded"
+CASE_KINDS = ("prompt", "timeout", "interrupted", "rating")
 
 
 @dataclass(frozen=True)
@@ -54,80 +69,77 @@ def settle(facts: Iterable[RatingFact], follow_up_allowed: bool) -> dict[str, tu
     return roles
 
 
-def settle_cases(store: Store, conn: Connection, case_nos: set[str]) -> None:
-    """Recompute the roles of every rating of these cases, inside the caller's transaction."""
-    if not case_nos:
-        return
+AfterSettlement = Callable[[Store, Connection, Settlement], None]
+_hooks: list[AfterSettlement] | None = None
+
+
+def set_after_settlement(hooks: Iterable[AfterSettlement]) -> None:
+    """What runs after every settling pass, in order; the application wires it at start-up."""
+    global _hooks
+    _hooks = list(hooks)
+
+
+def settle_records(store: Store, conn: Connection, stored: Iterable[dict]) -> Settlement | None:
+    """Complete the cases these newly stored records tell about and settle their ratings, in ONE pass inside the
+    caller's transaction: the cases are locked and read once, case rows and roles written, then the hooks run."""
+    stored = [r for r in stored if r.get("case_no") and r["kind"] in CASE_KINDS]
+    if not stored:
+        return None
+    if _hooks is None:
+        raise NotWired("服务端未完成启动配置：评价落定后的处理（统计、差评工单）未接入")
+    case_nos = {r["case_no"] for r in stored}
+    lock_cases(conn, case_nos)
+    before = load_cases(conn, case_nos)
+    after_rows = _completed_rows(before, [case_row(r) for r in stored])
+    save_case_rows(store, conn, [{"case_no": c, **row} for c, row in after_rows.items() if row != before[c].row])
     follow_up = current_rules(conn).follow_up_allowed
-    before = rollup_snapshot(conn, case_nos)  # the console's daily rollup, kept in the same transaction
-    if store.dialect == "postgresql":  # one settler per case at a time; SQLite's writer holds the database lock
-        locking = select(cases.c.case_no).where(cases.c.case_no.in_(case_nos)).order_by(cases.c.case_no)
-        conn.execute(locking.with_for_update())
-    r = records.c
-    rows = conn.execute(
-        select(r.id, r.case_no, r.level, r.channel, r.occurred_at, r.received_at).where(
-            r.kind == "rating", r.case_no.in_(case_nos), r.level.is_not(None)
-        )
-    ).all()
-    by_case: dict[str, list[RatingFact]] = {}
+    after, changed = {}, []
+    for case_no, state in before.items():
+        settled = _settled(state.ratings, follow_up)
+        changed += [
+            r
+            for r, old in zip(settled, state.ratings, strict=True)
+            if (r.role, r.assess_number) != (old.role, old.assess_number)
+        ]
+        after[case_no] = CaseState(case_no, after_rows[case_no], settled)
+    save_roles(store, conn, [_role_row(r) for r in changed])
+    rated = frozenset(r["case_no"] for r in stored if r["kind"] == "rating")
+    settlement = Settlement(before, after, rated)
+    for hook in _hooks:
+        hook(store, conn, settlement)
+    return settlement
+
+
+def _completed_rows(before: dict[str, CaseState], rows: list[dict]) -> dict[str, dict | None]:
+    """Each case's row once the new rows are in: a field already set is kept (as ``save_case_rows`` does)."""
+    merged = {c: (dict(s.row) if s.row else None) for c, s in before.items()}
     for row in rows:
-        fact = RatingFact(row.id, row.case_no, row.level, row.channel, row.occurred_at, row.received_at)
-        by_case.setdefault(row.case_no, []).append(fact)
-    upserts = []
-    for facts in by_case.values():
-        roles = settle(facts, follow_up)
-        for f in facts:
-            role, number = roles[f.record_id]
-            upserts.append(
-                dict(
-                    record_id=f.record_id,
-                    case_no=f.case_no,
-                    level=f.level,
-                    channel=f.channel,
-                    rated_at=f.rated_at,
-                    role=role,
-                    assess_number=number,
-                )
-            )
-    if upserts:
-        stmt = store.insert(ratings)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["record_id"],
-            set_={"role": stmt.excluded.role, "assess_number": stmt.excluded.assess_number},
-        )
-        conn.execute(stmt, upserts)
-    apply_rollup_delta(conn, before, case_nos)
-    withdraw_displaced(conn, case_nos)  # the 差评 workflow, in this same transaction: a displaced rating's record
-    open_bad_cases(store, conn, case_nos)  # is withdrawn, a newly counting bad rating's is opened (当日建档)
-
-
-def ensure_cases(store: Store, conn: Connection, rows: list[dict]) -> None:
-    """Create or complete the case rows these records tell about (prompted cases are what default ratings need)."""
-    if not rows:
-        return
-    before = rollup_snapshot(conn, {r["case_no"] for r in rows}, ratings_too=False)  # the console's rollup
-    rows = _one_row_per_case(rows)  # sorted: concurrent writers take row locks in the same order
-    stmt = store.insert(cases)
-    keep = {c: _coalesce(cases.c[c], stmt.excluded[c]) for c in ("window", "device_id", "matter_code", "clerk_no")}
-    keep["prompted_at"] = _coalesce(cases.c.prompted_at, stmt.excluded.prompted_at)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["case_no"], set_=keep), rows)
-    apply_rollup_delta(conn, before, {r["case_no"] for r in rows})
-
-
-def _one_row_per_case(rows: list[dict]) -> list[dict]:
-    merged: dict[str, dict] = {}
-    for row in rows:
-        into = merged.setdefault(row["case_no"], dict(row))
-        for key, value in row.items():
+        into = merged[row["case_no"]]
+        if into is None:
+            merged[row["case_no"]] = {k: row.get(k) for k in CASE_FIELDS}
+            continue
+        for key in CASE_FIELDS:
             if into.get(key) is None:
-                into[key] = value
-    return [merged[k] for k in sorted(merged)]
+                into[key] = row.get(key)
+    return merged
 
 
-def _coalesce(a, b):
-    from sqlalchemy import func
+def _settled(stored: tuple[StoredRating, ...], follow_up: bool) -> tuple[StoredRating, ...]:
+    facts = [RatingFact(r.record_id, r.case_no, r.level, r.channel, r.rated_at, r.received_at) for r in stored]
+    roles = settle(facts, follow_up) if facts else {}
+    return tuple(r._replace(role=roles[r.record_id][0], assess_number=roles[r.record_id][1]) for r in stored)
 
-    return func.coalesce(a, b)
+
+def _role_row(r: StoredRating) -> dict:
+    return dict(
+        record_id=r.record_id,
+        case_no=r.case_no,
+        level=r.level,
+        channel=r.channel,
+        rated_at=r.rated_at,
+        role=r.role,
+        assess_number=r.assess_number,
+    )
 
 
 def case_row(record: dict) -> dict:
@@ -139,10 +151,6 @@ def case_row(record: dict) -> dict:
         "clerk_no": record.get("clerk_no"),
         "prompted_at": record.get("prompted_at") or record["occurred_at"],
     }
-
-
-def case_is_rated(conn: Connection, case_no: str) -> bool:
-    return conn.execute(select(ratings.c.record_id).where(ratings.c.case_no == case_no).limit(1)).first() is not None
 
 
 # ---------------------------------------------------------------- default ratings (系统默认评价)
@@ -167,42 +175,6 @@ def server_record(**fields) -> dict:
     return rec
 
 
-def record_row(
-    rec: dict, source: str, received_at: str, batch_id: str, flags: str = "", content_hash: str | None = None
-) -> dict:
-    row = {
-        k: rec.get(k)
-        for k in (
-            "id",
-            "device_id",
-            "seq",
-            "kind",
-            "window",
-            "clerk_no",
-            "case_no",
-            "matter_code",
-            "level",
-            "reasons_version",
-            "comment",
-            "channel",
-            "prompted_at",
-            "occurred_at",
-            "prev_hash",
-            "hash",
-        )
-    }
-    row.update(
-        reasons=json.dumps(rec.get("reasons") or [], ensure_ascii=False),
-        detail=json.dumps(rec.get("detail") or {}, ensure_ascii=False, sort_keys=True),
-        source=source,
-        received_at=received_at,
-        batch_id=batch_id,
-        flags=flags,
-        content_hash=content_hash or record_hash(rec),
-    )
-    return row
-
-
 def apply_default_ratings(store: Store, now: datetime) -> list[str]:
     """Rate every prompted case still unrated ``default_rating_after_days`` after its prompt with the configured
     default level, as channel 0. Idempotent (the record id is derived from the case). Returns the case numbers.
@@ -217,16 +189,8 @@ def apply_default_ratings(store: Store, now: datetime) -> list[str]:
         if rules.default_rating == 0:
             return []
         cutoff = utc_iso(now - timedelta(days=rules.default_rating_after_days))
-        due = conn.execute(
-            select(cases)
-            .outerjoin(ratings, ratings.c.case_no == cases.c.case_no)
-            .where(and_(ratings.c.record_id.is_(None), cases.c.prompted_at <= cutoff, cases.c.device_id.is_not(None)))
-            .order_by(cases.c.case_no)
-        ).all()
-        rows = [_default_row(c, rules, now) for c in due]
-        if rows:
-            conn.execute(store.insert(records).on_conflict_do_nothing(index_elements=["id"]), rows)
-            settle_cases(store, conn, {c.case_no for c in due})
+        due = cases_due_default(conn, cutoff)
+        store_server_records(store, conn, [_default_record(c, rules, now) for c in due], "default", utc_iso(now))
     return [c.case_no for c in due]
 
 
@@ -235,8 +199,8 @@ def default_rating_time(prompted_at: str, after_days: int) -> str:
     return utc_iso(datetime.fromisoformat(prompted_at) + timedelta(days=after_days))
 
 
-def _default_row(case, rules, now: datetime) -> dict:
-    rec = server_record(
+def _default_record(case, rules, now: datetime) -> dict:
+    return server_record(
         id=f"default:{case.case_no}",
         kind="rating",
         device_id=case.device_id,
@@ -250,4 +214,11 @@ def _default_row(case, rules, now: datetime) -> dict:
         occurred_at=default_rating_time(case.prompted_at, rules.default_rating_after_days),
         detail={"rule": rules.province, "after_days": rules.default_rating_after_days},
     )
-    return record_row(rec, "default", utc_iso(now), "default")
+
+
+def store_server_records(store: Store, conn: Connection, recs: list[dict], source: str, now_iso: str) -> set[str]:
+    """The ingest path of ratings the server makes (phone, default): store each record once (an id already stored
+    is left alone) and settle its case, inside the caller's transaction. Returns the ids stored by this call."""
+    stored_ids = insert_records(store, conn, [record_row(r, source, now_iso, source) for r in recs])
+    settle_records(store, conn, [r for r in recs if r["id"] in stored_ids])
+    return stored_ids

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,16 @@ from testkit import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def settlement_wired():
+    """What follows a settled rating (rollups, 差评工单), wired as the server application wires it at start-up,
+    for tests that store ratings without the app (only where the server's dependencies are installed)."""
+    if importlib.util.find_spec("sqlalchemy") is not None:
+        from sync_server.wiring import wire_settlement
+
+        wire_settlement()
 
 
 @pytest.fixture

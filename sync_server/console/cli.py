@@ -104,7 +104,7 @@ def _report(args) -> int:
 def _rollup_rebuild(args) -> int:
     from sync_server.cli import _store
     from sync_server.console.auth import write_audit
-    from sync_server.console.rollup import rebuild, recompute_days
+    from sync_server.storage.rollups import rebuild, recompute_days
 
     store = _store(args)
     with store.write() as conn:

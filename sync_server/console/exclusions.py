@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from sync_server.console.rollup import apply_rollup_delta, cases_of_records, rollup_snapshot
+from sync_server.storage.rollups import apply_rollup_delta, cases_of_records, rollup_snapshot
 from sync_server.storage.schema import rating_exclusions, utc_iso
 
 

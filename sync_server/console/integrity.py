@@ -13,8 +13,8 @@ from sqlalchemy import Connection, select
 
 from sync_server.console.auth import OverseerUser, Scope
 from sync_server.console.period import parse_period
-from sync_server.console.rollup import day_bounds
 from sync_server.console.settings import ConsoleSettings
+from sync_server.storage.rollups import day_bounds
 from sync_server.storage.schema import devices, integrity_flags, record_conflicts, records
 
 

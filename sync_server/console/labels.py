@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from haochaping.levels import CHANNELS, LEVEL_LABELS, Level
-from sync_server.console.rollup import CHINA, STATUS_LABELS
+from sync_server.storage.rollups import CHINA, STATUS_LABELS
 
 _PHONE = re.compile(r"(\d{3})\d{4}(\d{4})")
 

@@ -16,8 +16,8 @@ from sqlalchemy import Connection
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.console.auth import Scope
-from sync_server.console.rollup import EFFECTIVE
 from sync_server.storage import dashboard_reads as reads
+from sync_server.storage.rollups import EFFECTIVE
 
 GRANULARITIES = {"day": "按日", "week": "按周", "month": "按月"}
 

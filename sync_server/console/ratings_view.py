@@ -15,8 +15,8 @@ from sync_server.console.auth import AnyUser, Scope, Viewer
 from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import Names, mask_contact
 from sync_server.console.period import Period, parse_period
-from sync_server.console.rollup import period_bounds, rating_status
 from sync_server.storage import ratings_list
+from sync_server.storage.rollups import period_bounds, rating_status
 
 FLAG_LABELS = {
     "any": "任一完整性标记",

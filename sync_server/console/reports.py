@@ -22,8 +22,8 @@ from sync_server.console.auth import AnyUser, Scope, Viewer, client_address, wri
 from sync_server.console.labels import Names, china_time, china_today, gbt_time, level_label, mask_contact
 from sync_server.console.period import month_period
 from sync_server.console.ratings_view import RatingFilter, conditions, excluded_flag, parse_filter
-from sync_server.console.rollup import STATUS_LABELS
 from sync_server.console.settings import ConsoleSettings
+from sync_server.storage.rollups import STATUS_LABELS
 from sync_server.storage.schema import ratings, records
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -19,8 +19,9 @@ from sqlalchemy import Connection, and_, select, update
 from sync_server.configs import current_rules
 from sync_server.console.auth import write_audit
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
-from sync_server.console.rollup import china_day, department_of_windows
 from sync_server.db import Store
+from sync_server.storage.cases import Settlement
+from sync_server.storage.rollups import china_day, department_of_windows
 from sync_server.storage.schema import (
     appeal_evidence,
     appeals,
@@ -57,6 +58,15 @@ SYSTEM = Actor("system", "system")
 # ---------------------------------------------------------------- 当日建档: opened while the rating settles
 
 
+def handle_settled(store: Store, conn: Connection, settlement: Settlement) -> None:
+    """After-settlement hook: withdraw the records of ratings that no longer count, open one for every bad rating
+    that now counts (当日建档), for the cases that got new ratings."""
+    case_nos = set(settlement.rated_case_nos)
+    if case_nos:
+        withdraw_displaced(conn, case_nos)
+        open_bad_cases(store, conn, case_nos)
+
+
 def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[int]:
     """Open a handling record for every counting bad rating (level 1–2, not a test) of these cases that has none;
     inside the settling transaction. Returns the new records' ids."""
@@ -70,15 +80,24 @@ def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[i
         .where(ratings.c.case_no.in_(case_nos), ratings.c.role == "counting", ratings.c.level <= 2)
         .where(bad_cases.c.id.is_(None))
     )
-    opened, clock = [], None
-    for rec in conn.execute(query).all():
-        if '"test": true' in (rec.detail or ""):
-            continue
-        clock = clock or _deadline_clock(conn)
-        case_id = _insert_case(store, conn, rec, clock)
-        if case_id is not None:
-            opened.append(case_id)
-    return opened
+    found = [rec for rec in conn.execute(query).all() if '"test": true' not in (rec.detail or "")]
+    if not found:
+        return []
+    clock, departments = _deadline_clock(conn), department_of_windows(conn)
+    rows = [_case_row(rec, clock, departments) for rec in found]
+    stmt = store.insert(bad_cases).on_conflict_do_nothing(index_elements=["record_id"])
+    ids = {r.record_id: r.id for r in conn.execute(stmt.returning(bad_cases.c.id, bad_cases.c.record_id), rows)}
+    opened = [(ids[rec.id], row, rec) for row, rec in zip(rows, found, strict=True) if rec.id in ids]
+    if not opened:  # another transaction opened them first
+        return []
+    events = [
+        _event_row(i, rec.received_at, SYSTEM, "open", None, State.PENDING, {"level": rec.level})
+        for i, _, rec in opened
+    ]
+    conn.execute(case_events.insert(), events)
+    deliveries = [(i, "bad_rating.created", _webhook_payload(i, row, rec), rec.received_at) for i, row, rec in opened]
+    webhook.enqueue_many(conn, deliveries)
+    return [case_id for case_id, _, _ in opened]
 
 
 def _deadline_clock(conn: Connection):
@@ -86,13 +105,12 @@ def _deadline_clock(conn: Connection):
     return current_rules(conn).deadlines, calendar_of(conn)
 
 
-def _insert_case(store: Store, conn: Connection, rec, clock) -> int | None:
-    department = department_of_windows(conn).get(rec.window or "")
-    row = dict(
+def _case_row(rec, clock, departments: dict) -> dict:
+    return dict(
         record_id=rec.id,
         case_no=rec.case_no,
         window=rec.window,
-        department=department,
+        department=departments.get(rec.window or ""),
         clerk_no=rec.clerk_no or rec.case_clerk,
         level=rec.level,
         opened_at=rec.received_at,
@@ -100,13 +118,6 @@ def _insert_case(store: Store, conn: Connection, rec, clock) -> int | None:
         state=State.PENDING.value,
         contact_due=kept_due(*clock, "contact", rec.received_at),
     )
-    stmt = store.insert(bad_cases).values(**row).on_conflict_do_nothing(index_elements=["record_id"])
-    case_id = conn.execute(stmt.returning(bad_cases.c.id)).scalar()
-    if case_id is None:  # another transaction opened it first
-        return None
-    _event(conn, case_id, rec.received_at, SYSTEM, "open", None, State.PENDING, {"level": rec.level})
-    webhook.enqueue(conn, case_id, "bad_rating.created", _webhook_payload(case_id, row, rec), rec.received_at)
-    return case_id
 
 
 def withdraw_displaced(conn: Connection, case_nos: set[str]) -> list[int]:
@@ -161,17 +172,19 @@ def _webhook_payload(case_id: int, row: dict, rec) -> dict:
 
 
 def _event(conn, case_id: int, at: str, actor: Actor, step: str, before, after, detail: dict) -> None:
-    conn.execute(
-        case_events.insert().values(
-            case_id=case_id,
-            at=at,
-            actor=actor.username,
-            role=actor.role,
-            step=step,
-            from_state=before.value if before else None,
-            to_state=after.value,
-            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
-        )
+    conn.execute(case_events.insert(), [_event_row(case_id, at, actor, step, before, after, detail)])
+
+
+def _event_row(case_id: int, at: str, actor: Actor, step: str, before, after, detail: dict) -> dict:
+    return dict(
+        case_id=case_id,
+        at=at,
+        actor=actor.username,
+        role=actor.role,
+        step=step,
+        from_state=before.value if before else None,
+        to_state=after.value,
+        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
     )
 
 

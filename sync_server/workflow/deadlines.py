@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select
 
 from haochaping.config import DeadlineRules
 from haochaping.workdays import OfficialSchedule, WorkdayCalendar
-from sync_server.console.rollup import china_day
+from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import workday_schedules
 from sync_server.workflow.machine import State
 

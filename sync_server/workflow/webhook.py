@@ -83,6 +83,27 @@ def enqueue(conn: Connection, case_id: int, event: str, payload: dict, at: str) 
     ).inserted_primary_key[0]
 
 
+def enqueue_many(conn: Connection, deliveries: list[tuple[int, str, dict, str]]) -> None:
+    """Queue (case id, event, payload, at) deliveries when a target is enabled, in one statement."""
+    target = current_target(conn)
+    if target is None or not target.enabled or not deliveries:
+        return
+    rows = [
+        dict(
+            target_id=target.id,
+            case_id=case_id,
+            event=event,
+            body=json.dumps({"event": event, **payload}, ensure_ascii=False, sort_keys=True),
+            state=PENDING,
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+        for case_id, event, payload, at in deliveries
+    ]
+    conn.execute(webhook_deliveries.insert(), rows)
+
+
 def backoff_s(attempts: int, settings: WorkflowSettings) -> float:
     """Seconds to wait after the ``attempts``-th failure: 30, 60, 120 … up to the cap."""
     return leases.backoff_s(attempts, settings.webhook_backoff_s, settings.webhook_backoff_max_s)

@@ -107,8 +107,7 @@ def phone_rating(
     store, device_id: str, window: str, case_no: str, clerk: str, matter: str, level: int, when: datetime, **extra
 ) -> str:
     """Store a 二维码 rating the way the QR page does: record, case, settle, in one transaction."""
-    from sync_server.ratings import case_row, ensure_cases, record_row, server_record, settle_cases
-    from sync_server.storage.schema import records
+    from sync_server.ratings import server_record, store_server_records
 
     rec = server_record(
         id=f"qr:{case_no}",
@@ -125,12 +124,7 @@ def phone_rating(
         **extra,
     )
     with store.write() as conn:
-        conn.execute(
-            store.insert(records).on_conflict_do_nothing(index_elements=["id"]),
-            [record_row(rec, "qr", iso(when), "qr")],
-        )
-        ensure_cases(store, conn, [case_row(rec)])
-        settle_cases(store, conn, {case_no})
+        store_server_records(store, conn, [rec], "qr", iso(when))
     return rec["id"]
 
 

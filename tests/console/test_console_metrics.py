@@ -13,7 +13,7 @@ from sync_server.console.auth import Scope, scope_for
 from sync_server.console.errors import RoleForbidden
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.console.metrics import dashboard, month_spans, ranking, repeated_bad, unverified_bad
-from sync_server.console.rollup import rebuild
+from sync_server.storage.rollups import rebuild
 from sync_server.storage.schema import (
     case_rollup,
     case_rollup_month,

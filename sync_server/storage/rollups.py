@@ -1,13 +1,14 @@
-"""The daily rollups the dashboard reads, kept in step with ingest in the same transaction.
+"""The rollups the dashboard reads (write side), kept in step with ingest in the same transaction.
 
 ``rating_rollup``: China day × department × window × clerk × matter × channel × level × status → count, where
 status is ``effective`` (counts), ``excluded`` (an appeal upheld), ``superseded``, ``follow_up`` (追评) or ``test``.
 ``case_rollup``: prompt day × department × window × clerk × matter → prompted, rated, default-only cases.
 
-Ingest and settling keep the buckets by deltas: ``rollup_snapshot(conn, case_nos)`` before a change and
-``apply_rollup_delta(conn, before, case_nos)`` after it, in the same transaction (an exclusion made or lifted does
-the same with the cases of its ratings). ``recompute_days`` rebuilds the buckets of given days from the stored rows,
-``rebuild`` all of them.
+Settling keeps the buckets by deltas: ``keep_rollups``, an after-settlement hook, adds what the settled cases
+contribute after the pass minus what they contributed before it, both worked out from the state settling read once
+(no query of its own beyond the buckets' upserts). An exclusion made or lifted takes ``rollup_snapshot(conn,
+case_nos)`` before the change and ``apply_rollup_delta(conn, before, case_nos)`` after it. ``recompute_days``
+rebuilds the buckets of given days from the stored rows, ``rebuild`` all of them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, text
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config
+from sync_server.storage.cases import CaseState, Settlement
 from sync_server.storage.schema import (
     case_rollup,
     case_rollup_month,
@@ -133,6 +135,70 @@ def apply_rollup_delta(conn: Connection, before: Snapshot, case_nos: Iterable[st
     case_delta = Counter(after.cases)
     case_delta.subtract(before.cases)
     _add_case_counts(conn, {k: n for k, n in case_delta.items() if n})
+
+
+def keep_rollups(_store, conn: Connection, settlement: Settlement) -> None:
+    """After-settlement hook: add to every bucket what the settled cases contribute now minus before."""
+    departments = department_of_windows(conn)
+    rating_delta: Counter = Counter()
+    case_delta: Counter = Counter()
+    for case_no, before in settlement.before.items():
+        for state, sign in ((before, -1), (settlement.after[case_no], 1)):
+            for key in _rating_keys(state, departments):
+                rating_delta[key] += sign
+            for key, n in _case_keys(state, departments):
+                case_delta[key] += sign * n
+    _add_rating_counts(conn, {k: n for k, n in rating_delta.items() if n})
+    _add_case_counts(conn, {k: n for k, n in case_delta.items() if n})
+
+
+def _rating_keys(state: CaseState, departments: dict) -> list[tuple]:
+    """The bucket of each settled rating of a case, as ``_rating_counts`` finds it in the database."""
+    row = state.row or {}
+    keys = []
+    for r in state.ratings:
+        status = rating_status(r.role, r.excluded, r.detail)
+        if status is None:
+            continue
+        clerk = r.clerk_no if r.clerk_no is not None else row.get("clerk_no")
+        matter = r.matter_code if r.matter_code is not None else row.get("matter_code")
+        w = r.window or ""
+        keys.append(
+            (
+                china_day(r.rated_at),
+                departments.get(w, ""),
+                w,
+                clerk or "",
+                matter or "",
+                r.channel or 0,
+                r.level,
+                status,
+            )
+        )
+    return keys
+
+
+def _case_keys(state: CaseState, departments: dict) -> list[tuple[tuple, int]]:
+    """The case buckets of a case, as ``_case_counts`` finds them in the database."""
+    row = state.row
+    if row is None or row.get("prompted_at") is None:
+        return []
+    settled = [r for r in state.ratings if r.role is not None]
+    rated = any(r.channel is None or r.channel != CHANNEL_DEFAULT for r in settled)
+    defaulted = any(r.channel == CHANNEL_DEFAULT for r in settled)
+    w = row.get("window") or ""
+    key = (
+        china_day(row["prompted_at"]),
+        departments.get(w, ""),
+        w,
+        row.get("clerk_no") or "",
+        row.get("matter_code") or "",
+    )
+    return [
+        (key + ("prompted",), 1),
+        (key + ("rated",), int(rated)),
+        (key + ("default_only",), int(defaulted and not rated)),
+    ]
 
 
 def _snapshot(conn: Connection, case_nos: tuple[str, ...], ratings_too: bool) -> Snapshot:

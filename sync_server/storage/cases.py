@@ -1,0 +1,178 @@
+"""Storage of cases and their ratings: what a case holds (its row and every rating with its role), the writes that
+settling makes, and the reads of the QR page and of default ratings.
+
+Settling reads a batch's cases in one pass (``load_cases``) after locking them (``lock_cases``), so the state it
+works from cannot change under it: PostgreSQL takes one advisory lock per case, in sorted order; SQLite's writer
+already holds the database lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, text
+
+from sync_server.db import Store
+from sync_server.storage.schema import cases, devices, rating_exclusions, ratings, records
+
+CASE_FIELDS = ("window", "device_id", "matter_code", "clerk_no", "prompted_at")
+CHUNK = 500
+
+
+class StoredRating(NamedTuple):
+    """One rating of a case as stored: the record's facts, whether an exclusion applies, and its settled role
+    (None until it is settled). Fields in the order ``_RATINGS_OF_CASES`` selects them."""
+
+    record_id: str
+    case_no: str
+    level: int
+    channel: int | None
+    rated_at: str
+    received_at: str
+    window: str | None
+    clerk_no: str | None
+    matter_code: str | None
+    detail: str | None
+    excluded: bool
+    role: str | None
+    assess_number: int | None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """A case as stored: its row (None when no record told about it yet) and its ratings."""
+
+    case_no: str
+    row: dict | None = None
+    ratings: tuple[StoredRating, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What one settling pass changed: every touched case before and after, and the cases that got new ratings.
+    The after-settlement hooks (rollups, 差评工单) work from it in the same transaction."""
+
+    before: dict[str, CaseState]
+    after: dict[str, CaseState]
+    rated_case_nos: frozenset[str]
+
+
+def lock_cases(conn: Connection, case_nos: Iterable[str]) -> None:
+    """Hold these cases until the transaction ends (PostgreSQL; SQLite's write transaction holds the database)."""
+    wanted = sorted({c for c in case_nos if c})
+    if conn.dialect.name == "postgresql" and wanted:
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(c)) FROM unnest(CAST(:cs AS text[])) AS c ORDER BY c"),
+            {"cs": wanted},
+        )
+
+
+def load_cases(conn: Connection, case_nos: Iterable[str]) -> dict[str, CaseState]:
+    """Every wanted case with its row and its ratings (level given), two queries per 500 cases."""
+    wanted = sorted({c for c in case_nos if c})
+    rows: dict[str, dict] = {}
+    found: dict[str, list[StoredRating]] = {c: [] for c in wanted}
+    for chunk in _chunks(wanted):
+        for r in conn.execute(select(cases).where(cases.c.case_no.in_(chunk))):
+            rows[r.case_no] = {k: getattr(r, k) for k in CASE_FIELDS}
+        for r in conn.execute(_RATINGS_OF_CASES, {"case_nos": chunk}):
+            found[r.case_no].append(StoredRating._make(r))
+    return {c: CaseState(c, rows.get(c), tuple(found[c])) for c in wanted}
+
+
+_EXCLUDED = (
+    select(rating_exclusions.c.record_id)
+    .where(rating_exclusions.c.record_id == records.c.id, rating_exclusions.c.lifted_at.is_(None))
+    .exists()
+)
+_RATINGS_OF_CASES = (
+    select(
+        records.c.id,
+        records.c.case_no,
+        records.c.level,
+        records.c.channel,
+        records.c.occurred_at,
+        records.c.received_at,
+        records.c.window,
+        records.c.clerk_no,
+        records.c.matter_code,
+        records.c.detail,
+        _EXCLUDED.label("excluded"),
+        ratings.c.role,
+        ratings.c.assess_number,
+    )
+    .select_from(records.outerjoin(ratings, ratings.c.record_id == records.c.id))
+    .where(
+        records.c.kind == "rating",
+        records.c.case_no.in_(bindparam("case_nos", expanding=True)),
+        records.c.level.is_not(None),
+    )
+)
+
+
+def save_case_rows(store: Store, conn: Connection, rows: list[dict]) -> None:
+    """Insert or complete case rows (a field already set is kept), in case-number order."""
+    if not rows:
+        return
+    stmt = store.insert(cases)
+    keep = {c: func.coalesce(cases.c[c], stmt.excluded[c]) for c in CASE_FIELDS}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["case_no"], set_=keep), sorted(rows, key=_case_no))
+
+
+def save_roles(store: Store, conn: Connection, rows: list[dict]) -> None:
+    """Insert or update the role and assessNumber of ratings (dicts with every ``ratings`` column)."""
+    if not rows:
+        return
+    stmt = store.insert(ratings)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["record_id"],
+        set_={"role": stmt.excluded.role, "assess_number": stmt.excluded.assess_number},
+    )
+    conn.execute(stmt, rows)
+
+
+def case_is_rated(conn: Connection, case_no: str) -> bool:
+    return conn.execute(select(ratings.c.record_id).where(ratings.c.case_no == case_no).limit(1)).first() is not None
+
+
+def cases_due_default(conn: Connection, prompted_by: str) -> list[Row]:
+    """Prompted cases of a known terminal with no rating, prompted at or before ``prompted_by``."""
+    return conn.execute(
+        select(cases)
+        .outerjoin(ratings, ratings.c.case_no == cases.c.case_no)
+        .where(and_(ratings.c.record_id.is_(None), cases.c.prompted_at <= prompted_by, cases.c.device_id.is_not(None)))
+        .order_by(cases.c.case_no)
+    ).all()
+
+
+_QR_LOOKUP = (
+    select(
+        devices.c.secret_hex,
+        devices.c.window.label("device_window"),
+        devices.c.revoked_at,
+        cases.c.window.label("case_window"),
+        cases.c.matter_code,
+        cases.c.clerk_no,
+        cases.c.prompted_at,
+        select(ratings.c.record_id).where(ratings.c.case_no == bindparam("case_no")).exists().label("rated"),
+    )
+    .select_from(devices.outerjoin(cases, cases.c.case_no == bindparam("case_no")))
+    .where(devices.c.id == bindparam("device_id"))
+)  # built once: the QR page is the server's busiest read (a whole queue of phones scanning at once)
+
+
+def device_and_case(conn: Connection, device_id: str, case_no: str) -> Row | None:
+    """The device's secret, window and revocation, the case as the terminal's prompt told it (or NULLs) and
+    whether the case is rated, in one row; None for an unknown device."""
+    return conn.execute(_QR_LOOKUP, {"device_id": device_id, "case_no": case_no}).first()
+
+
+def _case_no(row: dict) -> str:
+    return row["case_no"]
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,94 @@
+"""Storage of records: the stored row of a record (device, phone or default), inserting a batch once whatever
+races it, what a device's batch needs to know about its sequence, integrity flags and conflicting copies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, select
+
+from haochaping.chain import record_hash
+from sync_server.db import Store
+from sync_server.storage.schema import integrity_flags, record_conflicts, records
+
+ROW_FIELDS = (
+    "id",
+    "device_id",
+    "seq",
+    "kind",
+    "window",
+    "clerk_no",
+    "case_no",
+    "matter_code",
+    "level",
+    "reasons_version",
+    "comment",
+    "channel",
+    "prompted_at",
+    "occurred_at",
+    "prev_hash",
+    "hash",
+)
+
+
+def record_row(
+    rec: dict, source: str, received_at: str, batch_id: str, flags: str = "", content_hash: str | None = None
+) -> dict:
+    """The ``records`` row of a record as received."""
+    row = {k: rec.get(k) for k in ROW_FIELDS}
+    row.update(
+        reasons=json.dumps(rec.get("reasons") or [], ensure_ascii=False),
+        detail=json.dumps(rec.get("detail") or {}, ensure_ascii=False, sort_keys=True),
+        source=source,
+        received_at=received_at,
+        batch_id=batch_id,
+        flags=flags,
+        content_hash=content_hash or record_hash(rec),
+    )
+    return row
+
+
+def insert_records(store: Store, conn: Connection, rows: list[dict]) -> set[str]:
+    """Insert rows whose id is not stored yet (another transaction's copy wins); the ids this call stored."""
+    if not rows:
+        return set()
+    stmt = store.insert(records).on_conflict_do_nothing(index_elements=["id"]).returning(records.c.id)
+    return {r.id for r in conn.execute(stmt, rows)}
+
+
+def identities(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """id -> (claimed hash, content hash) of the stored records among ``ids``."""
+    query = select(records.c.id, records.c.hash, records.c.content_hash).where(records.c.id.in_(list(ids)))
+    return {r.id: (r.hash, r.content_hash) for r in conn.execute(query)}
+
+
+def device_sequence(conn: Connection, device_id: str, seqs: set[int]) -> list:
+    """(seq, id, hash, occurred_at) of a device's stored records with these sequence numbers, oldest first."""
+    query = (
+        select(records.c.seq, records.c.id, records.c.hash, records.c.occurred_at)
+        .where(records.c.device_id == device_id, records.c.seq.in_(seqs))
+        .order_by(records.c.received_at)
+    )
+    return conn.execute(query).all()
+
+
+def add_flags(conn: Connection, rows: Sequence[dict]) -> None:
+    if rows:
+        conn.execute(integrity_flags.insert(), list(rows))
+
+
+def add_conflicts(conn: Connection, conflicts: Sequence[dict], now_iso: str) -> None:
+    """Keep each conflicting copy as received, beside the record that holds its id."""
+    rows = [
+        dict(
+            record_id=r["id"],
+            device_id=r["device_id"],
+            hash=r["hash"],
+            content=json.dumps(r, ensure_ascii=False, sort_keys=True),
+            received_at=now_iso,
+        )
+        for r in conflicts
+    ]
+    if rows:
+        conn.execute(record_conflicts.insert(), rows)
