@@ -21,8 +21,8 @@ from haochaping.config import Hall, HallConfig
 from haochaping.workdays import WorkdayCalendar
 from sync_server.closedcases.settings import CaseFeedSettings
 from sync_server.console.auth import Scope
-from sync_server.console.rollup import china_day
 from sync_server.storage import closed_cases as storage
+from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import closed_cases, utc_iso
 from sync_server.workflow.deadlines import RED, YELLOW, calendar_of
 

@@ -11,7 +11,7 @@ from sync_server.console.auth import AnyUser
 from sync_server.console.context import current_version
 from sync_server.console.labels import china_today
 from sync_server.console.period import parse_period
-from sync_server.console.rollup import day_bounds
+from sync_server.storage.rollups import day_bounds
 
 
 def case_settings(app: FastAPI) -> CaseFeedSettings:

@@ -166,7 +166,7 @@ def _closed_cases(conn, scope: Scope, department: str | None, period, names: Nam
     from sync_server.closedcases.settings import CaseFeedSettings
     from sync_server.configs import current_config
     from sync_server.console.auth import Scope as ViewScope
-    from sync_server.console.rollup import day_bounds
+    from sync_server.storage.rollups import day_bounds
 
     cv = current_config(conn)
     if department and cv is not None:

@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy import Connection, func, select
 
-from sync_server.console.rollup import day_bounds
+from sync_server.storage.rollups import day_bounds
 from sync_server.storage.schema import audit_log
 
 

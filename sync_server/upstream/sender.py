@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 
 from sync_server import outbound
 from sync_server.configs import current_config
-from sync_server.console.rollup import china_day
 from sync_server.db import Store
 from sync_server.storage import leases
 from sync_server.storage import upstream as storage
+from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import utc_iso
 from sync_server.upstream import payload
 from sync_server.upstream.settings import UpstreamSettings
@@ -171,7 +171,7 @@ class DayReconciliation:
 
 def reconcile_day(store: Store, day: str) -> DayReconciliation:
     """What the platform accepted for ``day`` against what it should have (China day)."""
-    from sync_server.console.rollup import day_bounds
+    from sync_server.storage.rollups import day_bounds
 
     start, end = day_bounds(day)
     with store.read() as conn:

@@ -16,8 +16,8 @@ from sync_server.configs import current_config
 from sync_server.console.auth import Scope
 from sync_server.console.labels import Names
 from sync_server.console.reports import monthly_report
-from sync_server.console.rollup import day_bounds
 from sync_server.console.settings import ConsoleSettings
+from sync_server.storage.rollups import day_bounds
 from sync_server.triggers import add_case_system
 
 MATTER_SC_10 = "11450102MB1234567X4000112"  # 食品经营许可: 10 working days in config/hall.toml
