@@ -62,7 +62,7 @@ def _command(sub, name: str, help_text: str, func):
 
 
 def _device_commands(ssub) -> None:
-    device = ssub.add_parser("device", help="评价器设备：登记码、列表、停用")
+    device = ssub.add_parser("device", help="评价器设备：登记码、列表、停用、改名")
     dsub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     add = _command(dsub, "add", "为窗口生成一次性登记码", _device_add)
     add.add_argument("--window", required=True, help="窗口编号，如 A01")
@@ -71,6 +71,9 @@ def _device_commands(ssub) -> None:
     _command(dsub, "list", "列出已登记的设备", _device_list)
     revoke = _command(dsub, "revoke", "停用设备：其后的请求一律拒绝", _device_revoke)
     revoke.add_argument("device_id", help="设备编号")
+    rename = _command(dsub, "rename", "给设备起名（如“A01 左侧”），空名称则清除", _device_rename)
+    rename.add_argument("device_id", help="设备编号")
+    rename.add_argument("name", help="名称，最多 32 个字")
 
 
 def _backup_commands(ssub) -> None:
@@ -149,16 +152,14 @@ def _migrate(args) -> int:
 
 
 def _device_add(args) -> int:
-    from sync_server.configs import current_config
-    from sync_server.devices import add_enrolment_code
+    from sync_server.devices import issue_code
+    from sync_server.errors import ServerError
 
-    store = _store(args)
-    with store.read() as conn:
-        cv = current_config(conn)
-    if cv is not None and args.window not in {w.code for w in cv.config.hall.windows}:
-        print(f"hcp: 没有编号为 {args.window} 的窗口（配置版本 {cv.version}）", file=sys.stderr)
+    try:
+        code, expires = issue_code(_store(args), args.window, _now(), timedelta(hours=args.hours))
+    except ServerError as e:
+        print(f"hcp: {e.message}", file=sys.stderr)
         return 2
-    code, expires = add_enrolment_code(store, args.window, _now(), timedelta(hours=args.hours))
     if args.quiet:
         print(code)
         return 0
@@ -181,9 +182,29 @@ def _device_list(args) -> int:
 
 def _device_revoke(args) -> int:
     from sync_server.devices import revoke
+    from sync_server.errors import ServerError
 
-    revoke(_store(args), args.device_id, _now())
-    print(f"设备 {args.device_id} 已停用")
+    try:
+        revoked = revoke(_store(args), args.device_id, _now())
+    except ServerError as e:
+        print(f"hcp: {e.message}", file=sys.stderr)
+        return 2
+    print(f"设备 {args.device_id} 已停用" if revoked else f"设备 {args.device_id} 此前已停用")
+    return 0
+
+
+def _device_rename(args) -> int:
+    from sync_server.devices import rename
+    from sync_server.errors import ServerError
+
+    try:
+        rename(_store(args), args.device_id, args.name, _now())
+    except ServerError as e:
+        print(f"hcp: {e.message}", file=sys.stderr)
+        return 2
+    print(
+        f"设备 {args.device_id} 已改名为“{args.name}”" if args.name.strip() else f"设备 {args.device_id} 的名称已清除"
+    )
     return 0
 
 

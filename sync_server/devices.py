@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from sync_server.db import Store
-from sync_server.errors import EnrolmentCodeInvalid, EnrolmentCodeSpent, NotFound
+from sync_server.errors import BadRequest, EnrolmentCodeInvalid, EnrolmentCodeSpent, NotFound
 from sync_server.storage.schema import devices, enrolment_codes, utc_iso
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to type on a terminal
 CODE_GROUPS, CODE_GROUP_LEN = 3, 4
 DEFAULT_CODE_VALIDITY = timedelta(hours=24)
+MAX_CODE_VALIDITY = timedelta(days=30)
+MAX_NAME_LEN = 32
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Device:
     revoked_at: str | None = None
     last_seen_at: str | None = None
     last_status: dict | None = None
+    name: str | None = None
 
     @property
     def active(self) -> bool:
@@ -93,8 +96,9 @@ def enrol(store: Store, code: str, now: datetime) -> Device:
 def _device(row) -> Device:
     status = json.loads(row.last_status) if row.last_status else None
     return Device(
-        row.id, row.window, bytes.fromhex(row.secret_hex), row.enrolled_at, row.revoked_at, row.last_seen_at, status
-    )
+        row.id, row.window, bytes.fromhex(row.secret_hex), row.enrolled_at, row.revoked_at, row.last_seen_at, status,
+        row.name,
+    )  # fmt: skip
 
 
 def get_device(conn, device_id: str) -> Device | None:
@@ -107,16 +111,63 @@ def list_devices(store: Store) -> list[Device]:
         return [_device(r) for r in conn.execute(select(devices).order_by(devices.c.enrolled_at, devices.c.id))]
 
 
-def revoke(store: Store, device_id: str, now: datetime) -> None:
-    """Refuse every later request of this device (its records stay)."""
+def revoke(store: Store, device_id: str, now: datetime, actor: str = "cli", address: str | None = None) -> bool:
+    """Refuse every later request of this device (its records stay); audited. False when it was revoked already."""
+    from sync_server.console.auth import write_audit
+
     with store.write() as conn:
         done = conn.execute(
             update(devices)
             .where(devices.c.id == device_id, devices.c.revoked_at.is_(None))
             .values(revoked_at=utc_iso(now))
-        )
-        if done.rowcount != 1 and get_device(conn, device_id) is None:
+        ).rowcount
+        device = get_device(conn, device_id)
+        if device is None:
             raise NotFound(f"没有编号为 {device_id} 的设备")
+        if done:
+            write_audit(conn, now, actor, "device.revoke", device_id, {"window": device.window}, address)
+    return bool(done)
+
+
+def rename(store: Store, device_id: str, name: str, now: datetime, actor: str = "cli", address: str | None = None):
+    """Give a terminal a name (up to 32 characters; empty clears it); audited with the old and the new name."""
+    from sync_server.console.auth import write_audit
+
+    name = " ".join(str(name).split())
+    if len(name) > MAX_NAME_LEN:
+        raise BadRequest(f"设备名称最多 {MAX_NAME_LEN} 个字")
+    with store.write() as conn:
+        device = get_device(conn, device_id)
+        if device is None:
+            raise NotFound(f"没有编号为 {device_id} 的设备")
+        conn.execute(update(devices).where(devices.c.id == device_id).values(name=name or None))
+        detail = {"window": device.window, "old_name": device.name, "name": name or None}
+        write_audit(conn, now, actor, "device.rename", device_id, detail, address)
+
+
+def issue_code(
+    store: Store,
+    window: str,
+    now: datetime,
+    valid_for: timedelta = DEFAULT_CODE_VALIDITY,
+    actor: str = "cli",
+    address: str | None = None,
+) -> tuple[str, datetime]:
+    """An enrolment code for a window of the current configuration, valid 1 minute to 30 days; audited (the window
+    and the expiry, never the code). The console and ``hcp server device add`` both come here."""
+    from sync_server.configs import current_config
+    from sync_server.console.auth import write_audit
+
+    if not timedelta(minutes=1) <= valid_for <= MAX_CODE_VALIDITY:
+        raise BadRequest("登记码有效期应在 1 分钟到 30 天之间")
+    with store.read() as conn:
+        cv = current_config(conn)
+    if cv is not None and window not in {w.code for w in cv.config.hall.windows}:
+        raise NotFound(f"没有编号为 {window} 的窗口（配置版本 {cv.version}）")
+    code, expires = add_enrolment_code(store, window, now, valid_for)
+    with store.write() as conn:
+        write_audit(conn, now, actor, "device.code", window, {"expires_at": utc_iso(expires)}, address)
+    return code, expires
 
 
 def record_status(store: Store, device_id: str, status: dict) -> None:

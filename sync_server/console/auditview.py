@@ -101,6 +101,8 @@ def _value(key: str, value, names: labels.Names) -> str:
         return names.department(str(value))
     if key == "method":
         return METHODS.get(str(value), str(value))
+    if key.endswith("_at") and isinstance(value, str):
+        return labels.china_time(value)
     if key == "level":
         return labels.level_label(int(value)) if str(value).isdigit() else str(value)
     if isinstance(value, list):

@@ -1,16 +1,21 @@
 """``GET /console/devices``: every terminal's last contact, outbox depth, clock offset and configuration version
-(from its last status report); terminals silent longer than ``device_silent_minutes`` stand out."""
+(from its last status report); terminals silent longer than ``device_silent_minutes`` stand out. Administrators
+issue enrolment codes (shown once, large, with the expiry), rename and revoke terminals here, with the same checks
+and audit entries as ``hcp server device add|rename|revoke`` (both call ``sync_server.devices``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 
 from sync_server.configs import current_config
-from sync_server.console.auth import OverseerUser
-from sync_server.devices import Device, list_devices
+from sync_server.console.auth import AdminUser, OverseerUser, client_address
+from sync_server.devices import Device, issue_code, list_devices, rename, revoke
+from sync_server.errors import BadRequest, ServerError
 from sync_server.storage.schema import utc_iso
 
 
@@ -64,19 +69,80 @@ def router() -> APIRouter:
 
     @r.get("/devices")
     def devices_page(request: Request, viewer: OverseerUser):
-        from sync_server.console.context import console_settings
-        from sync_server.console.web import page
+        return _devices_page(request, viewer)
 
+    @r.post("/devices/codes")
+    async def device_code(request: Request, viewer: AdminUser):
+        form = await request.form()
+        window, hours = str(form.get("window", "")).strip(), str(form.get("hours", "")).strip() or "24"
+        typed = {"window": window, "hours": hours}
+        try:
+            valid_for = timedelta(hours=float(hours))
+        except (ValueError, OverflowError):
+            return _devices_page(request, viewer, 400, failed=("hours", "有效期请填写小时数，如 24", typed))
+        if not window:
+            return _devices_page(request, viewer, 400, failed=("window", "请选择窗口", typed))
         app = request.app
-        settings = console_settings(app)
-        minutes, warn_s = settings.device_silent_minutes, settings.device_clock_warn_s
-        with app.state.store.read() as conn:
-            cv = current_config(conn)
-        version = cv.version if cv else None
-        rows = health(list_devices(app.state.store), app.state.clock(), minutes, version, warn_s)
-        rows = [h for h in rows if viewer.scope.allows_window(h.device.window)]
-        return page(
-            request, "devices.html", viewer, rows=rows, minutes=minutes, current_version=version, clock_warn_s=warn_s
-        )
+        try:
+            code, expires = issue_code(
+                app.state.store, window, app.state.clock(), valid_for, viewer.username, client_address(request)
+            )
+        except ServerError as e:
+            field = "hours" if "有效期" in e.message else "window"
+            return _devices_page(request, viewer, e.status, failed=(field, e.message, typed))
+        return _devices_page(request, viewer, issued=(code, window, expires))
+
+    @r.post("/devices/{device_id}/revoke")
+    async def device_revoke(request: Request, device_id: str, viewer: AdminUser):
+        app = request.app
+        revoke(app.state.store, device_id, app.state.clock(), viewer.username, client_address(request))
+        return RedirectResponse(f"/console/devices?done=revoked&device={quote(device_id)}", status_code=303)
+
+    @r.post("/devices/{device_id}/rename")
+    async def device_rename(request: Request, device_id: str, viewer: AdminUser):
+        form = await request.form()
+        app = request.app
+        name = str(form.get("name", ""))
+        try:
+            rename(app.state.store, device_id, name, app.state.clock(), viewer.username, client_address(request))
+        except BadRequest as e:
+            return _devices_page(request, viewer, 400, failed=(f"name-{device_id}", e.message, {"name": name}))
+        return RedirectResponse(f"/console/devices?done=renamed&device={quote(device_id)}", status_code=303)
 
     return r
+
+
+DONE = {"revoked": "已停用设备", "renamed": "已更新设备名称"}
+
+
+def _devices_page(request: Request, viewer, status: int = 200, failed=None, issued=None):
+    """The devices page; ``issued`` (code, window, expiry) shows a new enrolment code once; ``failed`` (field,
+    message, what was typed) shows a refused form's message at its field."""
+    from sync_server.console.context import console_settings
+    from sync_server.console.web import names_of, page
+
+    app = request.app
+    settings = console_settings(app)
+    minutes, warn_s = settings.device_silent_minutes, settings.device_clock_warn_s
+    with app.state.store.read() as conn:
+        cv = current_config(conn)
+    version = cv.version if cv else None
+    rows = health(list_devices(app.state.store), app.state.clock(), minutes, version, warn_s)
+    rows = [h for h in rows if viewer.scope.allows_window(h.device.window)]
+    names = names_of(request)
+    done, device = request.query_params.get("done", ""), request.query_params.get("device", "")
+    return page(
+        request,
+        "devices.html",
+        viewer,
+        status,
+        names=names,
+        rows=rows,
+        minutes=minutes,
+        current_version=version,
+        clock_warn_s=warn_s,
+        windows=sorted(names.windows.items()),
+        failed=failed,
+        issued=issued,
+        done=f"{DONE[done]}：{device}" if done in DONE and not failed and not issued else "",
+    )

@@ -57,6 +57,8 @@ devices = Table(
     Column("revoked_at", String(40)),
     Column("last_seen_at", String(40)),
     Column("last_status", Text, comment="JSON of the last POST /api/v1/status"),
+    # A terminal's name, given by an administrator (migration 0015)
+    Column("name", String(32), comment="set by hcp server device rename or the console; NULL: none"),
 )
 
 enrolment_codes = Table(

@@ -206,3 +206,20 @@ def test_ratings_list_at_1366_keeps_level_time_and_clerk_on_one_line(live, desk)
     desk.goto(f"{base}/console/ratings?from=2026-11-01&to=2026-11-30&show=unrated")
     assert desk.locator("#total").inner_text() == "2"
     desk.screenshot(path=str(SHOTS / "console-unrated-1366.png"), full_page=True)
+
+
+@pytest.mark.slow
+def test_devices_page_issues_a_large_enrolment_code_and_passes_axe(live, desk):
+    base, _case, _device = live
+    sign_in(desk, base)
+    desk.goto(f"{base}/console/devices")
+    desk.select_option("#code-form select[name=window]", "A01")
+    desk.get_by_role("button", name="生成登记码").click()
+    desk.wait_for_selector("#enrol-code")
+    code = desk.locator("#enrol-code").inner_text()
+    assert len(code) == 14 and code.count("-") == 2
+    size = desk.eval_on_selector("#enrol-code", "e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 40  # readable across a desk while typing it on the kiosk's maintenance screen
+    assert desk.locator("#code-expires").inner_text()
+    found = axe_violations(desk, "devices-code")
+    assert not found, summary(found)
