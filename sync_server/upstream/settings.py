@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Our name of each field → the name the platform expects by default (GB/T 39046 表9 and the national interface);
@@ -44,6 +46,20 @@ class UpstreamSettings(BaseModel):
         default_factory=dict,
         description="字段名对照：本系统字段 = 省平台字段名（空字符串表示不发送该字段）；未列出的用默认名",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise ValueError(f"应为 http:// 或 https:// 开头、端口为数字的地址，而不是 {value!r}")
+        return value
 
     @field_validator("fields")
     @classmethod

@@ -131,6 +131,13 @@ def test_unknown_or_clashing_field_names_are_refused():
         UpstreamSettings(fields={"case_no": "pf"})
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:$PORT/api/hcp", "127.0.0.1:8600/api", "ftp://x/y", "http:///api"])
+def test_a_platform_address_that_cannot_be_reached_is_refused_when_loaded(url):
+    with pytest.raises(ValueError, match="应为 http:// 或 https://"):
+        UpstreamSettings(url=url)
+    assert UpstreamSettings(url="https://hcp.example.gov.cn:8443/api").enabled
+
+
 def test_a_failing_platform_is_retried_with_a_doubling_capped_backoff(store, month, receiver):
     clock = FakeClock(NOV + timedelta(days=1))
     settings = settings_for(receiver, backoff_s=30, backoff_max_s=100)
