@@ -4,6 +4,7 @@ configuration key is mentioned there, and every key has a help text."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -179,8 +180,26 @@ def test_every_command_the_documents_and_the_demo_write_is_one_the_cli_accepts()
     assert len(commands) >= 15, commands  # the extraction itself works
     assert ("bin/start-demo", "hcp kiosk trigger --settings $DEMO/kiosk.toml --case 2026112700001") in commands
     for name, command in commands:
-        words = ["X" if "$" in word else word for word in shlex.split(command)[1:]]
+        words = [("1" if "PORT" in word else "X") if "$" in word else word for word in shlex.split(command)[1:]]
         try:
             build_parser().parse_args(words)
         except SystemExit:
             pytest.fail(f"{name}: “{command}” is not accepted by hcp")
+
+
+def test_the_demo_stops_with_a_clear_message_when_its_port_is_taken(tmp_path):
+    import socket
+    import subprocess
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "HCP_DEMO_SKIP_INSTALL": "1", "HCP_DEMO_DIR": str(tmp_path / "demo")}
+        env["HCP_DEMO_PORT"] = str(port)
+        done = subprocess.run(
+            [str(README.parent / "bin" / "start-demo")], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2
+    assert f"端口 {port} 已被占用" in done.stderr and "HCP_DEMO_PORT" in done.stderr
+    assert not (tmp_path / "demo" / "server.db").exists()
