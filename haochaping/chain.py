@@ -36,6 +36,7 @@ KINDS = (
     "rating",  # the citizen rated at the window
     "timeout",  # 未评价，已超时: the prompt was not answered in time
     "interrupted",  # 未评价，已中断: the terminal died (power cut, crash) with the prompt on screen; noticed at start
+    "phone_rated",  # 已收到您的手机评价: the server said the case was rated by phone while its prompt was on screen
     "prompt_refused",  # a trigger was refused (too soon after the previous prompt)
     "sign_in",
     "sign_out",

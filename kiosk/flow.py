@@ -77,6 +77,13 @@ class Reselect:
 
 
 @dataclass(frozen=True)
+class RatedByPhone:
+    """The server says this case was rated by phone (QR) while its prompt is on this screen."""
+
+    case_no: str
+
+
+@dataclass(frozen=True)
 class Tick:
     """The clock moved; fires timeouts that are due."""
 
@@ -396,6 +403,33 @@ class Flow:
 
     def _withdrawn_detail(self) -> dict:
         return {"withdrawn_levels": list(self.state.withdrawn)} if self.state.withdrawn else {}
+
+    def _on_RatedByPhone(self, e: RatedByPhone) -> None:
+        """The citizen rated by phone while the five levels were on screen: thank them and stop prompting (no
+        timeout). A citizen already choosing reasons is not interrupted: that tap wins (the server makes the phone
+        rating the 追评)."""
+        p = self.state.prompt
+        if self.screen is not Screen.PROMPT or p is None or p.case_no != e.case_no:
+            return
+        self._record(
+            "phone_rated",
+            case_no=p.case_no,
+            matter_code=p.matter_code,
+            channel=self.channel,
+            prompted_at=self._iso(p.prompted_at),
+            detail={"source": p.source, **self._withdrawn_detail()},
+        )
+        self._go(
+            Screen.IDLE,
+            NOTICE_SHOWN,
+            prompt=None,
+            level=None,
+            tapped_at=None,
+            withdrawn=(),
+            reasons=(),
+            message="已收到您的手机评价，谢谢",
+            large_text=self.large_text_default,
+        )
 
     def _on_Tick(self, _e: Tick) -> None:
         deadline = self.state.deadline

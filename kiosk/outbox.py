@@ -22,7 +22,7 @@ from kiosk.errors import OutboxError, OutboxFull, RecordImmutable
 from kiosk.migrations import migrate
 
 CASE_NO_MAX = 64
-OUTCOME_KINDS = ("rating", "timeout", "interrupted")  # how a prompt on screen ended
+OUTCOME_KINDS = ("rating", "timeout", "interrupted", "phone_rated")  # how a prompt on screen ended
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class CaseHistory:
     """What this terminal already did for one case."""
 
     prompts: int = 0
-    rated: bool = False
+    rated: bool = False  # at this kiosk, or by phone while its prompt was on screen
     interrupted_at: datetime | None = None  # when an interruption of its prompt was noticed (at start)
 
 
@@ -164,13 +164,13 @@ class Outbox:
         with self._lock:
             rows = self.db.execute(
                 "SELECT kind, occurred_at FROM outbox "
-                "WHERE case_no = ? AND kind IN ('prompt', 'rating', 'interrupted')",
+                "WHERE case_no = ? AND kind IN ('prompt', 'rating', 'interrupted', 'phone_rated')",
                 [case_no],
             ).fetchall()
         interrupted = [datetime.fromisoformat(at) for kind, at in rows if kind == "interrupted"]
         return CaseHistory(
             prompts=sum(1 for kind, _ in rows if kind == "prompt"),
-            rated=any(kind == "rating" for kind, _ in rows),
+            rated=any(kind in ("rating", "phone_rated") for kind, _ in rows),
             interrupted_at=max(interrupted) if interrupted else None,
         )
 

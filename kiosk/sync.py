@@ -144,12 +144,18 @@ class SyncClient:
 
     def poll_triggers(self, wait_s: int) -> list[dict]:
         """Long-poll the prompts the case system sent through the server for this window."""
+        return self.poll(wait_s)[0]
+
+    def poll(self, wait_s: int) -> tuple[list[dict], list[str]]:
+        """Long-poll: the case system's prompts for this window, and the case on screen if it was rated by phone."""
         timeout = (self.policy.connect_timeout_s, wait_s + self.policy.read_timeout_s)
         body = self._json(self._call("GET", "/api/v1/triggers", params={"wait": wait_s}, timeout=timeout))
         triggers = body.get("triggers")
         if not isinstance(triggers, list):
             raise ServerUnavailable("服务器返回的触发列表无法解析")
-        return [t for t in triggers if isinstance(t, dict) and t.get("id")]
+        rated = body.get("phone_rated") or []
+        rated = [c for c in rated if isinstance(c, str)] if isinstance(rated, list) else []
+        return [t for t in triggers if isinstance(t, dict) and t.get("id")], rated
 
     def ack_triggers(self, ids: list[str], refused: dict[str, str] | None = None) -> None:
         payload: dict = {"ids": list(ids)}

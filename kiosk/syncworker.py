@@ -272,7 +272,8 @@ class SyncWorker:
 
 
 class TriggerPoller:
-    """Long-polls the server for case-system prompts and hands each to the flow, then acks it.
+    """Long-polls the server for case-system prompts and hands each to the flow, then acks it; the same answer
+    says when the case on screen was rated by phone (the flow ends that prompt).
 
     A trigger the flow refused is acked with the flow's message. Outcomes are remembered, so a
     trigger delivered again (its ack was lost) is acked again without prompting twice.
@@ -302,7 +303,8 @@ class TriggerPoller:
     def poll_once(self) -> float:
         """One long-poll; returns the seconds to wait before the next."""
         try:
-            triggers = self.client.poll_triggers(self.policy.trigger_wait_s)
+            triggers, phone_rated = self.client.poll(self.policy.trigger_wait_s)
+            self.tell_phone_rated(phone_rated)
             if triggers:
                 ids, refused = self.hand_over(triggers)
                 self.client.ack_triggers(ids, refused)
@@ -328,6 +330,16 @@ class TriggerPoller:
             if self.outcomes[trigger_id] is not None:
                 refused[trigger_id] = self.outcomes[trigger_id]
         return ids, refused
+
+    def tell_phone_rated(self, case_nos: list[str]) -> None:
+        """The case on screen was rated by phone: the flow thanks the citizen and ends the prompt."""
+        from kiosk.flow import RatedByPhone
+
+        for case_no in case_nos:
+            try:
+                self.submit(RatedByPhone(case_no))
+            except Exception:
+                log.exception("the flow failed on a phone rating notice")
 
     def _submit_one(self, trigger: dict) -> str | None:
         from kiosk.flow import Trigger

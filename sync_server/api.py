@@ -135,6 +135,13 @@ def _etag_matches(header: str, version: str) -> bool:
     return version in tags or "*" in tags
 
 
+def _prompt_live_for(store) -> timedelta:
+    """How long a prompt can stay on a terminal's screen: the prompt and reasons timeouts, and a minute of slack."""
+    with store.read() as conn:
+        rules = configs.current_rules(conn)
+    return timedelta(seconds=rules.prompt_timeout_s + rules.reasons_timeout_s + 60)
+
+
 def _triggers(router: APIRouter) -> None:
     @router.get("/triggers", response_model=TriggersResponse, tags=["设备"], summary="长轮询：等待办件系统的评价触发")
     async def poll_triggers(
@@ -145,16 +152,20 @@ def _triggers(router: APIRouter) -> None:
         state = request.app.state
         ttl = timedelta(seconds=state.settings.trigger_ttl_s)
         deadline = time.monotonic() + min(wait, state.settings.long_poll_max_s)
+        live_for = _prompt_live_for(state.store)
         while True:
             found = await run_in_threadpool(triggers.open_triggers, state.store, device.window, state.clock(), ttl)
+            rated = await run_in_threadpool(
+                triggers.phone_rated_on_screen, state.store, device.id, state.clock(), live_for
+            )
             left = deadline - time.monotonic()
-            if found or left <= 0 or await request.is_disconnected():
+            if found or rated or left <= 0 or await request.is_disconnected():
                 break
             await asyncio.sleep(min(state.settings.poll_interval_s, left))
         items = [
             {"id": t.id, "case_no": t.case_no, "matter_code": t.matter_code, "created_at": t.created_at} for t in found
         ]
-        return {"ok": True, "triggers": items, "server_time": _now_s(request)}
+        return {"ok": True, "triggers": items, "phone_rated": rated, "server_time": _now_s(request)}
 
     @router.post("/triggers/ack", response_model=OkResponse, tags=["设备"], summary="确认已收到（或已拒绝）的触发")
     def ack_triggers(body: TriggerAck, request: Request, device: SignedDevice):

@@ -6,6 +6,11 @@ Every stored record that tells about a case (prompt, timeout, rating from a term
 goes through ``settle_records``: one pass per batch completes the case rows and settles the roles, then the
 after-settlement hooks the application wired at start-up (``set_after_settlement``: the rollups, the 差评工单) run
 in the same transaction. This module imports neither the console nor the workflow.
+
+A citizen standing at the kiosk is never out-voted by a phone rating made during the same live prompt: a phone
+rating made after the kiosk's prompt and before the kiosk's rating of the case is ordered after the kiosk's (it
+becomes the 追评), and both are flagged ``two_channels`` for integrity review. After the prompt has ended the first
+rating counts, as before.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from haochaping.chain import record_hash
-from haochaping.levels import CHANNEL_DEFAULT
+from haochaping.levels import CHANNEL_DEFAULT, CHANNEL_QR
 from sync_server.configs import current_config, current_rules
 from sync_server.db import Store
 from sync_server.errors import NotConfigured, NotWired
@@ -32,11 +37,11 @@ from sync_server.storage.cases import (
     save_case_rows,
     save_roles,
 )
-from sync_server.storage.records import insert_records, record_row
+from sync_server.storage.records import flag_two_channels, insert_records, record_row
 from sync_server.storage.schema import utc_iso
 
 COUNTING, FOLLOW_UP, SUPERSEDED = "counting", "follow_up", "superseded"
-CASE_KINDS = ("prompt", "timeout", "interrupted", "rating")
+CASE_KINDS = ("prompt", "timeout", "interrupted", "phone_rated", "rating")
 
 
 @dataclass(frozen=True)
@@ -47,17 +52,40 @@ class RatingFact:
     channel: int | None
     rated_at: str
     received_at: str
+    prompted_at: str | None = None  # a kiosk rating's prompt: from then until the rating the prompt was live
 
 
-def _order_key(fact: RatingFact) -> tuple:
-    return (fact.channel == CHANNEL_DEFAULT, datetime.fromisoformat(fact.rated_at), fact.received_at, fact.record_id)
+KIOSK_CHANNELS = (4, 5)  # 政务大厅平板电脑, 政务大厅其他终端
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def live_prompt_pairs(facts: Iterable[RatingFact]) -> list[tuple[RatingFact, RatingFact]]:
+    """(kiosk rating, phone rating) of one case where the phone rating was made while the kiosk's prompt was live:
+    after the kiosk prompted, before the citizen's tap was stored (pure)."""
+    facts = list(facts)
+    kiosk = [f for f in facts if f.channel in KIOSK_CHANNELS and f.prompted_at]
+    phone = [f for f in facts if f.channel == CHANNEL_QR]
+    return [
+        (k, p) for k in kiosk for p in phone if _moment(k.prompted_at) <= _moment(p.rated_at) <= _moment(k.rated_at)
+    ]
+
+
+def _order_key(fact: RatingFact, behind: dict[str, RatingFact]) -> tuple:
+    kiosk = behind.get(fact.record_id)
+    at, after = (_moment(kiosk.rated_at), 1) if kiosk else (_moment(fact.rated_at), 0)
+    return (fact.channel == CHANNEL_DEFAULT, at, after, fact.received_at, fact.record_id)
 
 
 def settle(facts: Iterable[RatingFact], follow_up_allowed: bool) -> dict[str, tuple[str, int | None]]:
     """Role and assessNumber of each rating of ONE case (pure)."""
+    facts = list(facts)
+    behind = {phone.record_id: kiosk for kiosk, phone in live_prompt_pairs(facts)}
     roles: dict[str, tuple[str, int | None]] = {}
     real_seen = 0
-    for fact in sorted(facts, key=_order_key):
+    for fact in sorted(facts, key=lambda f: _order_key(f, behind)):
         is_default = fact.channel == CHANNEL_DEFAULT
         if not roles:
             roles[fact.record_id] = (COUNTING, 1)
@@ -96,6 +124,7 @@ def settle_records(store: Store, conn: Connection, stored: Iterable[dict]) -> Se
     after, changed = {}, []
     for case_no, state in before.items():
         settled = _settled(state.ratings, follow_up)
+        flag_two_channels(conn, live_prompt_pairs(_facts(settled)))
         changed += [
             r
             for r, old in zip(settled, state.ratings, strict=True)
@@ -124,8 +153,23 @@ def _completed_rows(before: dict[str, CaseState], rows: list[dict]) -> dict[str,
     return merged
 
 
+def _facts(stored: Iterable[StoredRating]) -> list[RatingFact]:
+    return [
+        RatingFact(
+            r.record_id,
+            r.case_no,
+            r.level,
+            r.channel,
+            r.rated_at,
+            r.received_at,
+            r.prompted_at if r.source == "device" else None,
+        )
+        for r in stored
+    ]
+
+
 def _settled(stored: tuple[StoredRating, ...], follow_up: bool) -> tuple[StoredRating, ...]:
-    facts = [RatingFact(r.record_id, r.case_no, r.level, r.channel, r.rated_at, r.received_at) for r in stored]
+    facts = _facts(stored)
     roles = settle(facts, follow_up) if facts else {}
     return tuple(r._replace(role=roles[r.record_id][0], assess_number=roles[r.record_id][1]) for r in stored)
 

@@ -103,6 +103,9 @@ class TriggerOut(BaseModel):
 class TriggersResponse(BaseModel):
     ok: Literal[True] = True
     triggers: list[TriggerOut]
+    phone_rated: list[str] = Field(
+        default_factory=list, description="本评价器屏幕上正在提示的办件已由手机扫码评价：办件编号（评价器随即结束提示）"
+    )
     server_time: float
 
 

@@ -1,6 +1,10 @@
 """Case-system triggers: a case system (with its own API key) asks the server to prompt a rating at a window;
 the terminal of that window long-polls for it and acknowledges it (accepted or refused, with the reason).
 A trigger is delivered again on every poll until it is acknowledged, and expires after ``ttl``.
+
+The same long-poll tells a terminal that the case on its screen was rated by phone (``phone_rated_on_screen``): the
+terminal's last prompt, still without an outcome, whose case has a phone rating. The terminal then thanks the
+citizen for the phone rating and stops prompting; it records that outcome, which ends the answer.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from haochaping.levels import CHANNEL_QR
 from sync_server.configs import current_config
 from sync_server.db import Store
 from sync_server.errors import CaseSystemKeyInvalid, Conflict, NotFound, Unprocessable
-from sync_server.storage.schema import case_systems, triggers, utc_iso
+from sync_server.storage.schema import case_systems, records, triggers, utc_iso
 
 CASE_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-_/.]{1,64}$")  # as the terminal accepts it
 KEY_PREFIX = "hcpk_"
@@ -160,3 +165,28 @@ def acknowledge(
             )
             done += result.rowcount
     return done
+
+
+PROMPT_OUTCOMES = ("rating", "timeout", "interrupted", "phone_rated")
+
+
+def phone_rated_on_screen(store: Store, device_id: str, now: datetime, live_for: timedelta) -> list[str]:
+    """The case of this terminal's last prompt if it has no outcome yet, is younger than ``live_for`` and was rated
+    by phone (QR): ``[case_no]``, else ``[]``. Reads two index ranges (the device's last records, the case's)."""
+    with store.read() as conn:
+        prompt = conn.execute(
+            select(records.c.seq, records.c.case_no, records.c.occurred_at)
+            .where(records.c.device_id == device_id, records.c.kind == "prompt", records.c.seq.is_not(None))
+            .order_by(records.c.seq.desc())
+            .limit(1)
+        ).first()
+        if prompt is None or prompt.case_no is None or prompt.occurred_at < utc_iso(now - live_for):
+            return []
+        rows = conn.execute(
+            select(records.c.device_id, records.c.seq, records.c.kind, records.c.source, records.c.channel).where(
+                records.c.case_no == prompt.case_no
+            )
+        ).all()
+    ended = any(r.device_id == device_id and r.seq and r.seq > prompt.seq and r.kind in PROMPT_OUTCOMES for r in rows)
+    by_phone = any(r.kind == "rating" and r.source == "qr" and r.channel == CHANNEL_QR for r in rows)
+    return [prompt.case_no] if by_phone and not ended else []

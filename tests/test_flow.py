@@ -478,3 +478,30 @@ def test_each_timeout_notice_clears_after_its_time_even_two_in_a_row(flow, clock
     assert flow.state.message == "未评价，已超时"  # the same text again: shown again …
     run(flow, clock, [(6, Screen.IDLE)])
     assert flow.state.message == ""  # … and cleared again
+
+
+# ---------------------------------------------------------------- kiosk and phone, one case
+
+
+def test_a_phone_rating_of_the_case_on_screen_thanks_the_citizen_and_records_no_timeout(flow, clock, outbox):
+    from kiosk.flow import RatedByPhone
+
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (8, Screen.PROMPT)])
+    run(flow, clock, [(RatedByPhone("OTHER"), Screen.PROMPT), (RatedByPhone("C1"), Screen.IDLE)])
+    assert flow.state.message == "已收到您的手机评价，谢谢"
+    run(flow, clock, [(60, Screen.IDLE)])
+    assert flow.state.message == ""  # cleared after its time; no timeout fired
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "phone_rated"]
+    clock.advance(30)
+    with pytest.raises(TriggerRefused, match="已评价"):
+        flow.handle(Trigger("C1"))
+    assert flow.recover_interrupted() is None  # the prompt had its outcome
+
+
+def test_a_citizen_choosing_reasons_is_not_cut_short_by_a_phone_rating(flow, clock, outbox):
+    from kiosk.flow import RatedByPhone
+
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (TapLevel(1), Screen.REASONS)])
+    run(flow, clock, [(RatedByPhone("C1"), Screen.REASONS), (ToggleReason(115), Screen.REASONS)])
+    run(flow, clock, [(Submit(), Screen.THANKS)])
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]

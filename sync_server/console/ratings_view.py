@@ -28,6 +28,7 @@ FLAG_LABELS = {
     "time_backwards": "时间倒退",
     "future_time": "时间超前",
     "bad_without_reason": "差评未选原因",
+    "two_channels": "提示期间双渠道评价",
 }
 LEVEL_FILTERS = {
     "5": "非常满意",

@@ -38,6 +38,8 @@ class StoredRating(NamedTuple):
     excluded: bool
     role: str | None
     assess_number: int | None
+    prompted_at: str | None = None  # when the prompt of a kiosk rating came up: its prompt was live until the rating
+    source: str | None = None  # device | qr | default
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ _RATINGS_OF_CASES = (
         _EXCLUDED.label("excluded"),
         ratings.c.role,
         ratings.c.assess_number,
+        records.c.prompted_at,
+        records.c.source,
     )
     .select_from(records.outerjoin(ratings, ratings.c.record_id == records.c.id))
     .where(

@@ -92,3 +92,29 @@ def add_conflicts(conn: Connection, conflicts: Sequence[dict], now_iso: str) -> 
     ]
     if rows:
         conn.execute(record_conflicts.insert(), rows)
+
+
+def flag_two_channels(conn: Connection, pairs: Sequence[tuple]) -> None:
+    """Flag both ratings of a case rated at the kiosk and by phone within one live prompt (``two_channels``), once
+    each. ``pairs`` are (kiosk rating, phone rating) facts with ``record_id``, ``case_no``, ``prompted_at`` and
+    ``received_at``."""
+    for kiosk, phone in pairs:
+        detail = f"办件 {kiosk.case_no}：评价器提示期间另有手机扫码评价；评价器上的评价计入，手机评价作为追评"
+        at = max(kiosk.received_at, phone.received_at)
+        for fact in (kiosk, phone):
+            seen = select(integrity_flags.c.id).where(
+                integrity_flags.c.record_id == fact.record_id, integrity_flags.c.kind == "two_channels"
+            )
+            if conn.execute(seen.limit(1)).first() is not None:
+                continue
+            row = conn.execute(select(records.c.device_id, records.c.seq).where(records.c.id == fact.record_id)).first()
+            conn.execute(
+                integrity_flags.insert().values(
+                    device_id=row.device_id,
+                    seq=row.seq,
+                    record_id=fact.record_id,
+                    kind="two_channels",
+                    detail=detail,
+                    flagged_at=at,
+                )
+            )

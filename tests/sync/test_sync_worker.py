@@ -396,3 +396,16 @@ def test_sync_now_forgets_the_backoff(worker):
     worker.failures = 9
     worker.sync_now()
     assert worker.failures == 0 and worker.wake.is_set()
+
+
+def test_the_long_poll_answer_that_the_case_on_screen_was_rated_by_phone_reaches_the_flow(client, session):
+    from kiosk.flow import RatedByPhone
+
+    handed = []
+    poller = TriggerPoller(client, handed.append)
+    session.script = [reply(200, {"ok": True, "triggers": [], "phone_rated": ["C-7"]})]
+    assert poller.poll_once() == 0.0
+    assert handed == [RatedByPhone("C-7")]
+    session.script = [reply(200, {"ok": True, "triggers": [], "phone_rated": "garbage"})]
+    poller.poll_once()
+    assert handed == [RatedByPhone("C-7")]  # an answer it cannot read is ignored
