@@ -4,6 +4,8 @@ notices clear, 大字 on the prompt and reasons, the signed-out keypad and the m
 
 from __future__ import annotations
 
+import time
+
 CLERK, CLERK_PIN, ADMIN_PIN = "1001", "1111", "8888"
 CASE_UNDO, CASE_LEFT_BAD, CASE_LEFT_GOOD = "2026112700031", "2026112700032", "2026112700033"
 CASE_T1, CASE_T2, CASE_LARGE = "2026112700034", "2026112700035", "2026112700036"
@@ -142,4 +144,27 @@ def _gap(a, b) -> float:
     return right.to_window(right.x, right.y)[0] - (left.to_window(left.x, left.y)[0] + left.width)
 
 
-SCENARIOS = {"citizen": citizen}
+CASE_PHONE = "2026112700041"
+PHONE_NOTICE = "已收到您的手机评价，谢谢"
+
+
+def phone_during_prompt(robot, clock):
+    """Enrolled with a real server: a prompt comes up, the test rates the case by phone through the server's QR page
+    (the link is written to qr_url.txt), and the kiosk thanks the citizen and goes back to idle by itself."""
+    from kiosk.flow import SignIn, Trigger
+
+    app = robot.app
+    app.send(SignIn(CLERK, CLERK_PIN))
+    yield robot.screen("idle")
+    yield robot.until("the sync worker", lambda: app.sync is not None)
+    app.submit_trigger(Trigger(CASE_PHONE, None, source="http"))
+    yield robot.screen("prompt")
+    yield from robot.shoot("prompt_before_phone")
+    (robot.out_dir / "qr_url.txt").write_text(app.flow.state.prompt.qr_url)
+    yield robot.until("the phone rating notice", lambda: app.flow.state.message == PHONE_NOTICE)
+    robot.summary["phone_notice_wall_s"] = time.time()  # real time: the kiosk's own clock is frozen in tests
+    yield robot.screen("idle")
+    yield from robot.shoot("idle_phone_rated")
+
+
+SCENARIOS = {"citizen": citizen, "phone_during_prompt": phone_during_prompt}
