@@ -661,7 +661,9 @@ upstream_receipts = Table(
 # the database keeps these buckets with the record itself (triggers on every INSERT and UPDATE of bad_cases), so the
 # dashboard adds up a period's buckets instead of reading its records. ``open_*_due``: the kept deadline of a step
 # not done yet ('' once done), so "overdue by today" is read from the bucket; ``kept`` 0: a deadline the figures
-# need is not kept (an unconfirmed holiday year), and those records are worked out afresh.
+# need is not kept (an unconfirmed holiday year), and those records are worked out afresh. A record whose appeal
+# was upheld, or that was withdrawn, counts only by its state: its progress flags are 0 and its open deadlines ''
+# (migration 0016).
 HANDLING_ROLLUP_KEY = (
     "department",
     "window",

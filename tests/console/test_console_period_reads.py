@@ -238,11 +238,7 @@ def _bucketed(store) -> dict:
     with store.read() as conn:
         for r in conn.execute(select(bad_cases)):
             fixing_open = r.fix_kind is not None and r.fixed_at is None and r.fix_due is not None
-            key = (
-                r.department or "",
-                r.window or "",
-                r.clerk_no or "",
-                r.state,
+            progress = (
                 int(r.fix_kind is not None),
                 int(r.verified_at is not None),
                 int(r.fixed_at is not None),
@@ -250,10 +246,22 @@ def _bucketed(store) -> dict:
                 int(_by_end_of(r.verified_at, r.contact_due)),
                 int(_by_end_of(r.fixed_at, r.fix_due)),
                 int(_by_end_of(r.visited_at, r.revisit_due)),
-                int(not _unkept(r)),
+            )
+            open_dues = (
                 r.contact_due if r.verified_at is None and r.contact_due is not None else "",
                 r.fix_due if fixing_open else "",
                 r.revisit_due if r.fixed_at is not None and r.visited_at is None and r.revisit_due is not None else "",
+            )
+            if r.state in ("upheld", "withdrawn"):  # counted apart: only the state matters
+                progress, open_dues = (0,) * len(progress), ("",) * len(open_dues)
+            key = (
+                r.department or "",
+                r.window or "",
+                r.clerk_no or "",
+                r.state,
+                *progress,
+                int(not _unkept(r)),
+                *open_dues,
             )
             counts[("day", r.arrival_day, *key)] += 1
             counts[("month", r.arrival_day[:7], *key)] += 1
