@@ -144,10 +144,16 @@ def _safe_url(url: str) -> str:
 
 
 def _migrate(args) -> int:
-    from sync_server.db import current_revision
+    from sync_server.db import Store, current_revision
 
-    store = _store(args)
-    print(f"数据库结构已是最新版本：{current_revision(store)}")
+    probe = Store.from_url(args.db)
+    before = current_revision(probe)
+    probe.dispose()
+    after = current_revision(_store(args))
+    if before == after:
+        print(f"数据库结构已是最新版本：{after}")
+    else:
+        print(f"数据库结构已从 {before or '空库'} 升级到最新版本 {after}")
     return 0
 
 

@@ -56,4 +56,6 @@ def test_casesystem_key_is_printed_once_and_works(sqlite_url, capsys):
 
 def test_migrate_reports_the_revision(sqlite_url, capsys):
     code, out = hcp(capsys, "server", "migrate", "--db", sqlite_url)
-    assert code == 0 and "数据库结构已是最新版本" in out
+    assert code == 0 and "数据库结构已从 空库 升级到最新版本 0" in out
+    code, out = hcp(capsys, "server", "migrate", "--db", sqlite_url)
+    assert code == 0 and "数据库结构已是最新版本：0" in out
