@@ -7,15 +7,17 @@ import time
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sync_server import configs, devices, ingest, triggers
 from sync_server.auth import authenticate
 from sync_server.devices import Device
-from sync_server.errors import Forbidden, NotConfigured, PayloadTooLarge, Unprocessable
+from sync_server.errors import Conflict, Forbidden, NotConfigured, PayloadTooLarge
 from sync_server.schemas import (
+    CASE_NO_PATTERN,
+    TRIGGER_ID_PATTERN,
     ClosedCaseBatch,
     ClosedCasesResponse,
     ConfigResponse,
@@ -181,7 +183,10 @@ def _triggers(router: APIRouter) -> None:
         summary="办件办结：请求窗口评价器发起评价",
     )
     def prompt_case(
-        case_no: str, body: PromptRequest, request: Request, authorization: str | None = Header(default=None)
+        case_no: Annotated[str, Path(pattern=CASE_NO_PATTERN, description="办件编号")],
+        body: PromptRequest,
+        request: Request,
+        authorization: str | None = Header(default=None),
     ):
         state = request.app.state
         trigger_id = triggers.create_trigger(
@@ -190,7 +195,11 @@ def _triggers(router: APIRouter) -> None:
         return PromptResponse(trigger_id=trigger_id)
 
     @router.get("/prompts/{trigger_id}", response_model=PromptStatus, tags=["办件系统"], summary="查询评价请求的结果")
-    def prompt_result(trigger_id: str, request: Request, authorization: Annotated[str | None, Header()] = None):
+    def prompt_result(
+        trigger_id: Annotated[str, Path(pattern=TRIGGER_ID_PATTERN, description="评价请求编号")],
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+    ):
         state = request.app.state
         ttl = timedelta(seconds=state.settings.trigger_ttl_s)
         return triggers.prompt_status(state.store, _bearer(authorization), trigger_id, state.clock(), ttl)
@@ -218,8 +227,8 @@ def _closed_cases(router: APIRouter) -> None:
         cases = [ClosedCase(**item.model_dump()) for item in body.cases]
         try:
             results = take_in(state.store, cases, system, state.clock(), cv.config.hall)
-        except BatchRefused as e:
-            raise Unprocessable(f"本批未保存：{e}") from None
+        except BatchRefused as e:  # well-formed, but at odds with the hall configuration or the clock
+            raise Conflict(f"本批未保存：{e}") from None
         return {
             "ok": True,
             "results": [{"case_no": no, "status": status} for no, status in results],

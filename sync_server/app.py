@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,6 +21,7 @@ from haochaping.signing import HEADER_SERVER_TIME
 from sync_server.db import Store
 from sync_server.errors import CaseSystemKeyInvalid, ServerError, Unauthorized
 from sync_server.observability import CONTENT_TYPE, EventMetrics, ObservabilityMiddleware, metrics_text
+from sync_server.schemas import ErrorResponse
 from sync_server.settings import ServerSettings, ServerSettingsFile, load_server_settings
 
 Clock = Callable[[], datetime]
@@ -70,7 +71,12 @@ def create_app(
 
 
 def _add_ops_routes(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["运维"], summary="健康检查：数据库可用时 200，否则 503")
+    @app.get(
+        "/healthz",
+        tags=["运维"],
+        summary="健康检查：数据库可用时 200，否则 503",
+        responses={503: {"model": ErrorResponse, "description": "数据库无法访问"}},
+    )
     def healthz():
         try:
             with app.state.store.read() as conn:
@@ -80,7 +86,13 @@ def _add_ops_routes(app: FastAPI) -> None:
             return error_response(503, "数据库无法访问")
         return {"ok": True}
 
-    @app.get("/metrics", tags=["运维"], summary="Prometheus 指标（文本格式）")
+    @app.get(
+        "/metrics",
+        tags=["运维"],
+        summary="Prometheus 指标（文本格式）",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "指标"}},
+    )
     def metrics():
         return Response(metrics_text(app), media_type=CONTENT_TYPE)
 
@@ -129,7 +141,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         if is_console(request):
             return error_page(request, exc.status_code)
         messages = {400: "请求体无法解析", 404: "没有这个地址", 405: "不支持此请求方法"}
-        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), headers or None)
 
     @app.exception_handler(OperationalError)
     async def _database_busy(request: Request, exc: OperationalError):
@@ -148,6 +163,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         if is_console(request):
             return error_page(request, 500)
         return error_response(500, "服务器内部错误，请稍后重试")
+
+
+def allowed_methods(app: FastAPI, scope) -> list[str]:
+    """Every method some route answers at this path (a path served by several routes, one per method, would
+    otherwise name only the first route's methods in the 405's Allow header)."""
+    from starlette.routing import Match
+
+    return [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes)
+    ]
 
 
 def _first_problem(errors) -> str:

@@ -2,7 +2,6 @@
 
 ServerError                      base: ``{"ok": false, "error": message, "status": status}``
  ├── BadRequest (400)            the request cannot be understood
- │    └── EnrolmentCodeInvalid   no such enrolment code
  ├── Unauthorized (401)          the caller is not who it says
  │    ├── SignatureMissing       signature headers are missing
  │    ├── UnknownDevice          the device is unknown or revoked
@@ -12,6 +11,7 @@ ServerError                      base: ``{"ok": false, "error": message, "status
  │    └── CaseSystemKeyInvalid   the case system's API key is wrong
  ├── Forbidden (403)             authenticated, but not allowed to do this
  ├── NotFound (404)              no such thing
+ │    └── EnrolmentCodeInvalid   no such enrolment code
  ├── Conflict (409)              the state does not allow this (e.g. the case is already rated)
  ├── Gone (410)                  the thing existed but can no longer be used
  │    └── EnrolmentCodeSpent     the enrolment code was used or has expired
@@ -40,10 +40,6 @@ class BadRequest(ServerError):
     """The request cannot be understood."""
 
     status = 400
-
-
-class EnrolmentCodeInvalid(BadRequest):
-    """No such enrolment code."""
 
 
 class Unauthorized(ServerError):
@@ -86,6 +82,10 @@ class NotFound(ServerError):
     """No such thing."""
 
     status = 404
+
+
+class EnrolmentCodeInvalid(NotFound):
+    """No such enrolment code."""
 
 
 class Conflict(ServerError):

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -32,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from haochaping.config import HallConfig, Rules
 from haochaping.errors import TokenError, TokenExpired, TokenForged
 from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, Level
-from haochaping.qrtoken import QrClaims, read_claims, verify_token
+from haochaping.qrtoken import MAX_TOKEN_CHARS, QrClaims, read_claims, verify_token
 from sync_server.configs import ConfigVersion, current_config
 from sync_server.db import Store
 from sync_server.ratings import server_record, store_server_records
@@ -112,6 +115,10 @@ def load_case(conn, token: str, now: datetime) -> CaseView:
     except TokenForged:
         raise PageProblem(403, "二维码无效", "无法确认该二维码来自本中心的评价器，请以窗口显示的二维码为准。") from None
     except TokenError:
+        if TOKEN_SHAPE.match(token):  # shaped like a code, but not one a terminal made
+            raise PageProblem(
+                403, "二维码无效", "无法确认该二维码来自本中心的评价器，请以窗口显示的二维码为准。"
+            ) from None
         raise PageProblem(400, "链接不完整", "二维码链接不完整或格式不正确，请重新扫描窗口的二维码。") from None
     row = found["row"]
     if row.rated:
@@ -281,11 +288,33 @@ def _hall_name(store: Store) -> str:
     return cv.config.hall.name if cv else ""
 
 
+TOKEN_SHAPE = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_TOKEN_CHARS}}}\.[A-Za-z0-9_-]{{1,{MAX_TOKEN_CHARS}}}$")
+# The pattern is described, not enforced by FastAPI: a broken link gets the page below, not a JSON error.
+Token = Annotated[
+    str,
+    PathParam(
+        description="窗口评价器二维码中的签名令牌（<内容>.<签名>，base64url）",
+        json_schema_extra={"pattern": TOKEN_SHAPE.pattern, "maxLength": MAX_TOKEN_CHARS},
+    ),
+]
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+PAGE_ANSWERS = {
+    400: {"description": "链接不完整，或提交的选择不符合要求（页面说明）", "content": _HTML},
+    403: {"description": "二维码无效：不是本中心评价器生成的", "content": _HTML},
+    409: {"description": "该办件已评价，或表单已失效需重新提交", "content": _HTML},
+    410: {"description": "评价已过期", "content": _HTML},
+    422: {  # FastAPI checks the field lengths before the page is made: the API's one error shape
+        "description": "表单字段超出长度",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    },
+}
+
+
 def qr_router() -> APIRouter:
     router = APIRouter(tags=["扫码评价"])
 
-    @router.get("/r/{token}", response_class=HTMLResponse, summary="扫码评价页面")
-    async def rating_page(token: str, request: Request):
+    @router.get("/r/{token}", response_class=HTMLResponse, summary="扫码评价页面", responses=PAGE_ANSWERS)
+    async def rating_page(token: Token, request: Request):
         # On SQLite the page is made on the event loop, not in a worker thread: its two prepared queries on a
         # local file take a fraction of a millisecond, less than handing the request to a thread, and a queue
         # of phones scanning at once is served about twice as fast without threads contending for the
@@ -294,9 +323,9 @@ def qr_router() -> APIRouter:
             return _rating_page(request, token)
         return await run_in_threadpool(_rating_page, request, token)
 
-    @router.post("/r/{token}", response_class=HTMLResponse, summary="提交扫码评价")
+    @router.post("/r/{token}", response_class=HTMLResponse, summary="提交扫码评价", responses=PAGE_ANSWERS)
     def submit_rating(
-        token: str,
+        token: Token,
         request: Request,
         level: str = Form(default="", max_length=8),
         reasons: list[str] = Form(default=[]),  # noqa: B008 - FastAPI's way to declare form fields
@@ -325,7 +354,7 @@ def _submit(request: Request, token: str, level: str, reasons: list[str], commen
         with store.write() as conn:
             view = load_case(conn, token, now)
             if not nonce_valid(view, nonce, now, state.settings.qr_form_ttl_s):
-                return form_page(view, form_nonce(view, now), 400, "页面已失效，请重新选择后提交")
+                return form_page(view, form_nonce(view, now), 409, "页面已失效，请重新选择后提交")
             try:
                 rating = parse_form(view, level, reasons[:32], comment)
             except ValueError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from haochaping.chain import KINDS
 from haochaping.levels import COMMENT_MAX_CHARS
@@ -13,6 +13,26 @@ from haochaping.levels import COMMENT_MAX_CHARS
 MAX_BATCH_RECORDS = 500
 HASH_PATTERN = r"^[0-9a-f]{64}$"
 ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,128}$"  # no ":": "qr:" and "default:" ids are the server's own
+CASE_NO_PATTERN = r"^[0-9A-Za-z\-_/.]{1,64}$"  # as the terminal accepts it
+TRIGGER_ID_PATTERN = r"^trg-[0-9a-f]{20}$"
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 5.0 as an integer: take it as 5 (a strict field still refuses true and "5")."""
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53 else value
+
+
+def _integers(*names: str):
+    """A before-validator turning integral numbers of these fields into ints."""
+
+    def convert(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: _integral(v) if k in names else v for k, v in data.items()}
+        return data
+
+    return model_validator(mode="before")(classmethod(convert))
 
 
 class _Body(BaseModel):
@@ -49,13 +69,14 @@ class RecordIn(_Body):
     reasons_version: str | None = Field(default=None, max_length=64)
     comment: str | None = Field(default=None, max_length=COMMENT_MAX_CHARS)
     channel: int | None = Field(default=None, ge=0, le=7)
-    prompted_at: str | None = Field(default=None, max_length=40)
-    occurred_at: str = Field(max_length=40)
+    prompted_at: str | None = Field(default=None, max_length=40, json_schema_extra={"format": "date-time"})
+    occurred_at: str = Field(max_length=40, json_schema_extra={"format": "date-time"})
     detail: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str = Field(pattern=HASH_PATTERN)
     hash: str = Field(pattern=HASH_PATTERN)
 
     _times = field_validator("prompted_at", "occurred_at")(_iso_utc)
+    _ints = _integers("seq", "level", "reasons", "channel")
 
 
 class RecordBatch(_Body):
@@ -73,8 +94,14 @@ class RecordsResponse(BaseModel):
     server_time: float
 
 
+ENROLMENT_CODE_PATTERN = r"^ *[A-Za-z0-9]{4}[- ]?[A-Za-z0-9]{4}[- ]?[A-Za-z0-9]{4} *$"
+
+
 class EnrolRequest(_Body):
-    code: str = Field(min_length=1, max_length=64, description="管理员生成的一次性登记码")
+    code: str = Field(
+        pattern=ENROLMENT_CODE_PATTERN,
+        description="管理员生成的一次性登记码：12 位字母或数字，可按 4 位一组用 - 或空格分开，不分大小写",
+    )
 
 
 class EnrolResponse(BaseModel):
@@ -86,11 +113,16 @@ class EnrolResponse(BaseModel):
 
 
 class StatusRequest(_Body):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     outbox_depth: int = Field(ge=0, le=10**9)
     config_version: str = Field(max_length=64)
-    clock_offset_s: float = Field(allow_inf_nan=False)
-    last_sync_at: str | None = Field(default=None, max_length=40)
+    clock_offset_s: float = Field(allow_inf_nan=False, description="评价器时钟与服务器的偏差（秒）")
+    last_sync_at: str | None = Field(default=None, max_length=40, json_schema_extra={"format": "date-time"})
     app_version: str = Field(max_length=64)
+
+    _times = field_validator("last_sync_at")(_iso_utc)
+    _ints = _integers("outbox_depth")
 
 
 class TriggerOut(BaseModel):
@@ -159,7 +191,6 @@ class ConfigResponse(BaseModel):
 
 
 MAX_CLOSED_CASES = 1000
-CASE_NO_PATTERN = r"^[0-9A-Za-z\-_/.]{1,64}$"
 
 
 class ClosedCaseIn(_Body):

@@ -95,7 +95,7 @@ def _check_window(conn, window: str, matter_code: str | None) -> None:
     except KeyError:
         raise NotFound(f"没有编号为 {window} 的窗口") from None
     if matter_code is not None and matter_code not in w.matters:
-        raise Unprocessable(f"事项 {matter_code} 不在窗口 {window} 的事项清单中")
+        raise Conflict(f"事项 {matter_code} 不在窗口 {window} 的事项清单中")
 
 
 def open_triggers(store: Store, window: str, now: datetime, ttl: timedelta) -> list[Trigger]:

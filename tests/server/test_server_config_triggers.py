@@ -102,7 +102,7 @@ def test_triggers_go_only_to_their_window_and_bad_targets_are_refused(client, ki
     assert kiosk.get("/api/v1/triggers?wait=0").json()["triggers"] == []
     assert [t["case_no"] for t in other.get("/api/v1/triggers?wait=0").json()["triggers"]] == ["C-B03"]
     assert prompt(client, key, window="Z99").status_code == 404
-    assert prompt(client, key, matter="NOT-A-MATTER").status_code == 422
+    assert prompt(client, key, matter="NOT-A-MATTER").status_code == 409
     assert prompt(client, key, case_no="bad case no!").status_code == 422
 
 

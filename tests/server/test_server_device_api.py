@@ -38,7 +38,7 @@ def test_enrolment_code_expires(client, server_clock):
 
 def test_unknown_enrolment_code_is_refused(client):
     answer = client.post("/api/v1/enroll", json={"code": "AAAA-BBBB-CCCC"})
-    assert answer.status_code == 400 and answer.json()["error"].startswith("登记码无效")
+    assert answer.status_code == 404 and answer.json()["error"].startswith("登记码无效")
 
 
 def test_batch_is_stored_once_and_acknowledged_per_record(kiosk, store):

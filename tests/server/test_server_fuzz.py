@@ -1,4 +1,6 @@
-"""Schema-based fuzzing (schemathesis against /openapi.json): no request may cause a 5xx.
+"""Schema-based fuzzing (schemathesis against /openapi.json, every check, all its phases including the stateful
+one, a fixed seed, 20 examples per operation): no request causes a 5xx, every schema-valid request is accepted,
+every schema-violating one refused, and every answer has a documented status, media type and body.
 
 Two runs: against a live ``hcp server`` process as any outsider sees it (unsigned: most device calls end at
 401), and against the app behind a test-only signer that signs every device request with an enrolled device's
@@ -38,7 +40,7 @@ def run_schemathesis(base: str, examples: int) -> None:
             "run",
             f"{base}/openapi.json",
             "--checks",
-            "not_a_server_error",
+            "all",  # no server error, and every answer as /openapi.json describes it (status, media type, body)
             "--max-examples",
             str(examples),
             "--workers",

@@ -90,7 +90,7 @@ def test_a_form_cannot_be_submitted_twice(client, kiosk, configured, server_cloc
     second = client.post(f"/r/{token}", data={"level": "1", "reasons": ["115"], "nonce": nonce})
     assert second.status_code == 409
     forged_nonce = client.post(f"/r/{token_for(kiosk, 'GX-5', server_clock)}", data={"level": "5", "nonce": "x"})
-    assert forged_nonce.status_code == 400 and "页面已失效" in forged_nonce.text
+    assert forged_nonce.status_code == 409 and "页面已失效" in forged_nonce.text
     assert count(store, records) == 1
 
 
