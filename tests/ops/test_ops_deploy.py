@@ -39,6 +39,7 @@ def sections(unit: Path) -> configparser.ConfigParser:
         ("hcp-backup.service", None),
         ("hcp-backup.timer", None),
         ("hcp-webhooks.service", None),
+        ("hcp-upstream.service", None),
         ("hcp-default-ratings.service", None),
         ("hcp-default-ratings.timer", None),
     ],
