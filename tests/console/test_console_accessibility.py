@@ -223,3 +223,35 @@ def test_devices_page_issues_a_large_enrolment_code_and_passes_axe(live, desk):
     assert desk.locator("#code-expires").inner_text()
     found = axe_violations(desk, "devices-code")
     assert not found, summary(found)
+
+
+@pytest.mark.slow
+def test_a_refused_step_keeps_the_typed_text_and_a_done_step_shows_in_green(live, desk):
+    base, case_id, _device = live
+    sign_in(desk, base)
+    desk.goto(f"{base}/console/cases/{case_id}")
+    form = desk.locator("form[action$='/steps/verify_true']")
+    typed = "核实：窗口人员态度生硬属实。" + "详" * 1000
+    form.locator("textarea[name=text]").fill(typed)
+    form.locator("select[name=fix_kind]").select_option("complex")
+    form.locator("button").click()
+    desk.wait_for_selector("#error-verify_true-text")
+    assert desk.locator("#error-verify_true-text").inner_text() == "核实情况最多 1000 字"
+    form = desk.locator("form[action$='/steps/verify_true']")
+    assert form.locator("textarea[name=text]").input_value() == typed
+    assert form.locator("select[name=fix_kind]").input_value() == "complex"
+    found = axe_violations(desk, "case-form-error")
+    assert not found, summary(found)
+    desk.locator("form[action$='/steps/verify_false'] textarea[name=text]").fill("经核实，系群众误解办理时限")
+    desk.locator("form[action$='/steps/verify_false'] button").click()
+    desk.wait_for_selector("#done")
+    assert desk.locator("#done").inner_text() == "已办理：核实：不属实"
+    background = desk.eval_on_selector("#done", "e => getComputedStyle(e).backgroundColor")
+    assert background == "rgb(232, 247, 239)"  # the success colour, not the error banner's
+    desk.screenshot(path=str(SHOTS / "console-case-done.png"), full_page=True)
+    desk.goto(f"{base}/console/dashboard?from=2026-11-01&to=2026-11-30")
+    yellow = desk.eval_on_selector("#kpi-yellow b", "e => getComputedStyle(e).color")
+    assert yellow == "rgb(138, 83, 0)"  # amber, not the green of the good figures
+    desk.context.clear_cookies()
+    desk.goto(f"{base}/console/login")
+    assert "hcp server user add" not in desk.content()
