@@ -73,10 +73,13 @@ def _deliver(args) -> int:
 
     store = _store_of(args)
     while True:
-        for attempt in deliver_due(store, _now()):
+        attempts = deliver_due(store, _now())
+        for attempt in attempts:
             what = "已送达" if attempt.delivered else f"失败（{attempt.status or '无应答'}），稍后重试"
             print(f"推送 #{attempt.delivery_id}：{what}", flush=True)
         if not args.watch:
+            if not attempts:
+                print("没有到期的推送")
             return 0
         time.sleep(args.watch)
 

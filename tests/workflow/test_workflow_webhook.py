@@ -73,6 +73,12 @@ def test_nothing_is_queued_while_no_webhook_is_configured(store, terminals):
         assert conn.execute(select(webhook_deliveries)).all() == []
 
 
+def test_the_delivery_job_says_when_nothing_was_due(store, db_url, capsys):
+    capsys.readouterr()
+    assert hcp(["server", "webhooks", "deliver", "--db", db_url]) == 0
+    assert "没有到期的推送" in capsys.readouterr().out
+
+
 def test_fails_twice_then_acknowledged_once_with_a_valid_signature(store, terminals, db_url, monkeypatch, capsys):
     with Receiver(failures=2) as receiver:
         set_webhook(db_url, receiver.url, monkeypatch)
