@@ -60,11 +60,20 @@ SYSTEM = Actor("system", "system")
 
 def handle_settled(store: Store, conn: Connection, settlement: Settlement) -> None:
     """After-settlement hook: withdraw the records of ratings that no longer count, open one for every bad rating
-    that now counts (当日建档), for the cases that got new ratings."""
-    case_nos = set(settlement.rated_case_nos)
-    if case_nos:
-        withdraw_displaced(conn, case_nos)
-        open_bad_cases(store, conn, case_nos)
+    that now counts (当日建档), for the cases that got new ratings. Only cases where that can be so are queried: a
+    rating that stopped counting in this pass, a bad rating (not a test) that counts after it."""
+    displaced, counting_bad = set(), set()
+    for case_no in settlement.rated_case_nos:
+        before = {r.record_id: r.role for r in settlement.before[case_no].ratings}
+        for r in settlement.after[case_no].ratings:
+            if before.get(r.record_id) == "counting" and r.role != "counting":
+                displaced.add(case_no)
+            if r.role == "counting" and r.level <= 2 and '"test": true' not in (r.detail or ""):
+                counting_bad.add(case_no)
+    if displaced:
+        withdraw_displaced(conn, displaced)
+    if counting_bad:
+        open_bad_cases(store, conn, counting_bad)
 
 
 def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[int]:

@@ -1,5 +1,6 @@
 """The rollups kept at ingest equal ``hcp server rollup rebuild`` after every arrival, whatever order a case's
-kiosk prompt, kiosk rating, timeout, phone (QR) rating and default rating reach the server in, on both databases.
+kiosk prompt, kiosk rating, timeout, phone (QR) rating and default rating reach the server in, on both databases;
+and a 差评工单 stays open for exactly the bad ratings that count.
 
 Hypothesis draws the cases (two terminals, a few cases each), what each case gets and the order of arrival; kiosk
 records may come in one batch or several. Every example starts from an empty, migrated database. The draw is
@@ -130,6 +131,8 @@ def _play(store, plans: list[dict], batches: list[list]) -> None:
         now += timedelta(minutes=1)
         kept, rebuilt = _kept_and_rebuilt(store)
         assert kept == rebuilt, f"after arrival {step + 1} of {len(batches)}: {batch}"
+        opened, counting_bad = _handling_records(store)
+        assert opened == counting_bad, f"差评工单 after arrival {step + 1} of {len(batches)}: {batch}"
 
 
 def _kiosk_records(plans: list[dict], terminals) -> dict:
@@ -182,6 +185,21 @@ def _default_ratings(store, now: datetime) -> None:
     from sync_server.ratings import apply_default_ratings
 
     apply_default_ratings(store, now)
+
+
+def _handling_records(store) -> tuple[set, set]:
+    """The ratings with a 差评工单 not withdrawn, and the bad ratings (not tests) that count: the same set."""
+    from sync_server.storage.schema import bad_cases, ratings, records
+
+    with store.read() as conn:
+        opened = set(conn.execute(select(bad_cases.c.record_id).where(bad_cases.c.state != "withdrawn")).scalars())
+        query = (
+            select(records.c.id, records.c.detail)
+            .join(ratings, ratings.c.record_id == records.c.id)
+            .where(ratings.c.role == "counting", records.c.level <= 2)
+        )
+        counting_bad = {r.id for r in conn.execute(query) if '"test": true' not in r.detail}
+    return opened, counting_bad
 
 
 def _kept_and_rebuilt(store) -> tuple[dict, dict]:
