@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sync_server.commands import DB_HELP as _DB_HELP
+from sync_server.commands import add_command as _command
+from sync_server.commands import open_store as _store
 from sync_server.db import DEFAULT_DB_URL
-
-_DB_HELP = f"数据库地址：sqlite:///路径 或 postgresql+psycopg://用户@主机:端口/库（默认 {DEFAULT_DB_URL}）"
 
 
 def register(sub) -> None:
@@ -54,13 +54,6 @@ def register(sub) -> None:
     register_upstream(ssub, _command)  # hcp server upstream send|reconcile|receiver
 
 
-def _command(sub, name: str, help_text: str, func):
-    parser = sub.add_parser(name, help=help_text)
-    parser.add_argument("--db", default=argparse.SUPPRESS, help=_DB_HELP)
-    parser.set_defaults(func=func)
-    return parser
-
-
 def _device_commands(ssub) -> None:
     device = ssub.add_parser("device", help="评价器设备：登记码、列表、停用、改名")
     dsub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
@@ -90,16 +83,6 @@ def _config_commands(ssub) -> None:
     imp = _command(csub, "import", "从配置文件导入大厅配置（内容变化则生成新版本）", _config_import)
     imp.add_argument("--config-dir", type=Path, default=Path("config"), help="配置目录（默认 config）")
     imp.add_argument("--rules", default="rules/default.toml", help="规则文件，相对配置目录（默认 rules/default.toml）")
-
-
-def _store(args):
-    from sync_server.db import Store, migrate
-    from sync_server.wiring import wire_settlement
-
-    wire_settlement()
-    store = Store.from_url(args.db)
-    migrate(store)
-    return store
 
 
 def _now() -> datetime:

@@ -30,11 +30,11 @@ def _now() -> datetime:
 def _propose(args) -> int:
     from sync_server.assessment.attendance import china_day
     from sync_server.assessment.proposals import refresh
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
 
     today = china_day(_now())
     first, last = args.first or date(today.year, 1, 1), args.last or today
-    counts = refresh(_store(args), first, last, _now())
+    counts = refresh(open_store(args), first, last, _now())
     print(f"{first} 至 {last}：新建议 {counts.proposed} 条，撤回 {counts.withdrawn} 条，恢复 {counts.reopened} 条")
     return 0
 
@@ -42,9 +42,9 @@ def _propose(args) -> int:
 def _panel(args) -> int:
     from sync_server.assessment.events import Person
     from sync_server.assessment.scores import panel_add
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
 
-    panel_add(_store(args), args.username, Person("cli", "admin"), _now())
+    panel_add(open_store(args), args.username, Person("cli", "admin"), _now())
     print(f"{args.username} 已加入考核领导小组")
     return 0
 
@@ -53,13 +53,13 @@ def _sheet(args) -> int:
     from sync_server.assessment.errors import InputRejected
     from sync_server.assessment.rules import current_rules
     from sync_server.assessment.sheets import sheet_csv, sheet_rows, sheet_xlsx
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.configs import current_config
 
     suffix = args.out.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise InputRejected(f"输出文件应以 .xlsx 或 .csv 结尾：{args.out}")
-    with _store(args).read() as conn:
+    with open_store(args).read() as conn:
         cv = current_config(conn)
         if cv is None:
             raise InputRejected("尚未导入大厅配置，请先运行 hcp server config import")

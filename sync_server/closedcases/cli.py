@@ -20,13 +20,13 @@ def register(ssub, command) -> None:
 
 
 def _import(args) -> int:
-    from sync_server.cli import _store
     from sync_server.closedcases.errors import BatchRefused
     from sync_server.closedcases.fileimport import import_file
     from sync_server.closedcases.intake import STATUS_LABELS
+    from sync_server.commands import open_store
     from sync_server.configs import current_config
 
-    store = _store(args)
+    store = open_store(args)
     with store.read() as conn:
         cv = current_config(conn)
     if cv is None:

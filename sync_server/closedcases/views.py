@@ -25,7 +25,7 @@ def router() -> APIRouter:
     @r.get("/closed-cases")
     def closed_cases_page(request: Request, viewer: AnyUser):
         from sync_server.console import metrics
-        from sync_server.console.web import page
+        from sync_server.console.pages import page
 
         q = request.query_params
         now = request.app.state.clock()

@@ -264,7 +264,7 @@ SOURCES = ("attendance_late", "attendance_early", "attendance_absent", "attendan
 
 
 def _overview(request: Request, viewer: Viewer, year_text: str, period_key: str):
-    from sync_server.console.web import page
+    from sync_server.console.pages import page
 
     app = request.app
     today = china_today(app.state.clock())
@@ -310,7 +310,7 @@ def _overview(request: Request, viewer: Viewer, year_text: str, period_key: str)
 
 
 def _clerk_page(request: Request, viewer: Viewer, clerk_no: str, year_text: str):
-    from sync_server.console.web import page
+    from sync_server.console.pages import page
 
     app = request.app
     p = parse_period(year_text, "year", china_today(app.state.clock()))

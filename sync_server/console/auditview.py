@@ -174,7 +174,7 @@ def router() -> APIRouter:
 
     @r.get("/audit")
     def audit_list(request: Request, viewer: OverseerUser):
-        from sync_server.console.web import names_of, page
+        from sync_server.console.pages import names_of, page
 
         q = request.query_params
         f = parse_audit_filter(q)
@@ -203,7 +203,7 @@ def router() -> APIRouter:
 
     @r.get("/audit.csv")
     def audit_csv(request: Request, viewer: OverseerUser):
-        from sync_server.console.web import names_of
+        from sync_server.console.pages import names_of
 
         q = request.query_params
         f = parse_audit_filter(q)

@@ -105,7 +105,7 @@ def router() -> APIRouter:
 
     @r.get("/board")
     def board(request: Request):
-        from sync_server.console.web import TEMPLATES
+        from sync_server.console.pages import TEMPLATES
 
         app = request.app
         cv = current_version(app)

@@ -46,13 +46,13 @@ def _password(args) -> str:
 
 
 def _user_add(args) -> int:
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.console.auth import add_user
     from sync_server.console.errors import BadInput
 
     try:
         add_user(
-            _store(args),
+            open_store(args),
             args.username,
             args.role,
             _password(args),
@@ -69,7 +69,7 @@ def _user_add(args) -> int:
 
 
 def _report(args) -> int:
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.configs import current_config
     from sync_server.console.auth import Scope, write_audit
     from sync_server.console.errors import ConsoleError
@@ -81,7 +81,7 @@ def _report(args) -> int:
     if suffix not in (".xlsx", ".csv"):
         print("hcp: --out 的扩展名应为 .xlsx 或 .csv", file=sys.stderr)
         return 2
-    store = _store(args)
+    store = open_store(args)
     try:
         with store.read() as conn:
             cv = current_config(conn)
@@ -102,11 +102,11 @@ def _report(args) -> int:
 
 
 def _rollup_rebuild(args) -> int:
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.console.auth import write_audit
     from sync_server.storage.rollups import rebuild, recompute_days
 
-    store = _store(args)
+    store = open_store(args)
     with store.write() as conn:
         if args.day:
             recompute_days(conn, args.day)
@@ -119,12 +119,12 @@ def _rollup_rebuild(args) -> int:
 
 
 def _user_disable(args) -> int:
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.console.auth import disable_user
     from sync_server.console.errors import BadInput
 
     try:
-        disable_user(_store(args), args.username, datetime.now(UTC), "cli")
+        disable_user(open_store(args), args.username, datetime.now(UTC), "cli")
     except BadInput as e:
         print(f"hcp: {e.message}", file=sys.stderr)
         return 2

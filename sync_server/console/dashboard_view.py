@@ -25,7 +25,7 @@ def router() -> APIRouter:
 
     @r.get("/dashboard")
     def dashboard_page(request: Request, viewer: AnyUser):
-        from sync_server.console.web import names_of, page
+        from sync_server.console.pages import names_of, page
         from sync_server.storage import closed_cases as closed_case_storage
 
         q = request.query_params

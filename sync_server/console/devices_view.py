@@ -119,7 +119,7 @@ def _devices_page(request: Request, viewer, status: int = 200, failed=None, issu
     """The devices page; ``issued`` (code, window, expiry) shows a new enrolment code once; ``failed`` (field,
     message, what was typed) shows a refused form's message at its field."""
     from sync_server.console.context import console_settings
-    from sync_server.console.web import names_of, page
+    from sync_server.console.pages import names_of, page
 
     app = request.app
     settings = console_settings(app)

@@ -44,7 +44,7 @@ def is_console(request: Request) -> bool:
 
 def way_back(request: Request) -> tuple[str, str]:
     """(href, text): the console page the user came from, else the section of this address, else the dashboard."""
-    from sync_server.console.web import NAV
+    from sync_server.console.pages import NAV
 
     came_from = urlsplit(request.headers.get("referer", ""))
     same_site = came_from.netloc == request.url.netloc
@@ -59,7 +59,7 @@ def way_back(request: Request) -> tuple[str, str]:
 
 def error_page(request: Request, status: int, message: str = "", title: str = "") -> HTMLResponse:
     """The Chinese error page for ``status`` in the console's layout (navigation kept when signed in)."""
-    from sync_server.console.web import page
+    from sync_server.console.pages import page
 
     viewer = getattr(request.state, "viewer", None) or _signed_in(request)
     back_href, back_text = way_back(request)
@@ -95,7 +95,7 @@ def _signed_in(request: Request):
 def _names(request: Request):
     """The hall's names for the page's header; the plain defaults when the database cannot be read (a 503)."""
     from sync_server.console import labels
-    from sync_server.console.web import names_of
+    from sync_server.console.pages import names_of
 
     try:
         return names_of(request)

@@ -175,8 +175,8 @@ def router() -> APIRouter:
         from sync_server.closedcases.reconcile import unreported_cases
         from sync_server.closedcases.views import case_settings
         from sync_server.console.context import console_settings
-        from sync_server.console.ratings_view import FLAG_LABELS
-        from sync_server.console.web import page
+        from sync_server.console.labels import FLAG_LABELS
+        from sync_server.console.pages import page
         from sync_server.storage import closed_cases as closed_case_storage
 
         q = request.query_params

@@ -111,3 +111,18 @@ def mask_contact(value: str | None) -> str:
     if len(value) <= 2:
         return "*" * len(value)
     return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+# the integrity flags a record can carry, as the ratings list's filter and the integrity page name them
+FLAG_LABELS = {
+    "any": "任一完整性标记",
+    "gap": "序号缺失",
+    "broken_link": "散列不衔接",
+    "seq_reused": "序号重复",
+    "conflict": "内容冲突",
+    "window_mismatch": "窗口不符",
+    "time_backwards": "时间倒退",
+    "future_time": "时间超前",
+    "bad_without_reason": "差评未选原因",
+    "two_channels": "提示期间双渠道评价",
+}

@@ -13,23 +13,11 @@ from sqlalchemy import Connection
 from haochaping.levels import CHANNELS
 from sync_server.console.auth import AnyUser, Scope, Viewer
 from sync_server.console.errors import BadInput, NotVisible
-from sync_server.console.labels import Names, mask_contact
+from sync_server.console.labels import FLAG_LABELS, Names, mask_contact
 from sync_server.console.period import Period, parse_period
 from sync_server.storage import ratings_list
 from sync_server.storage.rollups import period_bounds, rating_status
 
-FLAG_LABELS = {
-    "any": "任一完整性标记",
-    "gap": "序号缺失",
-    "broken_link": "散列不衔接",
-    "seq_reused": "序号重复",
-    "conflict": "内容冲突",
-    "window_mismatch": "窗口不符",
-    "time_backwards": "时间倒退",
-    "future_time": "时间超前",
-    "bad_without_reason": "差评未选原因",
-    "two_channels": "提示期间双渠道评价",
-}
 LEVEL_FILTERS = {
     "5": "非常满意",
     "4": "满意",
@@ -89,7 +77,7 @@ def parse_filter(request: Request, scope: Scope) -> RatingFilter:
 
 def _check_known(request: Request, q) -> None:
     from sync_server.console.known import check_filters
-    from sync_server.console.web import names_of
+    from sync_server.console.pages import names_of
 
     codes = {key: (q.get(key) or "").strip() or None for key in ("department", "window", "clerk")}
     if any(codes.values()):
@@ -154,7 +142,7 @@ def router() -> APIRouter:
     @r.get("/ratings")
     def ratings_page(request: Request, viewer: AnyUser):
         from sync_server.console.context import console_settings
-        from sync_server.console.web import names_of, page
+        from sync_server.console.pages import names_of, page
 
         names = names_of(request)
         f = parse_filter(request, viewer.scope)
@@ -202,7 +190,7 @@ def router() -> APIRouter:
 
     @r.get("/ratings/{record_id}")
     def rating_detail(request: Request, record_id: str, viewer: AnyUser):
-        from sync_server.console.web import names_of, page
+        from sync_server.console.pages import names_of, page
 
         names = names_of(request)
         with request.app.state.store.read() as conn:

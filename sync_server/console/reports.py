@@ -461,7 +461,7 @@ def router() -> APIRouter:
     @r.get("/reports")
     def reports_page(request: Request, viewer: AnyUser):
         from sync_server.console.labels import china_today
-        from sync_server.console.web import names_of, page
+        from sync_server.console.pages import names_of, page
 
         names = names_of(request)
         today = china_today(request.app.state.clock())
@@ -484,7 +484,7 @@ def router() -> APIRouter:
     @r.get("/reports/monthly.{fmt}")
     def monthly(request: Request, fmt: str, viewer: AnyUser, month: str = "", department: str = ""):
         from sync_server.console.context import console_settings
-        from sync_server.console.web import names_of
+        from sync_server.console.pages import names_of
 
         if fmt not in ("xlsx", "csv"):
             from sync_server.console.errors import BadInput
@@ -504,7 +504,7 @@ def router() -> APIRouter:
 
     @r.get("/export/gbt39046.{fmt}")
     def gbt_export(request: Request, fmt: str, viewer: AnyUser):
-        from sync_server.console.web import names_of
+        from sync_server.console.pages import names_of
 
         names = names_of(request)
         f = parse_filter(request, viewer.scope)

@@ -38,14 +38,14 @@ def _upstream_settings(args):
 
 
 def _send(args) -> int:
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.upstream.sender import collect, send_due
 
     settings = _upstream_settings(args)
     if not settings.enabled:
         print("hcp: 未配置省平台地址（服务设置文件 [upstream] url），不上报", file=sys.stderr)
         return 2
-    store = _store(args)
+    store = open_store(args)
     while True:
         queued = collect(store, _now(), settings)
         sent = send_due(store, _now, settings)
@@ -61,7 +61,7 @@ def _send(args) -> int:
 
 
 def _reconcile(args) -> int:
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.upstream.sender import reconcile_day
 
     try:
@@ -69,7 +69,7 @@ def _reconcile(args) -> int:
     except ValueError:
         print(f"hcp: --day 应为 YYYY-MM-DD：{args.day}", file=sys.stderr)
         return 2
-    found = reconcile_day(_store(args), day)
+    found = reconcile_day(open_store(args), day)
     differences = len(found.missing) + len(found.unexpected)
     print(f"{day}：应上报 {found.expected}，省平台已接收 {found.accepted}，差异 {differences}")
     for key, state in found.missing:

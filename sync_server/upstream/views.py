@@ -31,7 +31,7 @@ def router() -> APIRouter:
 
     @r.get("/upstream")
     def upstream_page(request: Request, viewer: OverseerUser):
-        from sync_server.console.web import page
+        from sync_server.console.pages import page
 
         today = china_today(request.app.state.clock())
         first = (today - timedelta(days=DAYS_SHOWN - 1)).isoformat()

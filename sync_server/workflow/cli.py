@@ -32,10 +32,10 @@ def _now() -> datetime:
 
 
 def _audit_verify(args) -> int:
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
     from sync_server.workflow.auditchain import verify_chain
 
-    with _store(args).read() as conn:
+    with open_store(args).read() as conn:
         checked, broken = verify_chain(conn)
     if broken:
         print(f"审计日志被改动：{broken.describe()}（此前 {checked} 条完整）")
@@ -63,9 +63,9 @@ def _webhooks_set(args) -> int:
 
 
 def _store_of(args):
-    from sync_server.cli import _store
+    from sync_server.commands import open_store
 
-    return _store(args)
+    return open_store(args)
 
 
 def _deliver(args) -> int:

@@ -72,7 +72,7 @@ def router() -> APIRouter:
 
     @r.get("/cases")
     def cases_page(request: Request, viewer: AnyUser):
-        from sync_server.console.web import page
+        from sync_server.console.pages import page
 
         state, card_filter = request.query_params.get("state") or "", request.query_params.get("card") or ""
         if state and state not in STATE_LABELS:
@@ -141,7 +141,7 @@ def router() -> APIRouter:
 
     @r.get("/webhooks")
     def webhooks_page(request: Request, viewer: OverseerUser):
-        from sync_server.console.web import page
+        from sync_server.console.pages import page
 
         with request.app.state.store.read() as conn:
             target = webhook.current_target(conn)
@@ -170,7 +170,7 @@ def router() -> APIRouter:
 
 
 def _workdays_page(request: Request, viewer: Viewer, message: str = "", status: int = 200):
-    from sync_server.console.web import page
+    from sync_server.console.pages import page
     from sync_server.workflow.schedules import loaded_schedules
 
     today = china_today(request.app.state.clock())
@@ -197,7 +197,7 @@ async def _evidence(form, settings: WorkflowSettings) -> tuple:
 
 
 def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200, failed: FailedStep | None = None):
-    from sync_server.console.web import page
+    from sync_server.console.pages import page
 
     app = request.app
     today = china_today(app.state.clock())
