@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from workflow_helpers import ROOT, FakeClock, actor, china, empty_pg
+from workflow_helpers import ROOT, FakeClock, actor, china, empty_pg, make_hall
 
 from sync_server.storage import leases
 from sync_server.storage import upstream as storage
@@ -51,8 +51,7 @@ def settings_for(receiver, **extra) -> UpstreamSettings:
     return UpstreamSettings(url=f"{receiver.url}/api/hcp", secret=SECRET, **extra)
 
 
-@pytest.fixture
-def month(store, terminals):
+def make_month(store, terminals) -> list[str]:
     """Three ratings, a test rating, a 差评 worked to 办结 and another whose appeal was upheld."""
     t = terminals["A01"]
     ids = [t.rate(5, NOV), t.rate(4, NOV + timedelta(minutes=5)), t.rate(5, NOV, detail={"test": True})]
@@ -69,6 +68,11 @@ def month(store, terminals):
     take_step(store, 2, Step.APPEAL, sc, NOV + timedelta(hours=3), StepForm("误操作", category="mistake"))
     take_step(store, 2, Step.UPHOLD, actor("admin"), NOV + timedelta(hours=4), StepForm("录像显示误触"))
     return ids
+
+
+@pytest.fixture
+def month(store, terminals):
+    return make_month(store, terminals)
 
 
 @pytest.fixture
@@ -359,3 +363,27 @@ def test_hcp_bench_upstream_drains_a_backlog_to_the_receiver_process():
     lines = dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
     assert set(lines) == {"upstream.drain_2k_s", "upstream.drain_items_per_s"}
     assert lines["upstream.drain_2k_s"].endswith(" s") and lines["upstream.drain_items_per_s"].endswith(" items/s")
+
+
+def test_on_postgresql_the_month_is_sent_once_and_reconciled(pg_url, receiver):
+    from sync_server.db import Store, migrate
+
+    empty_pg(pg_url)
+    pg = Store.from_url(pg_url)
+    try:
+        migrate(pg)
+        make_month(pg, make_hall(pg, china(2026, 9, 1)))
+        clock = FakeClock(NOV + timedelta(days=1))
+        settings = settings_for(receiver)
+        assert collect(pg, clock(), settings) == 9 and collect(pg, clock(), settings) == 0
+        control(receiver, reject_kinds=["appeal"], reject_code="E207", reject_message="申诉结果缺少复核意见")
+        assert (send_due(pg, clock, settings).accepted, reconcile_day(pg, "2026-11-23").accepted) == (8, 8)
+        with pg.read() as conn:
+            (bad,) = storage.rejected(conn)
+        control(receiver, mode="ok")
+        assert resend(pg, bad.id, clock()) and send_due(pg, clock, settings).accepted == 1
+        after = reconcile_day(pg, "2026-11-23")
+        assert (after.expected, after.accepted, after.missing) == (9, 9, [])
+        assert received(receiver)["kept"] == 9
+    finally:
+        pg.dispose()
