@@ -105,3 +105,11 @@ def test_a_reviewers_forbidden_page_is_audited(client_for, store):
         ("sc_reviewer", "/console/audit"),
         ("sc_reviewer", "/console/dashboard"),
     ]
+
+
+def test_the_two_findings_of_a_pending_case_are_labelled_by_their_outcome(client_for, store):
+    page = client_for("sc_reviewer").get("/console/cases/1").text
+    verify_true = re.search(r'<form[^>]*steps/verify_true".*?</form>', page, re.S).group(0)
+    verify_false = re.search(r'<form[^>]*steps/verify_false".*?</form>', page, re.S).group(0)
+    assert "<label>核实情况（属实）<textarea" in verify_true
+    assert "<label>核实情况（不属实）<textarea" in verify_false
