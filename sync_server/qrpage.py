@@ -38,6 +38,7 @@ from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, 
 from haochaping.qrtoken import MAX_TOKEN_CHARS, QrClaims, read_claims, verify_token
 from sync_server.configs import ConfigVersion, current_config
 from sync_server.db import Store
+from sync_server.errors import ServerError
 from sync_server.ratings import server_record, store_server_records
 from sync_server.storage.cases import device_and_case
 from sync_server.storage.schema import utc_iso
@@ -56,12 +57,13 @@ SECURITY_HEADERS = {
 }
 
 
-class PageProblem(Exception):
-    """A clear page instead of the form: status, title and message."""
+class PageProblem(ServerError):
+    """The phone page's own refusal (a bad, expired or rated case): a clear page instead of the form, with its
+    status, title and message. A ``ServerError``, so ``HaochapingError`` is the root of it too."""
 
     def __init__(self, status: int, title: str, message: str):
         super().__init__(message)
-        self.status, self.title, self.message = status, title, message
+        self.status, self.title = status, title
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,18 @@ def validation_page(request: Request, errors) -> HTMLResponse:
         return error_page(request, 404, BAD_ID)
     fields = "、".join(sorted({str(err.get("loc", ("", "?"))[-1]) for err in errors}))
     return error_page(request, 422, f"提交的内容有误（{fields}），请返回修改后重新提交。")
+
+
+def workflow_title(error) -> str:
+    """The console's page title for a workflow error (the workflow's errors carry none)."""
+    from sync_server.workflow import errors
+
+    titles = {
+        errors.RoleRefused: "无权办理",
+        errors.OutsideDepartment: "无权办理",
+        errors.OwnAppeal: "需由他人审核",
+        errors.CaseNotFound: "未找到",
+        errors.StepInputInvalid: "参数有误",
+        errors.EvidenceRejected: "证据文件不符合要求",
+    }
+    return next((title for kind, title in titles.items() if isinstance(error, kind)), "无法办理")

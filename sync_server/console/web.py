@@ -26,10 +26,11 @@ from sync_server.console.auth import (
     sign_out,
 )
 from sync_server.console.context import console_settings
-from sync_server.console.errorpages import error_page
+from sync_server.console.errorpages import error_page, workflow_title
 from sync_server.console.errors import BadCredentials, BadInput, ConsoleError, SignInRequired, Throttled
 from sync_server.console.pages import NAV, SECURITY_HEADERS, STATIC_DIR, TEMPLATES, names_of, page  # noqa: F401
 from sync_server.storage.schema import users
+from sync_server.workflow.errors import WorkflowError
 
 
 def install_console(app: FastAPI) -> None:
@@ -60,6 +61,13 @@ def install_console(app: FastAPI) -> None:
     from sync_server.console import board_view
 
     app.include_router(board_view.router())  # the public results board at /board (no sign-in)
+
+    @app.exception_handler(WorkflowError)
+    async def _workflow_error(request: Request, exc: WorkflowError):
+        viewer = getattr(request.state, "viewer", None)
+        if exc.status == 403 and viewer is not None:
+            audit_refusal(request, viewer, exc.message)
+        return error_page(request, exc.status, exc.message, workflow_title(exc))
 
     @app.exception_handler(ConsoleError)
     async def _console_error(request: Request, exc: ConsoleError):

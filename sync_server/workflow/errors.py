@@ -1,6 +1,7 @@
-"""Errors of the 差评 workflow; each becomes a console error page (they are ``ConsoleError`` subclasses).
+"""Errors of the 差评 workflow: domain errors with a message and an HTTP status, no page title. The console maps them
+to its error page at the edge (``console.errorpages.WORKFLOW_TITLES``).
 
-WorkflowError (ConsoleError)
+HaochapingError → ServerError → WorkflowError
  ├── StepRefused (409)           the step is not possible from the record's current state
  ├── RoleRefused (403)           this role may not take this step
  ├── OutsideDepartment (403)     a department reviewer acting on another department's record
@@ -12,13 +13,11 @@ WorkflowError (ConsoleError)
 
 from __future__ import annotations
 
-from sync_server.console.errors import ConsoleError
+from sync_server.errors import ServerError
 
 
-class WorkflowError(ConsoleError):
+class WorkflowError(ServerError):
     """Base of the workflow's errors."""
-
-    title = "无法办理"
 
 
 class StepRefused(WorkflowError):
@@ -31,35 +30,30 @@ class RoleRefused(WorkflowError):
     """This role may not take this step."""
 
     status = 403
-    title = "无权办理"
 
 
 class OutsideDepartment(WorkflowError):
     """A department reviewer acting on a record of another department."""
 
     status = 403
-    title = "无权办理"
 
 
 class OwnAppeal(WorkflowError):
     """Four-eyes: whoever filed an appeal may not decide it."""
 
     status = 403
-    title = "需由他人审核"
 
 
 class CaseNotFound(WorkflowError):
     """No such handling record within the viewer's scope."""
 
     status = 404
-    title = "未找到"
 
 
 class StepInputInvalid(WorkflowError):
     """A required text or choice of a step is missing or malformed; ``field`` names the form field."""
 
     status = 400
-    title = "参数有误"
 
     def __init__(self, message: str, field: str = "text"):
         super().__init__(message)
@@ -70,5 +64,4 @@ class EvidenceRejected(WorkflowError):
     """An evidence file whose type or size is not accepted."""
 
     status = 400
-    title = "证据文件不符合要求"
     field = "evidence"
