@@ -110,7 +110,7 @@ class SyncClient:
         clock: Clock,
         *,
         policy: SyncPolicy | None = None,
-        offset_s: float = 0.0,
+        offset_s: float | None = None,
         on_offset: Callable[[float], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
@@ -118,9 +118,9 @@ class SyncClient:
         self.session = session
         self.clock = clock
         self.policy = policy or SyncPolicy()
-        self.offset_s = float(offset_s)
+        self.offset_s = float(offset_s or 0.0)
         self._on_offset = on_offset
-        self._reported_offset = self.offset_s
+        self._reported_offset = None if offset_s is None else self.offset_s  # None: the first one learned is kept
 
     def server_now_s(self) -> float:
         """Unix seconds on the server's clock, as far as this terminal knows it."""
@@ -221,7 +221,8 @@ class SyncClient:
         if not math.isfinite(server_time):
             return
         self.offset_s = server_time - (sent_at + received_at) / 2
-        if self._on_offset and abs(self.offset_s - self._reported_offset) > OFFSET_PERSIST_THRESHOLD_S:
+        known = self._reported_offset
+        if self._on_offset and (known is None or abs(self.offset_s - known) > OFFSET_PERSIST_THRESHOLD_S):
             self._reported_offset = self.offset_s
             self._on_offset(self.offset_s)
 

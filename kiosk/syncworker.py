@@ -426,7 +426,8 @@ def start_sync(
         return None
     clock = clock or (lambda: datetime.now(UTC))
     policy = policy or SyncPolicy()
-    offset = float(outbox.state("clock_offset_s", 0.0) or 0.0)
+    stored = outbox.state("clock_offset_s")
+    offset = None if stored is None else float(stored)  # None until the first answer: then it is kept even if tiny
 
     def keep_offset(value: float) -> None:
         outbox.set_state("clock_offset_s", round(value, 3))

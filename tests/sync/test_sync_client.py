@@ -267,6 +267,14 @@ def test_the_clock_offset_follows_the_server_and_is_kept(client, session, outbox
     assert int(session.sent[1].headers[HEADER_TIMESTAMP]) == int(local + 400)
 
 
+def test_a_tiny_first_offset_is_kept_so_the_maintenance_screen_knows_the_clock_is_right(client, session, outbox, clock):
+    local = clock().timestamp()
+    session.script = [reply(200, {"ok": True, "results": []}, server_time=local + 0.2)]
+    assert outbox.state("clock_offset_s") is None
+    client.push([])
+    assert outbox.state("clock_offset_s") == pytest.approx(0.2)
+
+
 def test_a_401_after_a_clock_correction_is_retried_once_with_the_new_offset(client, session, clock):
     local = clock().timestamp()
     refused = {"ok": False, "error": "请求时间超出允许范围", "status": 401}
