@@ -4,7 +4,8 @@ Prints one ``<name> <value> <unit>`` line per figure:
 
 - ``kiosk.start_to_idle_s``: process start until the first frame of the idle screen is drawn;
 - ``kiosk.trigger_to_prompt_ms.p95``: an HTTP trigger sent to the kiosk until the prompt frame is drawn;
-- ``kiosk.tap_to_commit_ms.p99``: the tap on 提交 until the rating row is committed (WAL, synchronous=FULL).
+- ``kiosk.tap_to_commit_ms.p99``: the tap on 提交 until the rating row is committed (WAL, synchronous=FULL);
+- ``kiosk.outbox_year_query_ms.max``: the slowest of the outbox's hot queries on a year (20,000) of records.
 
 The kiosk runs in a child process (Kivy allows one window per process) against a throwaway data dir;
 a private Xvfb display is started when ``DISPLAY`` is not set.
@@ -56,7 +57,32 @@ def run(args) -> int:
         return 1
     for name, value, unit in figures(result, started):
         print(f"{name} {value} {unit}")
+    print(f"kiosk.outbox_year_query_ms.max {outbox_year_query_ms():.2f} ms")
     return 0
+
+
+def outbox_year_query_ms(records: int = 20_000, calls: int = 20) -> float:
+    """The slowest of the outbox's hot queries (pending, depth, case status, last prompt) on a year of records
+    (``records``), in milliseconds per call: what the UI thread may wait for while the sync worker holds the lock."""
+    from datetime import UTC, datetime
+
+    from kiosk.outbox import Outbox
+
+    with tempfile.TemporaryDirectory(prefix="hcp-bench-outbox-") as tmp:
+        box = Outbox(Path(tmp) / "outbox.db", "dev-year")
+        box.db.execute("PRAGMA synchronous=OFF")  # only to write the year quickly
+        now = datetime(2026, 11, 27, 9, tzinfo=UTC)
+        kinds = ("prompt", "rating")
+        ids = [box.append(kinds[i % 2], now, case_no=f"Y{i // 2}")["id"] for i in range(records)]
+        box.mark_acknowledged(ids[:-10], "stored", now)
+        slowest = 0.0
+        for call in (lambda: box.pending(100), box.depth, lambda: box.case_status("Y123"), box.last_prompt_at):
+            started = time.perf_counter()
+            for _ in range(calls):
+                call()
+            slowest = max(slowest, (time.perf_counter() - started) / calls * 1000)
+        box.close()
+    return slowest
 
 
 def figures(result: dict, started: float) -> list[tuple[str, str, str]]:

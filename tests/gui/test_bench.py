@@ -26,6 +26,7 @@ def test_the_benchmark_prints_one_line_per_figure(xvfb, monkeypatch, capsys):
     # how fast is the benchmark's answer; the test only checks that each figure was measured
     assert figures["kiosk.start_to_idle_s"] > 0
     assert figures["kiosk.trigger_to_prompt_ms.p95"] > 0 and figures["kiosk.tap_to_commit_ms.p99"] > 0
+    assert figures["kiosk.outbox_year_query_ms.max"] > 0
 
 
 @pytest.mark.parametrize(
