@@ -178,7 +178,7 @@ def test_every_command_the_documents_and_the_demo_write_is_one_the_cli_accepts()
 
     commands = written_commands()
     assert len(commands) >= 15, commands  # the extraction itself works
-    assert ("bin/start-demo", "hcp kiosk trigger --settings $DEMO/kiosk.toml --case 2026112700001") in commands
+    assert ("bin/start-demo", "hcp kiosk trigger --settings $DEMO/kiosk.toml --case $CASE") in commands
     for name, command in commands:
         words = [("1" if "PORT" in word else "X") if "$" in word else word for word in shlex.split(command)[1:]]
         try:
