@@ -12,12 +12,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
 
 from haochaping.chain import GENESIS_HASH, KINDS, RECORD_FIELDS, first_break, record_hash
+from haochaping.moments import utc_iso
 from kiosk.errors import OutboxError, OutboxFull, RecordImmutable
 from kiosk.migrations import migrate
 
@@ -32,11 +33,6 @@ class CaseHistory:
     prompts: int = 0
     rated: bool = False  # at this kiosk, or by phone while its prompt was on screen
     interrupted_at: datetime | None = None  # when an interruption of its prompt was noticed (at start)
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds: the one time format of every record."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 class Outbox:

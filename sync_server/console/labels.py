@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from haochaping.levels import CHANNELS, LEVEL_LABELS, Level
+from haochaping.moments import china_today  # noqa: F401 - re-exported for the console views
 from sync_server.storage.rollups import CHINA, STATUS_LABELS
 
 _PHONE = re.compile(r"(\d{3})\d{4}(\d{4})")
@@ -95,10 +96,6 @@ def gbt_time(iso: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(CHINA).strftime("%Y%m%dT%H%M%S")
-
-
-def china_today(now: datetime) -> date:
-    return now.astimezone(CHINA).date()
 
 
 def mask_contact(value: str | None) -> str:

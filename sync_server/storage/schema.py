@@ -9,8 +9,6 @@ records (0004, 0007). A new table goes at the end, under a comment line naming i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     Column,
     Float,
@@ -27,12 +25,9 @@ from sqlalchemy import (
     or_,
 )
 
+from haochaping.moments import utc_iso  # noqa: F401 - the one time format, re-exported for the tables
+
 METADATA = MetaData()
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds, the one time format of the database."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 # ---------------------------------------------------------------- hall configuration, devices, records, cases

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import Connection, select
 
 from haochaping.config import DeadlineRules
+from haochaping.moments import china_today  # noqa: F401 - re-exported for the workflow views
 from haochaping.workdays import OfficialSchedule, WorkdayCalendar
 from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import workday_schedules
@@ -136,10 +137,6 @@ def card(due: StepDue | None, today: date, rules: DeadlineRules, calendar: Workd
     if _working_days_between(calendar, today, due.due) <= rules.yellow_card_days:
         return YELLOW
     return None
-
-
-def china_today(now: datetime) -> date:
-    return date.fromisoformat(china_day(now.isoformat()))
 
 
 # ---------------------------------------------------------------- the calendar, with schedules loaded by admins
