@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from workflow_helpers import ROOT, FakeClock, actor, china, empty_pg, make_hall
 
+from bench.kit import free_port
 from sync_server.storage import leases
 from sync_server.storage import upstream as storage
 from sync_server.storage.schema import upstream_items, upstream_receipts
@@ -249,7 +250,7 @@ def test_two_sender_processes_on_postgresql_never_deliver_an_item_twice(pg_url, 
     empty_pg(pg_url)
     pg = Store.from_url(pg_url)
     migrate(pg)
-    port = _free_port()
+    port = free_port()
     platform = subprocess.Popen(
         [
             sys.executable,
@@ -304,16 +305,8 @@ def test_two_sender_processes_on_postgresql_never_deliver_an_item_twice(pg_url, 
         pg.dispose()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_receiver_process_starts_and_answers(tmp_path):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sync_server.upstream.receiver", "--port", str(port), "--secret", SECRET],
         cwd=ROOT,
