@@ -186,7 +186,7 @@ def synthetic_chunks(
     chunks of rows. Counts each rating's daily rollup keys into ``rating_keys`` and ``case_keys`` as it goes, as
     ingest's deltas would. Deterministic from ``seed``; the handling records draw from a stream of their own, so
     the ratings do not depend on them."""
-    from haochaping.workdays import WorkdayCalendar
+    from sync_server.workdays import WorkdayCalendar
 
     rng, handling_rng = random.Random(seed), random.Random(f"bad_cases/{seed}")
     clock = (config.rules.deadlines, WorkdayCalendar())  # what the app keeps deadlines with (no schedule loaded)

@@ -17,12 +17,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from haochaping.config import DeadlineRules, HallConfig
-from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import current_rules
 from sync_server.console.auth import ADMIN, REVIEWER
 from sync_server.db import Store
 from sync_server.storage.rollups import CHINA
 from sync_server.storage.schema import bad_cases
+from sync_server.workdays import WorkdayCalendar
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.deadlines import calendar_of
 from sync_server.workflow.machine import Actor, State, Step

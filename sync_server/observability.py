@@ -259,7 +259,7 @@ _CALENDAR = None
 def _calendar():
     global _CALENDAR
     if _CALENDAR is None:
-        from haochaping.workdays import WorkdayCalendar
+        from sync_server.workdays import WorkdayCalendar
 
         _CALENDAR = WorkdayCalendar.from_dir(Path(__file__).resolve().parents[1] / "config" / "workdays")
     return _CALENDAR

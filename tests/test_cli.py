@@ -45,7 +45,7 @@ def config_models() -> list[type[BaseModel]]:
         KioskSettings,
     ]
     try:
-        from haochaping.workdays import OfficialSchedule
+        from sync_server.workdays import OfficialSchedule
 
         models.append(OfficialSchedule)
     except ImportError:

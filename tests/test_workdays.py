@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from haochaping.errors import ConfigError
-from haochaping.workdays import OfficialSchedule, WorkdayCalendar
+from sync_server.workdays import OfficialSchedule, WorkdayCalendar
 
 
 @pytest.fixture

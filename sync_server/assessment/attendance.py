@@ -20,8 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-from haochaping.workdays import WorkdayCalendar
 from sync_server.assessment.rules import AttendanceRules
+from sync_server.workdays import WorkdayCalendar
 
 CHINA = timezone(timedelta(hours=8))
 SESSION_NAMES = ("上午", "下午", "第三段", "第四段")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from haochaping.config import DeadlineRules, Hall
-from haochaping.workdays import WorkdayCalendar
 from sync_server.assessment.attendance import (
     DayAttendance,
     Leave,
@@ -31,6 +30,7 @@ from sync_server.assessment.rules import AssessmentRules
 from sync_server.db import Store
 from sync_server.storage import assessment as db
 from sync_server.storage.schema import utc_iso
+from sync_server.workdays import WorkdayCalendar
 
 SYSTEM = "system"
 ATTITUDE_STATES = ("rectifying", "rectified", "revisited", "closed", "appealing")  # verified 属实 so far

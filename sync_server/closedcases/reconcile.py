@@ -18,12 +18,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Connection
 
 from haochaping.config import Hall, HallConfig
-from haochaping.workdays import WorkdayCalendar
 from sync_server.closedcases.settings import CaseFeedSettings
 from sync_server.console.auth import Scope
 from sync_server.storage import closed_cases as storage
 from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import closed_cases, utc_iso
+from sync_server.workdays import WorkdayCalendar
 from sync_server.workflow.deadlines import RED, YELLOW, calendar_of
 
 NOT_CONNECTED = "办件系统未接入：参评率按评价器发起评价的办件计算，漏评、办件系统无此件和限时办结无法统计"

@@ -24,9 +24,9 @@ from sqlalchemy import Connection, select
 
 from haochaping.config import DeadlineRules
 from haochaping.moments import china_today  # noqa: F401 - re-exported for the workflow views
-from haochaping.workdays import OfficialSchedule, WorkdayCalendar
 from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import workday_schedules
+from sync_server.workdays import UNCONFIRMED_WARNING, OfficialSchedule, WorkdayCalendar
 from sync_server.workflow.machine import State
 
 YELLOW, RED = "yellow", "red"
@@ -58,7 +58,7 @@ class StepDue:
 
     @property
     def warning(self) -> str:
-        return "" if self.confirmed else "截止日期按未确认的节假日安排计算，公布后可能变动"
+        return "" if self.confirmed else UNCONFIRMED_WARNING
 
 
 def _day(iso: str | None) -> date | None:

@@ -11,10 +11,10 @@ from sqlalchemy import Connection, select
 
 from haochaping.config import read_toml, validate
 from haochaping.errors import ConfigError
-from haochaping.workdays import OfficialSchedule
 from sync_server.console.auth import write_audit
 from sync_server.db import Store
 from sync_server.storage.schema import utc_iso, workday_schedules
+from sync_server.workdays import OfficialSchedule
 
 
 def load_schedule(

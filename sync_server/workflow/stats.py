@@ -20,9 +20,9 @@ from datetime import date
 from sqlalchemy import Connection
 
 from haochaping.config import DeadlineRules
-from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import current_rules
 from sync_server.storage import handling_reads as reads
+from sync_server.workdays import WorkdayCalendar
 from sync_server.workflow.cases import open_case_rows
 from sync_server.workflow.deadlines import (
     PENDING_STEP,

@@ -115,8 +115,8 @@ def test_the_monthly_report_has_an_attendance_section(sqlite_store):
 
 
 def test_a_shift_change_on_the_same_terminal_is_not_leaving_early():
-    from haochaping.workdays import WorkdayCalendar
     from sync_server.assessment.attendance import assess_period
+    from sync_server.workdays import WorkdayCalendar
 
     marks = [
         Mark("a01", "sign_in", "1001", china(2026, 3, 2, 9, 0)),

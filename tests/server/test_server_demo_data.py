@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 
 from haochaping.chain import RECORD_FIELDS, first_break
 from haochaping.config import load_hall_config
-from haochaping.workdays import WorkdayCalendar
 from sync_server.configs import import_config
 from sync_server.console.auth import ADMIN, REVIEWER, Scope
 from sync_server.console.exclusions import is_excluded
@@ -41,6 +40,7 @@ from sync_server.storage.schema import (
     record_conflicts,
     records,
 )
+from sync_server.workdays import WorkdayCalendar
 from sync_server.workflow.auditchain import verify_chain
 from sync_server.workflow.deadlines import RED
 from sync_server.workflow.stats import case_lines, handling

@@ -26,6 +26,9 @@ class OfficialSchedule(_Strict):
     source: str = Field(default="", description="通知文号或出处")
 
 
+UNCONFIRMED_WARNING = "截止日期按未确认的节假日安排计算，公布后可能变动"
+
+
 @dataclass(frozen=True)
 class Deadline:
     due: date
@@ -33,7 +36,7 @@ class Deadline:
 
     @property
     def warning(self) -> str:
-        return "" if self.confirmed else "截止日期按未确认的节假日安排计算，公布后可能变动"
+        return "" if self.confirmed else UNCONFIRMED_WARNING
 
 
 class WorkdayCalendar:
