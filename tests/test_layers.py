@@ -151,3 +151,29 @@ def test_every_import_goes_down_the_layers():
             elif layer(target) not in MAY_IMPORT[layer(name)]:
                 against.append(f"{name} ({layer(name)}) → {target} ({layer(target)})")
     assert against == []
+
+
+SERVER_ONLY = {"fastapi", "starlette", "sqlalchemy", "alembic", "holidays", "psycopg", "jinja2", "uvicorn", "argon2"}
+KIOSK_ONLY = {"kivy", "requests", "sqlite_utils"}
+
+
+def third_party(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_each_install_has_what_its_packages_import():
+    """The shared domain needs neither extra; the kiosk needs nothing of the server's extra (``[kiosk]`` alone)."""
+    wrong = []
+    for name, path in product_modules().items():
+        top = name.split(".")[0]
+        if top == "haochaping" and name != "haochaping.cli":
+            wrong += [f"{name} → {m}" for m in sorted(third_party(path) & (SERVER_ONLY | KIOSK_ONLY))]
+        elif top == "kiosk":
+            wrong += [f"{name} → {m}" for m in sorted(third_party(path) & SERVER_ONLY)]
+    assert wrong == []
