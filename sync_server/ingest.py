@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from haochaping.chain import GENESIS_HASH, record_hash
 from haochaping.signing import MAX_SKEW_S
+from sync_server.configs import current_config
 from sync_server.db import Store
 from sync_server.ratings import settle_records
 from sync_server.storage.records import (
@@ -50,14 +51,19 @@ class Plan:
     flags: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # record id -> [(kind, detail)]
     conflicts: list[dict] = field(default_factory=list)  # records whose id is taken by other content
     content_hashes: dict[str, str] = field(default_factory=dict)  # record id -> hash of its content, as received
+    window: str | None = None  # the window the device is enrolled at: where its records count
 
 
 def plan_batch(
-    batch: Sequence[dict], stored: Stored, window: str | None = None, received_at: datetime | None = None
+    batch: Sequence[dict],
+    stored: Stored,
+    window: str | None = None,
+    received_at: datetime | None = None,
+    reasons: frozenset[int] | None = None,
 ) -> Plan:
     """Decide what to do with each record (pure). ``window`` is the one the device was enrolled for,
-    ``received_at`` the server's time now."""
-    plan = Plan()
+    ``received_at`` the server's time now, ``reasons`` the configured 测评内容 codes (None: not checked)."""
+    plan = Plan(window=window)
     seen = dict(stored.hash_by_id)
     by_seq = dict(stored.by_seq)
     times = dict(stored.time_by_seq)
@@ -72,6 +78,7 @@ def plan_batch(
             continue
         flags = _chain_flags(rec, by_seq, content_hash) + _window_flags(rec, window)
         flags += _time_flags(rec, times.get(rec["seq"] - 1), received_at) + _review_flags(rec)
+        flags += _reason_flags(rec, reasons)
         if flags:
             plan.flags[rid] = flags
         plan.to_store.append(rec)
@@ -140,6 +147,27 @@ def _review_flags(rec: dict) -> list[tuple[str, str]]:
     return [("bad_without_reason", f"序号 {rec['seq']}：点了等级 {level} 后未选原因即超时（按规则暂存，待复核）")]
 
 
+def _reason_flags(rec: dict, known: frozenset[int] | None) -> list[tuple[str, str]]:
+    """Reason codes outside the configured list, or of another level (code = level × 100 + n): the record is kept
+    as sent and flagged; every count of 测评内容 leaves such codes out (``known_reasons``)."""
+    if known is None or rec.get("kind") != "rating":
+        return []
+    unknown = [c for c in rec.get("reasons") or () if not _fits(c, known, rec.get("level"))]
+    if not unknown:
+        return []
+    codes = "、".join(str(c) for c in unknown)
+    return [("unknown_reason", f"序号 {rec['seq']}：测评内容代码 {codes} 不在配置的清单中（不计入统计）")]
+
+
+def _fits(code, known: frozenset[int], level) -> bool:
+    return isinstance(code, int) and code in known and (level is None or code // 100 == level)
+
+
+def known_reasons(codes, level: int | None, known: frozenset[int]) -> list[int]:
+    """The codes of a rating that may be counted: configured, and of the rating's level."""
+    return [c for c in codes if _fits(c, known, level)]
+
+
 def _moment(text: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(text) if text else None
@@ -171,8 +199,14 @@ def ingest(
 ) -> list[tuple[str, str]]:
     """Plan and apply one batch from ``device_id`` (enrolled for ``window``); (id, status) per record, in order."""
     with store.write() as conn:
-        plan = plan_batch(batch, load_stored(conn, device_id, batch), window, now)
+        plan = plan_batch(batch, load_stored(conn, device_id, batch), window, now, configured_reasons(conn))
         return apply_plan(store, conn, plan, utc_iso(now))
+
+
+def configured_reasons(conn: Connection) -> frozenset[int] | None:
+    """Every 测评内容 code of the configured list (None before any import: nothing to check against)."""
+    cv = current_config(conn)
+    return frozenset(r.code for r in cv.config.reasons.reasons) if cv else None
 
 
 def apply_plan(store: Store, conn: Connection, plan: Plan, now_iso: str) -> list[tuple[str, str]]:
@@ -195,8 +229,16 @@ def apply_plan(store: Store, conn: Connection, plan: Plan, now_iso: str) -> list
     conflicts = plan.conflicts + [r for r in plan.to_store if lost.get(r["id"]) == "conflict"]
     add_flags(conn, _flag_rows(plan, stored, conflicts, now_iso))
     add_conflicts(conn, conflicts, now_iso)
-    settle_records(store, conn, stored)
+    settle_records(store, conn, [_at_enrolled_window(r, plan) for r in stored])
     return results
+
+
+def _at_enrolled_window(rec: dict, plan: Plan) -> dict:
+    """A record as its case is completed from: at the window its terminal is enrolled at when it claims another
+    (the stored record keeps what was sent)."""
+    if plan.window and any(kind == "window_mismatch" for kind, _ in plan.flags.get(rec["id"], ())):
+        return {**rec, "window": plan.window}
+    return rec
 
 
 def _lost_races(conn: Connection, plan: Plan, mine: set[str]) -> dict[str, str]:

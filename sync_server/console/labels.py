@@ -122,4 +122,5 @@ FLAG_LABELS = {
     "future_time": "时间超前",
     "bad_without_reason": "差评未选原因",
     "two_channels": "提示期间双渠道评价",
+    "unknown_reason": "未知测评内容代码",
 }

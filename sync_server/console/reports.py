@@ -23,6 +23,7 @@ from sync_server.console.labels import Names, china_time, china_today, gbt_time,
 from sync_server.console.period import month_period
 from sync_server.console.ratings_view import RatingFilter, conditions, excluded_flag, parse_filter
 from sync_server.console.settings import ConsoleSettings
+from sync_server.ingest import known_reasons
 from sync_server.storage.rollups import STATUS_LABELS
 from sync_server.storage.schema import ratings, records
 
@@ -285,8 +286,8 @@ def _bad_summary(conn, scope: Scope, board, period, names: Names) -> list[Sectio
     for r in conn.execute(query):
         if r.excluded or '"test": true' in (r.detail or ""):
             continue
-        codes = json.loads(r.reasons or "[]")
-        reasons.update(codes)
+        codes = known_reasons(json.loads(r.reasons or "[]"), r.level, frozenset(names.reasons))
+        reasons.update(codes)  # a code outside the configured list is never counted (flagged at ingest)
         rows.append(
             [
                 china_time(r.occurred_at),

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, text
+from sqlalchemy import Connection, and_, case, delete, func, or_, select, text
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config
@@ -305,12 +305,21 @@ def rebuild(conn: Connection) -> int:
     return len(days)
 
 
+def counted_window():
+    """SQL (the query joins ``cases``): the window a rating counts for. A record flagged ``window_mismatch`` (its
+    terminal is enrolled at one window, the record claims another) counts for its case's window, which ingest sets
+    to the window the terminal is enrolled at, never the claimed one."""
+    matches = ~records.c.flags.contains("window_mismatch")
+    # ends with ")": SQLite reads "window END AS x" as the start of a WINDOW clause
+    return case((matches, records.c.window), else_=func.coalesce(cases.c.window, records.c.window))
+
+
 def _rating_counts(conn: Connection, where, departments: dict) -> Counter:
     excluded = active_exclusion().where(rating_exclusions.c.record_id == records.c.id).exists()
     query = (
         select(
             records.c.occurred_at,
-            records.c.window,
+            counted_window().label("counted_window"),
             func.coalesce(records.c.clerk_no, cases.c.clerk_no).label("clerk_no"),
             func.coalesce(records.c.matter_code, cases.c.matter_code).label("matter_code"),
             records.c.channel,
@@ -326,7 +335,7 @@ def _rating_counts(conn: Connection, where, departments: dict) -> Counter:
     )
     counts: Counter = Counter()
     for r in conn.execute(query):
-        w = r.window or ""
+        w = r.counted_window or ""
         status = rating_status(r.role, bool(r.excluded), r.detail)
         if status is None:
             continue

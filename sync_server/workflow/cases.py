@@ -21,7 +21,7 @@ from sync_server.console.auth import write_audit
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.db import Store
 from sync_server.storage.cases import Settlement
-from sync_server.storage.rollups import china_day, department_of_windows
+from sync_server.storage.rollups import china_day, counted_window, department_of_windows
 from sync_server.storage.schema import (
     appeal_evidence,
     appeals,
@@ -80,7 +80,7 @@ def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[i
     """Open a handling record for every counting bad rating (level 1–2, not a test) of these cases that has none;
     inside the settling transaction. Returns the new records' ids."""
     query = (
-        select(records, cases.c.clerk_no.label("case_clerk"))
+        select(records, cases.c.clerk_no.label("case_clerk"), counted_window().label("counted_window"))
         .select_from(
             records.join(ratings, ratings.c.record_id == records.c.id)
             .outerjoin(cases, cases.c.case_no == records.c.case_no)
@@ -118,8 +118,8 @@ def _case_row(rec, clock, departments: dict) -> dict:
     return dict(
         record_id=rec.id,
         case_no=rec.case_no,
-        window=rec.window,
-        department=departments.get(rec.window or ""),
+        window=rec.counted_window,
+        department=departments.get(rec.counted_window or ""),
         clerk_no=rec.clerk_no or rec.case_clerk,
         level=rec.level,
         opened_at=rec.received_at,
@@ -168,9 +168,9 @@ def _webhook_payload(case_id: int, row: dict, rec) -> dict:
         "rating_id": rec.id,
         "case_no": rec.case_no,
         "level": rec.level,
-        "reasons": json.loads(rec.reasons or "[]"),
+        "reasons": json.loads(rec.reasons or "[]"),  # as sent; a code outside the list is flagged unknown_reason
         "comment": rec.comment,
-        "window": rec.window,
+        "window": row["window"],
         "department": row["department"],
         "clerk_no": row["clerk_no"],
         "matter_code": rec.matter_code,

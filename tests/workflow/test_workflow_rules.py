@@ -241,3 +241,58 @@ def report_sections(store) -> dict:
     with store.read() as conn:
         names = Names.of(current_config(conn).config)
         return {s.title: s for s in monthly_report(conn, Scope(), "2026-11", None, names, ConsoleSettings())}
+
+
+# ---------------------------------------------------------------- §7 what a terminal claims is not counted blindly
+
+
+def push(store, terminal, when, *records, window: str = "A01"):
+    """Records pushed as the device API does: with the window the terminal is enrolled at."""
+    from sync_server.ingest import ingest
+
+    return ingest(store, terminal.device_id, list(records), when, window)
+
+
+def test_a_rating_claiming_another_window_counts_for_the_window_its_terminal_is_enrolled_at(hall):
+    from sqlalchemy import select
+
+    from sync_server.console import metrics
+    from sync_server.console.auth import Scope
+    from sync_server.storage.schema import bad_cases, records
+
+    store, terminals = hall
+    a01, when = terminals["A01"], china(2026, 11, 3, 10)
+    case = dict(case_no="B03-claimed", clerk_no="1001", window="B03")
+    prompt = a01.record("prompt", when, **case)
+    rating = a01.record("rating", when, level=1, reasons=[115], prompted_at=prompt["occurred_at"], **case)
+    assert [s for _, s in push(store, a01, when, prompt, rating)] == ["stored", "stored"]
+    with store.read() as conn:
+        stored = conn.execute(select(records.c.window, records.c.flags).where(records.c.id == rating["id"])).one()
+        handled = conn.execute(select(bad_cases.c.window, bad_cases.c.department)).one()
+        board = metrics.dashboard(conn, Scope(), *NOVEMBER)
+    assert stored == ("B03", "window_mismatch")  # kept as sent, flagged
+    assert tuple(handled) == ("A01", "SC")  # the 差评工单 goes to the enrolled window's department, not RS
+    assert {w: f.n for w, f in board.by_window.items()} == {"A01": 1}
+    assert {d: (f.n, f.prompted) for d, f in board.by_department.items()} == {"SC": (1, 1)}
+
+
+def test_reason_codes_outside_the_configured_list_are_flagged_and_never_counted(hall):
+    from sqlalchemy import select
+
+    from sync_server.storage.schema import integrity_flags
+
+    store, terminals = hall
+    a01, when = terminals["A01"], china(2026, 11, 3, 10)
+    batch = []
+    for n, (level, reasons) in enumerate(((1, [-1, 2**70, 999, 115]), (2, [115]), (1, [113]))):
+        case = dict(case_no=f"A01-reasons-{n}", clerk_no="1001")
+        prompt = a01.record("prompt", when, **case)
+        batch += [prompt, a01.record("rating", when, level=level, reasons=reasons, **case)]
+    assert {s for _, s in push(store, a01, when, *batch)} == {"stored"}  # never refused
+    with store.read() as conn:
+        flags = conn.execute(select(integrity_flags.c.seq, integrity_flags.c.detail).order_by("seq")).all()
+    assert [seq for seq, _ in flags] == [2, 4]  # 113 is a 非常不满意 reason: fine
+    assert f"-1、{2**70}、999" in flags[0].detail and "115" in flags[1].detail
+    sections = report_sections(store)
+    assert [row[0] for row in sections["差评原因"].rows] == [113, 115]  # 115 once: on the level-1 rating only
+    assert [row[2] for row in sections["差评原因"].rows] == [1, 1]
