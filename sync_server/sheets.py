@@ -58,6 +58,19 @@ def xlsx_append(sheet, values: Iterable[Any]) -> None:
         xlsx_cell(sheet.cell(row=row, column=column), value)
 
 
+def xlsx_stream_row(sheet, values: Iterable[Any]) -> list:
+    """One row for a write-only worksheet (``sheet.append`` it) with every text cell stored as text."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in values:
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        cells.append(cell)
+    return cells
+
+
 # ---------------------------------------------------------------- reading files that people bring
 
 

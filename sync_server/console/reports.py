@@ -24,8 +24,9 @@ from sync_server.console.period import month_period
 from sync_server.console.ratings_view import RatingFilter, conditions, excluded_flag, parse_filter
 from sync_server.console.settings import ConsoleSettings
 from sync_server.ingest import known_reasons
-from sync_server.storage.rollups import STATUS_LABELS
-from sync_server.storage.schema import ratings, records
+from sync_server.sheets import csv_row, xlsx_append, xlsx_stream_row
+from sync_server.storage.rollups import STATUS_LABELS, counted_window
+from sync_server.storage.schema import cases, ratings, records
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GBT_HEADER = [
@@ -39,6 +40,12 @@ GBT_HEADER = [
     "文字评价",
     "行政区划",
     "备注",
+    "测评内容代码",
+    "测评内容",
+    "事项编码",
+    "事项名称",
+    "窗口",
+    "部门",
 ]
 FIGURE_HEADER = [
     "有效评价",
@@ -314,13 +321,13 @@ def gbt_workbook(rows: Iterator[list]) -> bytes:
     """The 表9 export as a write-only workbook (rows stream in; a month of a busy hall stays in memory once)."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("评价数据")
-    ws.append(GBT_HEADER)
+    ws.append(xlsx_stream_row(ws, GBT_HEADER))
     for i, row in enumerate(rows):
         if i >= XLSX_MAX_ROWS:
             from sync_server.console.errors import BadInput
 
             raise BadInput("超过 Excel 单表行数上限，请缩短时间段或改用 CSV 导出")
-        ws.append(row)
+        ws.append(xlsx_stream_row(ws, row))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -331,11 +338,11 @@ def workbook_bytes(sections: list[Section]) -> bytes:
     wb.remove(wb.active)
     for s in sections:
         ws = wb.create_sheet(s.title)
-        ws.append(s.header)
+        xlsx_append(ws, s.header)
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in s.rows:
-            ws.append(row)
+            xlsx_append(ws, row)
         rate_cols = {i for i, h in enumerate(s.header) if h.endswith("率")}
         for row_cells in ws.iter_rows(min_row=2):
             label = row_cells[0].value
@@ -356,13 +363,14 @@ def csv_text(sections: list[Section]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     for s in sections:
-        writer.writerow([f"【{s.title}】"])
-        writer.writerow(s.header)
+        writer.writerow(csv_row([f"【{s.title}】"]))
+        writer.writerow(csv_row(s.header))
         for row in s.rows:
             label = str(row[0]) if row else ""
-            writer.writerow(
-                [_csv_cell(v, s.header[i] if i < len(s.header) else "", label, s.title, i) for i, v in enumerate(row)]
-            )
+            cells = [
+                _csv_cell(v, s.header[i] if i < len(s.header) else "", label, s.title, i) for i, v in enumerate(row)
+            ]
+            writer.writerow(csv_row(cells))
         writer.writerow([])
     return out.getvalue()
 
@@ -381,7 +389,8 @@ def _csv_cell(value, header: str, label: str, title: str, i: int) -> str:
 
 def gbt_rows(conn: Connection, f: RatingFilter, scope: Scope, names: Names, batch: int = 5000) -> Iterator[list]:
     """Counting ratings and 追评 of the filter, oldest first, in the 表9 field set (plus 备注: why a rating does
-    not count). 评价人 is always masked or 匿名."""
+    not count), then the 测评内容 codes and names (configured codes only), the matter's code and name, the window
+    (where its terminal is enrolled) and its department. 评价人 is masked, or 匿名 where the rating carries none."""
     where = conditions(f, scope, names) + [ratings.c.role.in_(("counting", "follow_up"))]
     after = None
     while True:
@@ -399,11 +408,18 @@ def gbt_rows(conn: Connection, f: RatingFilter, scope: Scope, names: Names, batc
                 records.c.level,
                 records.c.comment,
                 records.c.detail,
+                records.c.reasons,
+                records.c.matter_code,
+                counted_window().label("counted_window"),
                 ratings.c.assess_number,
                 ratings.c.role,
                 excluded_flag(),
             )
-            .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
+            .select_from(
+                records.join(ratings, ratings.c.record_id == records.c.id).outerjoin(
+                    cases, cases.c.case_no == records.c.case_no
+                )
+            )
             .where(*page_where)
             .order_by(records.c.occurred_at, records.c.id)
             .limit(batch)
@@ -426,6 +442,11 @@ def _gbt_row(r, names: Names) -> list:
         note.append("追评")
     if r.channel == 0:
         note.append("系统默认评价")
+    sent = json.loads(r.reasons or "[]")
+    codes = known_reasons(sent, r.level, frozenset(names.reasons))
+    if len(codes) < len(sent):
+        note.append("含配置清单以外的测评内容代码（未列出，不计入）")
+    window = r.counted_window or ""
     return [
         r.case_no or "",
         r.channel if r.channel is not None else "",
@@ -437,6 +458,12 @@ def _gbt_row(r, names: Names) -> list:
         r.comment or "",
         names.region_code,
         "；".join(note),
+        "；".join(str(c) for c in codes),
+        "；".join(names.reason(c) for c in codes),
+        r.matter_code or "",
+        names.matter(r.matter_code) if r.matter_code else "",
+        names.window(window) if window else "",
+        names.department(names.window_department.get(window)) if window else "",
     ]
 
 
@@ -538,11 +565,11 @@ def _disposition(filename: str) -> str:
 def _stream_csv(store, f: RatingFilter, scope: Scope, names: Names) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(GBT_HEADER)
+    writer.writerow(csv_row(GBT_HEADER))
     yield "\ufeff" + buf.getvalue()
     with store.read() as conn:
         for row in gbt_rows(conn, f, scope, names):
             buf.seek(0)
             buf.truncate()
-            writer.writerow(row)
+            writer.writerow(csv_row(row))
             yield buf.getvalue()
