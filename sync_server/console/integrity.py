@@ -11,6 +11,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection, select
 
+from sync_server.configs import current_rules
 from sync_server.console.auth import OverseerUser, Scope
 from sync_server.console.period import parse_period
 from sync_server.console.settings import ConsoleSettings
@@ -77,6 +78,87 @@ def find_fast(rows: list, min_read_s: float) -> list[FastRating]:
     return out
 
 
+STAFF_TYPED = (
+    "staff",
+    "cli",
+)  # trigger sources where the clerk typed the case number (not a scan, not the case system)
+
+
+def burst_window_s(settings: ConsoleSettings, min_prompt_interval_s: int) -> float:
+    """How close together ``burst_min_ratings`` top ratings must be to look like self-rating: the configured window
+    plus the least time a terminal needs to prompt that many times (``min_prompt_interval_s`` apart). With the
+    default 20-second interval a window of 60 s alone could never hold 5 ratings."""
+    return settings.burst_window_s + (settings.burst_min_ratings - 1) * min_prompt_interval_s
+
+
+def find_quick_runs(rows: list, quick_s: float, min_count: int) -> list[Burst]:
+    """Runs of ``min_count`` or more consecutive ratings on one device, each made within ``quick_s`` of its prompt
+    on a staff-typed case number (pure: ``rows`` are ``RatingRow`` ordered by device and time)."""
+    runs: list[Burst] = []
+    run: list = []
+
+    def close() -> None:
+        if len(run) >= min_count:
+            runs.append(Burst(run[0].device_id, run[0].window, run[0].occurred_at, run[-1].occurred_at,
+                              tuple(r.id for r in run)))  # fmt: skip
+
+    for row in rows:
+        if run and row.device_id != run[0].device_id:
+            close()
+            run = []
+        if _quick(row, quick_s) and _source(row) in STAFF_TYPED:
+            run.append(row)
+        else:
+            close()
+            run = []
+    close()
+    return runs
+
+
+@dataclass
+class ClerkDay:
+    """The 刷好评 signals of one clerk on one China day (篇5【篇三】): how many ratings were on case numbers the
+    clerk typed, and how many came seconds after the prompt."""
+
+    clerk_no: str
+    day: str
+    ratings: int = 0
+    staff_typed: int = 0
+    quick: int = 0
+    top: int = 0
+
+    @property
+    def staff_typed_share(self) -> float:
+        return self.staff_typed / self.ratings if self.ratings else 0.0
+
+
+def clerk_days(rows: list, quick_s: float) -> list[ClerkDay]:
+    """Each clerk-day with any staff-typed or quick rating, the most quick ratings first (pure)."""
+    from sync_server.console.rollup import china_day
+
+    days: dict[tuple[str, str], ClerkDay] = {}
+    for row in rows:
+        key = (row.clerk_no or "", china_day(row.occurred_at))
+        d = days.setdefault(key, ClerkDay(*key))
+        d.ratings += 1
+        d.staff_typed += _source(row) in STAFF_TYPED
+        d.quick += _quick(row, quick_s)
+        d.top += row.level == 5
+    shown = [d for d in days.values() if d.staff_typed or d.quick]
+    return sorted(shown, key=lambda d: (-d.quick, -d.staff_typed, d.day, d.clerk_no))
+
+
+def _quick(row, quick_s: float) -> bool:
+    return bool(row.prompted_at) and 0 <= _gap(row.prompted_at, row.occurred_at) <= quick_s
+
+
+def _source(row) -> str | None:
+    try:
+        return json.loads(row.detail or "{}").get("source")
+    except ValueError:
+        return None
+
+
 def review(conn: Connection, scope: Scope, start: str, end: str, settings: ConsoleSettings):
     """Flags, bursts and fast ratings of the period within the scope."""
     device_windows = {d.id: d.window for d in conn.execute(select(devices.c.id, devices.c.window))}
@@ -113,13 +195,28 @@ def review(conn: Connection, scope: Scope, start: str, end: str, settings: Conso
             records.c.occurred_at,
             records.c.level,
             records.c.prompted_at,
+            records.c.clerk_no,
+            records.c.detail,
         )
         .where(*where)
         .order_by(records.c.device_id, records.c.occurred_at)
     ).all()
-    bursts = find_bursts([r[:5] for r in rows], settings.burst_window_s, settings.burst_min_ratings)
-    fast = find_fast(rows, settings.min_read_s)
+    window_s = burst_window_s(settings, current_rules(conn).min_prompt_interval_s)
+    bursts = find_bursts([r[:5] for r in rows], window_s, settings.burst_min_ratings)
+    bursts += find_quick_runs(rows, settings.quick_rating_s, settings.burst_min_ratings)
+    fast = find_fast([r[:6] for r in rows], settings.min_read_s)
     return flags, conflicts, bursts, fast
+
+
+def clerk_signals(conn: Connection, scope: Scope, start: str, end: str, settings: ConsoleSettings) -> list[ClerkDay]:
+    """The per-clerk, per-day 刷好评 signals of the period within the scope."""
+    where = [records.c.kind == "rating", records.c.source == "device"]
+    where += [records.c.occurred_at >= start, records.c.occurred_at < end]
+    in_scope = scope.window_condition(records.c.window)
+    if in_scope is not None:
+        where.append(in_scope)
+    cols = (records.c.clerk_no, records.c.occurred_at, records.c.prompted_at, records.c.level, records.c.detail)
+    return clerk_days(conn.execute(select(*cols).where(*where)).all(), settings.quick_rating_s)
 
 
 @dataclass(frozen=True)
@@ -187,6 +284,8 @@ def router() -> APIRouter:
         start, end = day_bounds(period.first)[0], day_bounds(period.last)[1]
         with request.app.state.store.read() as conn:
             flags, conflicts, bursts, fast = review(conn, viewer.scope, start, end, settings)
+            signals = clerk_signals(conn, viewer.scope, start, end, settings)
+            window_s = burst_window_s(settings, current_rules(conn).min_prompt_interval_s)
             unreported = unreported_cases(conn, viewer.scope, start, end, now, case_settings(request.app))
             connected = closed_case_storage.connected(conn)
             no_reason = bad_taps_without_reason(conn, viewer.scope, start, end)
@@ -198,6 +297,8 @@ def router() -> APIRouter:
             flags=flags,
             conflicts=conflicts,
             bursts=bursts,
+            burst_window_s=window_s,
+            signals=signals,
             fast=fast,
             no_reason=no_reason,
             settings=settings,

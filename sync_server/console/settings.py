@@ -21,5 +21,10 @@ class ConsoleSettings(BaseModel):
     repeated_bad_threshold: int = Field(default=2, ge=2, description="统计期内差评达到多少条算“多次差评”")
     burst_window_s: int = Field(default=60, ge=1, description="可疑集中好评：同一评价器在多少秒内")
     burst_min_ratings: int = Field(default=5, ge=2, description="可疑集中好评：至少多少条“非常满意”")
+    quick_rating_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="提示后多少秒内即评价算“秒评”：连续秒评（手输办件号）列入复核，并按工作人员逐日统计",
+    )
     min_read_s: float = Field(default=2.0, ge=0, description="提示后短于多少秒的评价视为快于正常阅读，列入复核")
     page_size: int = Field(default=50, ge=10, le=500, description="评价列表每页条数")

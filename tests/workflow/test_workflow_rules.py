@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from workflow_helpers import CONFIG_DIR, actor, china, empty_pg, make_hall, sign_in
+from workflow_helpers import CONFIG_DIR, MATTER_SC, actor, china, empty_pg, make_hall, sign_in
 
 from sync_server.app import create_app
 from sync_server.workflow.cases import StepForm, take_step
@@ -296,3 +296,89 @@ def test_reason_codes_outside_the_configured_list_are_flagged_and_never_counted(
     sections = report_sections(store)
     assert [row[0] for row in sections["差评原因"].rows] == [113, 115]  # 115 once: on the level-1 rating only
     assert [row[2] for row in sections["差评原因"].rows] == [1, 1]
+
+
+# ---------------------------------------------------------------- §6 exports that are safe and complete
+
+ATTACK = '=HYPERLINK("http://evil.example/","点此领取补贴")'
+
+
+def test_every_export_writes_a_formula_like_comment_as_text_and_table_9_has_the_fields(hall):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    store, terminals = hall
+    a01, when = terminals["A01"], china(2026, 11, 3, 10)
+    case = dict(case_no="A01-attack", clerk_no="1001", matter_code=MATTER_SC)
+    prompt = a01.record("prompt", when, **case)
+    push(store, a01, when, prompt, a01.record("rating", when, level=1, reasons=[115, 999], comment=ATTACK, **case))
+    a01.rate(5, china(2026, 11, 3, 11), comment="-1 服务很好")
+    files = {}
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 30, 15))) as client:
+        sign_in(client, "admin")
+        for path in ("export/gbt39046.csv", "export/gbt39046.xlsx", "reports/monthly.csv", "reports/monthly.xlsx"):
+            params = {"month": "2026-11"} if "monthly" in path else {"from": "2026-11-01", "to": "2026-11-30"}
+            answer = client.get(f"/console/{path}", params=params)
+            assert answer.status_code == 200, answer.text
+            files[path] = answer.content
+    for path in ("export/gbt39046.xlsx", "reports/monthly.xlsx"):
+        cells = [c for ws in load_workbook(io.BytesIO(files[path])) for row in ws.iter_rows() for c in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"], path
+        assert ATTACK in {c.value for c in cells}, path  # kept whole, as text
+    for path in ("export/gbt39046.csv", "reports/monthly.csv"):
+        cells = [c for row in csv.reader(io.StringIO(files[path].decode("utf-8-sig"))) for c in row]
+        assert "'" + ATTACK in cells and ATTACK not in cells, path
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], path
+    rows = list(csv.DictReader(io.StringIO(files["export/gbt39046.csv"].decode("utf-8-sig"))))
+    bad = next(r for r in rows if r["满意度"] == "非常不满意")
+    assert (bad["测评内容代码"], bad["测评内容"]) == ("115", "服务态度差效率低")  # 999 is not in the list
+    assert "配置清单以外" in bad["备注"]
+    assert (bad["事项编码"], bad["部门"], bad["行政区划"]) == (MATTER_SC, "市场监管局", "450102")
+    assert bad["窗口"].startswith("A01")
+    assert bad["事项名称"] and bad["评价次数"] == "1" and bad["评价人"] == "匿名"
+
+
+# ---------------------------------------------------------------- §7 fraud checks that can fire
+
+
+def test_thirty_nine_top_ratings_on_staff_typed_numbers_seconds_after_each_prompt_are_flagged(hall):
+    """The issue's scenario: with the default 20-second minimum between prompts, 39 非常满意 on case numbers the
+    clerk typed, each 2.1 s after its prompt, over 12.7 minutes. Flagged for review; every rating still counts."""
+    from datetime import timedelta
+
+    from sync_server.console import metrics
+    from sync_server.console.auth import Scope
+    from sync_server.console.integrity import clerk_signals, review
+    from sync_server.console.rollup import day_bounds
+    from sync_server.console.settings import ConsoleSettings
+
+    store, terminals = hall
+    a01, start = terminals["A01"], china(2026, 11, 3, 17, 40)
+    batch, ids = [], []
+    for i in range(39):
+        at = start + timedelta(seconds=20.05 * i)
+        case = dict(case_no=f"A01-typed-{i}", clerk_no="1002")
+        prompt = a01.record("prompt", at, detail={"source": "staff"}, **case)
+        rating = a01.record("rating", at + timedelta(seconds=2.1), level=5, prompted_at=prompt["occurred_at"],
+                            detail={"source": "staff"}, **case)  # fmt: skip
+        batch += [prompt, rating]
+        ids.append(rating["id"])
+    assert {s for _, s in push(store, a01, start + timedelta(minutes=13), *batch)} == {"stored"}
+    lo, hi = day_bounds(date(2026, 11, 3))
+    with store.read() as conn:
+        _, _, bursts, _ = review(conn, Scope(), lo, hi, ConsoleSettings())
+        signals = clerk_signals(conn, Scope(), lo, hi, ConsoleSettings())
+        counted = metrics.dashboard(conn, Scope(), *NOVEMBER).by_clerk["1002"].n
+    assert bursts and set(ids) == {rid for b in bursts for rid in b.record_ids}
+    assert [(d.clerk_no, d.day, d.ratings, d.staff_typed, d.quick) for d in signals] == [
+        ("1002", "2026-11-03", 39, 39, 39)
+    ]
+    assert counted == 39  # never refused, never left out
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 4, 9))) as client:
+        sign_in(client, "admin")
+        page = client.get("/console/integrity?from=2026-11-03&to=2026-11-03").text
+    table = re.search(r'<table id="clerk-signals">(.*?)</table>', page, re.S).group(1)
+    assert "clerk=1002" in table and "39（100%）" in table
+    assert "140 秒内" in page  # 60 s + 4 × 20 s: a window five prompts can fit in
