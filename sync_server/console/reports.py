@@ -229,6 +229,7 @@ def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
             ["已回访", h.visited],
             ["回访率", h.revisit_rate],
             ["整改期限起算", FIX_CLOCK_LABELS[current_rules(conn).deadlines.fix_clock_from]],
+            ["经批准延期（按延期后的期限计）", h.extended],
         ]
         + [
             row

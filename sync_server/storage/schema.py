@@ -734,3 +734,22 @@ for _state, _due in WAITING_DUE.items():
         sqlite_where=waiting_in(_state),
         postgresql_where=waiting_in(_state),
     )
+
+# 差评工单 延期: a department asks for more time on a step with a reason; a hall administrator other than the asker
+# approves (the step's kept deadline moves, the old one stays here) or refuses it (migration 0017)
+case_extensions = Table(
+    "case_extensions",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("step", String(8), nullable=False, comment="contact | fix | revisit | explain"),
+    Column("old_due", String(10), nullable=False, comment="the deadline before the extension"),
+    Column("new_due", String(10), nullable=False, comment="the deadline asked for"),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", String(40), nullable=False),
+    Column("status", String(16), nullable=False, comment="pending | approved | refused"),
+    Column("decided_by", String(64)),
+    Column("decided_at", String(40)),
+    Column("decision_note", Text),
+)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, and_, select, update
 
@@ -27,13 +27,14 @@ from sync_server.storage.schema import (
     appeals,
     bad_cases,
     case_events,
+    case_extensions,
     cases,
     ratings,
     records,
     utc_iso,
 )
 from sync_server.workflow import webhook
-from sync_server.workflow.deadlines import calendar_of, fix_clock_start, kept_due
+from sync_server.workflow.deadlines import PENDING_STEP, STEP_NAMES, calendar_of, fix_clock_start, kept_due, step_dues
 from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefused
 from sync_server.workflow.evidence import Evidence
 from sync_server.workflow.machine import (
@@ -200,11 +201,23 @@ def _event_row(case_id: int, at: str, actor: Actor, step: str, before, after, de
 # ---------------------------------------------------------------- reading
 
 
-def facts_of(case, appeal) -> CaseFacts:
+def facts_of(case, appeal, extension=None) -> CaseFacts:
+    asked_by = extension.requested_by if extension is not None else None
     if appeal is None:
-        return CaseFacts(State(case.state), case.department)
+        return CaseFacts(State(case.state), case.department, extension_asked_by=asked_by)
     facts = AppealFacts(appeal.status, appeal.filed_by, State(appeal.return_state), appeal.reviewed_at is not None)
-    return CaseFacts(State(case.state), case.department, facts)
+    return CaseFacts(State(case.state), case.department, facts, asked_by)
+
+
+def pending_extension(conn: Connection, case_id: int):
+    """The record's 延期 request waiting for a decision, or None."""
+    query = select(case_extensions).where(case_extensions.c.case_id == case_id, case_extensions.c.status == "pending")
+    return conn.execute(query).first()
+
+
+def extensions_of(conn: Connection, case_id: int) -> list:
+    query = select(case_extensions).where(case_extensions.c.case_id == case_id).order_by(case_extensions.c.id)
+    return conn.execute(query).all()
 
 
 def load_case(conn: Connection, case_id: int, scope=None, lock: bool = False):
@@ -246,6 +259,7 @@ class StepForm:
     text: str = ""  # finding / rectification / response / explanation / statement / note
     fix_kind: str = ""  # simple | complex (核实·属实)
     category: str = ""  # appeal category key
+    extend_to: str = ""  # the deadline asked for (申请延期), YYYY-MM-DD
     evidence: tuple[Evidence, ...] = ()
 
 
@@ -264,7 +278,7 @@ def take_step(
     with store.write() as conn:
         case, appeal = load_case(conn, case_id, lock=True)
         before = State(case.state)
-        after = decide(facts_of(case, appeal), step, actor)
+        after = decide(facts_of(case, appeal, pending_extension(conn, case_id)), step, actor)
         detail = APPLY[step](conn, case, appeal, actor, now, form, settings)
         conn.execute(update(bad_cases).where(bad_cases.c.id == case_id).values(state=after.value))
         _event(conn, case_id, utc_iso(now), actor, step.value, before, after, detail)
@@ -381,6 +395,44 @@ def _review(outcome: str):
     return apply
 
 
+def _extend(conn, case, appeal, actor, now, form, settings) -> dict:
+    """申请延期 of the step the record waits for: a later deadline and a reason; decided by a hall administrator."""
+    reason = _text(form, "延期理由")
+    step = PENDING_STEP[State(case.state)]
+    due = _current_due(conn, case, step)
+    try:
+        wanted = date.fromisoformat(form.extend_to.strip())
+    except ValueError:
+        raise StepInputInvalid("请填写延期后的截止日期（如 2026-12-15）") from None
+    if wanted <= due:
+        raise StepInputInvalid(f"延期后的截止日期应晚于现在的截止日期 {due.isoformat()}")
+    row = dict(case_id=case.id, step=step, old_due=due.isoformat(), new_due=wanted.isoformat(), reason=reason)
+    conn.execute(case_extensions.insert().values(**row, requested_by=actor.username, requested_at=utc_iso(now),
+                                                 status="pending"))  # fmt: skip
+    return {"step": STEP_NAMES[step], "old_due": row["old_due"], "new_due": row["new_due"], "reason": reason}
+
+
+def _current_due(conn, case, step: str) -> date:
+    rules, calendar = _deadline_clock(conn)
+    return next(d.due for d in step_dues(case, rules, calendar) if d.step == step)
+
+
+def _decide_extension(approved: bool):
+    def apply(conn, case, appeal, actor, now, form, settings) -> dict:
+        note = _text(form, "批准意见" if approved else "不批准的理由", required=not approved)
+        ext = pending_extension(conn, case.id)
+        if approved and PENDING_STEP.get(State(case.state)) != ext.step:
+            raise StepRefused("申请延期的环节已经办理，无需批准")
+        status = "approved" if approved else "refused"
+        values = dict(status=status, decided_by=actor.username, decided_at=utc_iso(now), decision_note=note)
+        conn.execute(update(case_extensions).where(case_extensions.c.id == ext.id).values(**values))
+        if approved:
+            _set(conn, case, **{f"{ext.step}_due": ext.new_due})
+        return {"step": STEP_NAMES[ext.step], "old_due": ext.old_due, "new_due": ext.new_due, "note": note}
+
+    return apply
+
+
 APPLY = {
     Step.VERIFY_TRUE: _verify_true,
     Step.VERIFY_FALSE: _verify_false,
@@ -393,6 +445,9 @@ APPLY = {
     Step.REJECT: _decide(REJECTED_APPEAL),
     Step.REVIEW_CONFIRM: _review("confirmed"),
     Step.REVIEW_REVERSE: _review("reversed"),
+    Step.EXTEND: _extend,
+    Step.EXTEND_APPROVE: _decide_extension(True),
+    Step.EXTEND_REFUSE: _decide_extension(False),
 }
 
 

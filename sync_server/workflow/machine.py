@@ -6,6 +6,8 @@
                                          └──申诉驳回──▶ back where it was (deadlines kept running)
     a decided appeal ──复核·维持 / 复核·改判──▶ (改判 reverses: lifts or applies the exclusion)
     any open record ──(system) its rating no longer counts──▶ 已撤销 (an earlier rating of the case arrived later)
+    a record waiting for a step ──申请延期 (department)──▶ 批准延期 / 不批准延期 (a hall administrator other than
+    the asker); the state stays, an approved extension moves that step's deadline
 
 ``decide(facts, step, actor)`` returns the next state or raises the precise refusal. Nothing here touches the
 database or the clock; ``cases.py`` applies the result.
@@ -66,6 +68,9 @@ class Step(StrEnum):
     REJECT = "reject"
     REVIEW_CONFIRM = "review_confirm"
     REVIEW_REVERSE = "review_reverse"
+    EXTEND = "extend"
+    EXTEND_APPROVE = "extend_approve"
+    EXTEND_REFUSE = "extend_refuse"
 
     @property
     def label(self) -> str:
@@ -84,7 +89,12 @@ STEP_LABELS = {
     Step.REJECT: "申诉驳回",
     Step.REVIEW_CONFIRM: "复核：维持原决定",
     Step.REVIEW_REVERSE: "复核：改判",
+    Step.EXTEND: "申请延期",
+    Step.EXTEND_APPROVE: "批准延期",
+    Step.EXTEND_REFUSE: "不批准延期",
 }
+EXTENSION_DECISIONS = (Step.EXTEND_APPROVE, Step.EXTEND_REFUSE)
+WAITING = frozenset({State.PENDING, State.RECTIFYING, State.RECTIFIED, State.UNFOUNDED})  # a step's clock runs
 
 APPEAL_CATEGORIES = {
     "malicious": "恶意差评",
@@ -117,6 +127,9 @@ RULES: dict[Step, Rule] = {
     Step.REJECT: Rule(frozenset({State.APPEALING}), (ADMIN,), None),
     Step.REVIEW_CONFIRM: Rule(None, (SUPERVISOR,), None),
     Step.REVIEW_REVERSE: Rule(None, (SUPERVISOR,), None),
+    Step.EXTEND: Rule(WAITING, DEPARTMENT, None),
+    Step.EXTEND_APPROVE: Rule(WAITING, (ADMIN,), None),
+    Step.EXTEND_REFUSE: Rule(WAITING, (ADMIN,), None),
 }
 
 
@@ -140,6 +153,7 @@ class CaseFacts:
     state: State
     department: str | None
     appeal: AppealFacts | None = None
+    extension_asked_by: str | None = None  # who asked for the pending 延期, if one is pending
 
 
 def decide(facts: CaseFacts, step: Step, actor: Actor) -> State:
@@ -151,12 +165,18 @@ def decide(facts: CaseFacts, step: Step, actor: Actor) -> State:
         raise OutsideDepartment("部门审核员只能办理本部门的差评工单")
     if step in (Step.UPHOLD, Step.REJECT) and _own_pending_appeal(facts, actor):
         raise OwnAppeal("申诉须由提出人以外的大厅管理员审核")
+    if step in EXTENSION_DECISIONS and facts.extension_asked_by == actor.username:
+        raise OwnAppeal("延期须由提出申请以外的大厅管理员批准")
     if facts.state == State.WITHDRAWN:
         raise StepRefused("工单已撤销：该评价已被同一办件更早的评价取代，不再计入统计，无需办理")
     if rule.sources is not None and facts.state not in rule.sources:
         raise StepRefused(f"工单当前为“{facts.state.label}”，不能“{step.label}”")
     if step == Step.APPEAL and facts.appeal is not None:
         raise StepRefused("每张工单只能申诉一次（对审核结果可由督查复核）")
+    if step == Step.EXTEND and facts.extension_asked_by is not None:
+        raise StepRefused("已有一项延期申请待批准")
+    if step in EXTENSION_DECISIONS and facts.extension_asked_by is None:
+        raise StepRefused("没有待批准的延期申请")
     return _target(facts, step, rule)
 
 
@@ -167,6 +187,8 @@ def _own_pending_appeal(facts: CaseFacts, actor: Actor) -> bool:
 
 def _target(facts: CaseFacts, step: Step, rule: Rule) -> State:
     appeal = facts.appeal
+    if step in (Step.EXTEND, *EXTENSION_DECISIONS):
+        return facts.state
     if step == Step.REJECT:
         return appeal.return_state
     if step in (Step.REVIEW_CONFIRM, Step.REVIEW_REVERSE):

@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from haochaping.config import DeadlineRules
 from sync_server.configs import current_rules
 from sync_server.storage import handling_reads as reads
+from sync_server.storage.schema import bad_cases, case_extensions
 from sync_server.workdays import WorkdayCalendar
 from sync_server.workflow.cases import open_case_rows
 from sync_server.workflow.deadlines import (
@@ -82,6 +83,7 @@ class Handling:
     visited_on_time: int = 0
     red_count: int = 0
     yellow_count: int = 0
+    extended: int = 0  # records with an approved 延期 (judged against the extended deadline)
     yellow: list[CaseLine] = field(default_factory=list)  # the earliest due first (all, or as many as asked for)
     red: list[CaseLine] = field(default_factory=list)
 
@@ -142,6 +144,7 @@ def handling(
         setattr(figures, name, lines if cards is None else lines[:cards])
     for name, n in reads.kept_period_counts(conn, scope, first, last, department, today).items():
         setattr(figures, name, getattr(figures, name) + n)
+    figures.extended = _count_extended(conn, scope, (first.isoformat(), last.isoformat()), department)
     for row in reads.unkept_period_rows(conn, scope, (first.isoformat(), last.isoformat()), department):
         _count(figures, line_of(row, today, rules, calendar), today)
     return figures
@@ -156,6 +159,18 @@ def _add_kept_cards(conn: Connection, figures: Handling, scope, department, toda
         figures.red.append(_kept_line(row, RED))
     for row in reads.earliest_carded(conn, scope, department, today, cutoff, cards):
         figures.yellow.append(_kept_line(row, YELLOW))
+
+
+def _count_extended(conn: Connection, scope, arrived: tuple[str, str], department) -> int:
+    """The period's records with an approved 延期, counted apart ("经批准延期 N 件")."""
+    c = bad_cases.c
+    approved = select(case_extensions.c.case_id).where(case_extensions.c.status == "approved")
+    where = [c.arrival_day.between(*arrived), c.id.in_(approved)]
+    if scope is not None and scope.restricted:
+        where.append(scope.window_condition(c.window))
+    if department:
+        where.append(c.department == department)
+    return conn.execute(select(func.count()).select_from(bad_cases).where(*where)).scalar()
 
 
 def _kept_line(row, colour: str) -> CaseLine:

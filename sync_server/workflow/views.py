@@ -21,6 +21,7 @@ from sync_server.workflow.cases import (
     StepForm,
     appeal_outcome,
     evidence_of,
+    extensions_of,
     facts_of,
     history,
     load_case,
@@ -52,6 +53,10 @@ DETAIL_LABELS = {
     "note": "意见",
     "appeal_id": "申诉编号",
     "level": "评价等级",
+    "step": "环节",
+    "old_due": "原截止日期",
+    "new_due": "延期至",
+    "reason": "延期理由",
 }
 OUTCOME_LABELS = {"pending": "待审核", "upheld": "申诉成立", "rejected": "申诉驳回"}
 
@@ -109,7 +114,7 @@ def router() -> APIRouter:
         if step not in Step.__members__.values():
             raise BadInput(f"未知的办理步骤：{step}")
         form = await request.form()
-        typed = {key: str(form.get(key, "")) for key in ("text", "fix_kind", "category")}
+        typed = {key: str(form.get(key, "")) for key in ("text", "fix_kind", "category", "extend_to")}
         app = request.app
         with app.state.store.read() as conn:
             load_case(conn, case_id, viewer.scope)  # not visible: 404 before anything else
@@ -208,7 +213,9 @@ def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200
         events = [(e, json.loads(e.detail or "{}")) for e in history(conn, case_id)]
         files = evidence_of(conn, appeal.id) if appeal else []
         sent = webhook.deliveries(conn, case_id=case_id) if viewer.role != "reviewer" else []
-    steps = allowed_steps(facts_of(case, appeal), actor_of(viewer))
+        extensions = extensions_of(conn, case_id)
+    pending = next((e for e in extensions if e.status == "pending"), None)
+    steps = allowed_steps(facts_of(case, appeal, pending), actor_of(viewer))
     return page(
         request,
         "case_detail.html",
@@ -226,6 +233,7 @@ def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200
         files=files,
         sent=sent,
         steps=steps,
+        extensions=extensions,
         Step=Step,
         state_labels=STATE_LABELS,
         step_labels=STEP_LABELS,

@@ -27,6 +27,9 @@ EXPECTED = {
     T.REJECT: ({S.APPEALING}, {"admin2"}, S.RECTIFYING),
     T.REVIEW_CONFIRM: (set(), {"supervisor"}, None),  # no decided appeal in these facts: never possible
     T.REVIEW_REVERSE: (set(), {"supervisor"}, None),
+    T.EXTEND: ({S.PENDING, S.RECTIFYING, S.RECTIFIED, S.UNFOUNDED}, DEPT, None),  # None: the state stays
+    T.EXTEND_APPROVE: (set(), ADMINS, None),  # no pending 延期 in these facts: never possible
+    T.EXTEND_REFUSE: (set(), ADMINS, None),
 }
 ROLE_OF_STEP = {
     T.CLOSE: ADMINS,
@@ -34,6 +37,8 @@ ROLE_OF_STEP = {
     T.REJECT: ADMINS,
     T.REVIEW_CONFIRM: {"supervisor"},
     T.REVIEW_REVERSE: {"supervisor"},
+    T.EXTEND_APPROVE: ADMINS,
+    T.EXTEND_REFUSE: ADMINS,
 }
 PEOPLE = ["admin", "admin2", "sc_reviewer", "rs_reviewer", "supervisor"]
 
@@ -65,7 +70,7 @@ def expected_refusal(step: Step, state: State, who: str):
 def test_every_step_from_every_state_by_every_role(step, state, who):
     refusal = expected_refusal(step, state, who)
     if refusal is None:
-        assert decide(facts(state), step, actor(who)) == EXPECTED[step][2]
+        assert decide(facts(state), step, actor(who)) == (EXPECTED[step][2] or state)
     else:
         with pytest.raises(refusal) as refused:
             decide(facts(state), step, actor(who))
@@ -79,6 +84,18 @@ def test_an_administrator_cannot_decide_the_appeal_they_filed():
         with pytest.raises(OwnAppeal, match="提出人以外"):
             decide(appealing, step, actor("admin"))
         assert decide(appealing, step, actor("admin2")) in (S.UPHELD, S.PENDING)
+
+
+def test_an_extension_is_decided_by_an_administrator_other_than_the_one_who_asked():
+    asked = CaseFacts(S.RECTIFYING, "SC", extension_asked_by="admin")
+    for step in (T.EXTEND_APPROVE, T.EXTEND_REFUSE):
+        with pytest.raises(OwnAppeal, match="提出申请以外的大厅管理员"):
+            decide(asked, step, actor("admin"))
+        with pytest.raises(RoleRefused):
+            decide(asked, step, actor("sc_reviewer"))  # not the department that asked
+        assert decide(asked, step, actor("admin2")) == S.RECTIFYING
+    with pytest.raises(StepRefused, match="待批准"):
+        decide(asked, T.EXTEND, actor("sc_reviewer"))
 
 
 def test_a_department_reviewer_cannot_act_outside_its_department():
@@ -127,7 +144,7 @@ def test_supervisor_review_of_a_decided_appeal(status, reviewed, state, step, ou
 
 def test_allowed_steps_offer_only_what_the_viewer_may_do():
     pending = CaseFacts(S.PENDING, "SC")
-    assert allowed_steps(pending, actor("sc_reviewer")) == [T.VERIFY_TRUE, T.VERIFY_FALSE, T.APPEAL]
+    assert allowed_steps(pending, actor("sc_reviewer")) == [T.VERIFY_TRUE, T.VERIFY_FALSE, T.APPEAL, T.EXTEND]
     assert allowed_steps(pending, actor("rs_reviewer")) == []
     assert allowed_steps(pending, actor("supervisor")) == []
     appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "admin", S.PENDING))

@@ -382,3 +382,43 @@ def test_thirty_nine_top_ratings_on_staff_typed_numbers_seconds_after_each_promp
     table = re.search(r'<table id="clerk-signals">(.*?)</table>', page, re.S).group(1)
     assert "clerk=1002" in table and "39（100%）" in table
     assert "140 秒内" in page  # 60 s + 4 × 20 s: a window five prompts can fit in
+
+
+# ---------------------------------------------------------------- §1 延期 approved by a hall administrator
+
+
+def test_an_extension_asked_with_a_reason_and_approved_by_another_administrator_moves_the_deadline(hall):
+    from sync_server.workflow.errors import OwnAppeal, RoleRefused, StepInputInvalid
+
+    store, terminals = hall
+    admin, admin2, sc = actor("admin"), actor("admin2"), actor("sc_reviewer")
+    terminals["A01"].rate(1, china(2026, 11, 2, 10))
+    terminals["A01"].rate(2, china(2026, 11, 2, 11))
+    for case_id in (1, 2):
+        take_step(store, case_id, Step.VERIFY_TRUE, sc, china(2026, 11, 3, 10), StepForm("属实", fix_kind="simple"))
+    ask = StepForm("需要上级部门出具说明", extend_to="2026-11-16")
+    with pytest.raises(StepInputInvalid, match="应晚于现在的截止日期 2026-11-09"):
+        take_step(store, 1, Step.EXTEND, admin, china(2026, 11, 5, 10), StepForm("理由", extend_to="2026-11-06"))
+    take_step(store, 1, Step.EXTEND, admin, china(2026, 11, 5, 10), ask)  # an administrator asking for SC
+    with pytest.raises(OwnAppeal, match="提出申请以外"):
+        take_step(store, 1, Step.EXTEND_APPROVE, admin, china(2026, 11, 5, 11), StepForm())
+    with pytest.raises(RoleRefused):
+        take_step(store, 1, Step.EXTEND_APPROVE, sc, china(2026, 11, 5, 11), StepForm())
+    take_step(store, 1, Step.EXTEND_APPROVE, admin2, china(2026, 11, 5, 11), StepForm())
+    take_step(store, 2, Step.EXTEND, sc, china(2026, 11, 5, 10), ask)
+    with pytest.raises(StepInputInvalid, match="不批准的理由"):
+        take_step(store, 2, Step.EXTEND_REFUSE, admin, china(2026, 11, 5, 11), StepForm())
+    take_step(store, 2, Step.EXTEND_REFUSE, admin, china(2026, 11, 5, 11), StepForm("理由不充分"))
+    for case_id in (1, 2):
+        take_step(store, case_id, Step.RECTIFY, sc, china(2026, 11, 13, 10), StepForm("已整改"))
+    assert kept(store, 1) == ("2026-11-04", "2026-11-16") and kept(store, 2)[1] == "2026-11-09"
+    with store.read() as conn:
+        h = handling(conn, None, *NOVEMBER, None, date(2026, 11, 30))
+    assert (h.fixed_on_time, h.fix_judged, h.extended) == (1, 2, 1)  # case 1 on time against its extension
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 30, 15))) as client:
+        sign_in(client, "admin")
+        page = client.get("/console/cases/1").text
+        board = client.get("/console/dashboard?from=2026-11-01&to=2026-11-30").text
+    assert "2026-11-16" in page and "经批准延期（原截止 2026-11-09，admin2 批准）：需要上级部门出具说明" in page
+    assert '<span id="extended">经批准延期 1 件</span>' in board
+    assert report_rows(store)["经批准延期（按延期后的期限计）"] == 1
