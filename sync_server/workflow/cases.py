@@ -31,6 +31,7 @@ from sync_server.storage.schema import (
     cases,
     ratings,
     records,
+    users,
     utc_iso,
 )
 from sync_server.workflow import webhook
@@ -333,6 +334,8 @@ def _timestamp(column: str, what: str, required: bool = True, starts: str | None
 
 
 def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
+    if _only_administrator(conn, actor.username):
+        raise StepRefused("本大厅只有一位管理员，申诉无法由他人审核")
     if form.category not in APPEAL_CATEGORIES:
         raise StepInputInvalid("请选择申诉类别：" + "、".join(APPEAL_CATEGORIES.values()), "category")
     statement = _text(form, "申诉理由")
@@ -364,6 +367,12 @@ def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
         )
     files = [{"name": ev.filename, "sha256": ev.sha256, "size": ev.size} for ev in form.evidence]
     return {"category": APPEAL_CATEGORIES[form.category], "statement": statement, "evidence": files}
+
+
+def _only_administrator(conn: Connection, filer: str) -> bool:
+    """Whether the filer is the hall's only active administrator, so nobody else could decide the appeal."""
+    query = select(users.c.username).where(users.c.role == "admin", users.c.disabled_at.is_(None)).limit(2)
+    return [row.username for row in conn.execute(query)] == [filer]
 
 
 def _decide(status: str):

@@ -422,3 +422,25 @@ def test_an_extension_asked_with_a_reason_and_approved_by_another_administrator_
     assert "2026-11-16" in page and "经批准延期（原截止 2026-11-09，admin2 批准）：需要上级部门出具说明" in page
     assert '<span id="extended">经批准延期 1 件</span>' in board
     assert report_rows(store)["经批准延期（按延期后的期限计）"] == 1
+
+
+# ---------------------------------------------------------------- §2 four-eyes known at filing time
+
+
+def test_an_administrator_alone_in_the_hall_is_told_at_filing_that_nobody_else_could_decide_the_appeal(hall):
+    from sqlalchemy import update
+
+    from sync_server.storage.schema import appeals, users
+    from sync_server.workflow.errors import StepRefused
+
+    store, terminals = hall
+    terminals["A01"].rate(1, china(2026, 11, 2, 10))
+    with store.write() as conn:  # admin2 leaves: admin is the hall's only administrator
+        conn.execute(update(users).where(users.c.username == "admin2").values(disabled_at="2026-11-01T00:00:00Z"))
+    appeal = StepForm("群众误触", category="mistake")
+    with pytest.raises(StepRefused, match="本大厅只有一位管理员，申诉无法由他人审核"):
+        take_step(store, 1, Step.APPEAL, actor("admin"), china(2026, 11, 3, 10), appeal)
+    with store.read() as conn:
+        assert conn.execute(appeals.select()).all() == []  # nothing left pending forever
+    take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), china(2026, 11, 3, 10), appeal)  # admin can decide it
+    take_step(store, 1, Step.UPHOLD, actor("admin"), china(2026, 11, 4, 10), StepForm("属误操作"))
