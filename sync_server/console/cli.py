@@ -24,8 +24,11 @@ def register(ssub, command) -> None:
     add.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（否则交互输入两次）")
     disable = command(usub, "disable", "停用管理后台用户（立即失去登录和所有会话，记录保留）", _user_disable)
     disable.add_argument("--username", required=True, help="用户名")
-    report = command(ssub, "report", "生成月度通报（Excel 或 CSV，与管理后台下载的文件相同）", _report)
-    report.add_argument("--month", required=True, help="月份，如 2026-11")
+    report = command(ssub, "report", "生成月度、季度或年度通报（Excel 或 CSV，与管理后台下载的文件相同）", _report)
+    which = report.add_mutually_exclusive_group(required=True)
+    which.add_argument("--month", help="月份，如 2026-11")
+    which.add_argument("--quarter", help="季度，如 2026Q4")
+    which.add_argument("--year", help="年份，如 2026")
     report.add_argument("--department", help="部门编码（默认全大厅）")
     report.add_argument("--out", required=True, type=Path, help="输出文件，扩展名 .xlsx 或 .csv")
     rollup = ssub.add_parser("rollup", help="统计汇总表（评价入库时已自动维护）")
@@ -68,6 +71,10 @@ def _user_add(args) -> int:
     return 0
 
 
+def _spec(args) -> str:
+    return args.month or args.quarter or args.year
+
+
 def _report(args) -> int:
     from sync_server.commands import open_store
     from sync_server.configs import current_config
@@ -86,7 +93,7 @@ def _report(args) -> int:
         with store.read() as conn:
             cv = current_config(conn)
             names = Names.of(cv.config if cv else None)
-            sections = monthly_report(conn, Scope(), args.month, args.department, names, ConsoleSettings())
+            sections = monthly_report(conn, Scope(), _spec(args), args.department, names, ConsoleSettings())
     except ConsoleError as e:
         print(f"hcp: {e.message}", file=sys.stderr)
         return 2
@@ -95,9 +102,9 @@ def _report(args) -> int:
     else:
         args.out.write_text("\ufeff" + csv_text(sections), encoding="utf-8")
     with store.write() as conn:
-        detail = {"month": args.month, "department": args.department, "out": str(args.out)}
+        detail = {"period": _spec(args), "department": args.department, "out": str(args.out)}
         write_audit(conn, datetime.now(UTC), "cli", "export", f"monthly{suffix}", detail)
-    print(f"已生成 {args.month} 月度通报：{args.out}")
+    print(f"已生成 {_spec(args)} 通报：{args.out}")
     return 0
 
 

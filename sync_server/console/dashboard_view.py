@@ -29,7 +29,9 @@ def router() -> APIRouter:
         from sync_server.storage import closed_cases as closed_case_storage
 
         q = request.query_params
-        period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), q.get("month"))
+        period = parse_period(
+            request.app.state.clock(), q.get("from"), q.get("to"), q.get("month") or q.get("quarter") or q.get("year")
+        )
         granularity = q.get("by") or "day"
         if granularity not in metrics.GRANULARITIES:
             raise BadInput("趋势粒度只能是 day、week 或 month")
@@ -69,6 +71,11 @@ def router() -> APIRouter:
         )
 
     return r
+
+
+def _whole_period(q) -> str | None:
+    """``month=YYYY-MM``, ``quarter=YYYYQn`` or ``year=YYYY``: a whole period of the 通报."""
+    return q.get("month") or q.get("quarter") or q.get("year")
 
 
 def clerk_bad(conn, scope: Scope, period, department: str | None) -> dict:

@@ -1,8 +1,10 @@
-"""The period a page shows: ``from``/``to`` China dates, or ``month=YYYY-MM``; the current month by default."""
+"""The period a page shows: ``from``/``to`` China dates, or ``month=YYYY-MM``, ``quarter=YYYYQn``, ``year=YYYY`` (the
+quarterly and yearly 通报 of 篇10); the current month by default."""
 
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -16,13 +18,35 @@ MAX_DAYS = 3 * 366
 class Period:
     first: date
     last: date
+    name: str = ""  # 2026 年第四季度, 2026 年 (a quarter or a year)
 
     @property
     def label(self) -> str:
-        return f"{self.first.isoformat()} 至 {self.last.isoformat()}"
+        span = f"{self.first.isoformat()} 至 {self.last.isoformat()}"
+        return f"{self.name}（{span}）" if self.name else span
 
     def query(self) -> dict[str, str]:
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+
+
+QUARTER_NAMES = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
+
+
+def report_period(spec: str) -> Period:
+    """A month ``YYYY-MM``, a quarter ``YYYYQn`` or a year ``YYYY``."""
+    spec = spec.strip().upper()
+    quarter = re.fullmatch(r"(\d{4})Q([1-4])", spec)
+    if quarter:
+        year, q = int(quarter.group(1)), int(quarter.group(2))
+        last_month = 3 * q
+        last = date(year, last_month, calendar.monthrange(year, last_month)[1])
+        return Period(date(year, last_month - 2, 1), last, f"{year} 年{QUARTER_NAMES[q]}")
+    if re.fullmatch(r"\d{4}", spec):
+        year = int(spec)
+        return Period(date(year, 1, 1), date(year, 12, 31), f"{year} 年")
+    if "Q" in spec:
+        raise BadInput(f"季度格式应为 YYYYQn（n 为 1–4）：{spec}")
+    return month_period(spec)
 
 
 def month_period(month: str) -> Period:
@@ -37,7 +61,7 @@ def month_period(month: str) -> Period:
 def parse_period(now: datetime, start: str | None, end: str | None, month: str | None = None) -> Period:
     """The requested period; refuses malformed dates, reversed or over-long ranges."""
     if month:
-        return month_period(month)
+        return report_period(month)
     today = china_today(now)
     first = _date(start) or today.replace(day=1)
     last = _date(end) or max(today, first)

@@ -20,7 +20,7 @@ from haochaping.levels import Level
 from sync_server.console import metrics
 from sync_server.console.auth import AnyUser, Scope, Viewer, client_address, write_audit
 from sync_server.console.labels import Names, china_time, china_today, gbt_time, level_label, mask_contact
-from sync_server.console.period import month_period
+from sync_server.console.period import report_period
 from sync_server.console.ratings_view import RatingFilter, conditions, excluded_flag, parse_filter
 from sync_server.console.settings import ConsoleSettings
 from sync_server.ingest import known_reasons
@@ -76,7 +76,7 @@ class Section:
 def monthly_report(
     conn: Connection, scope: Scope, month: str, department: str | None, names: Names, settings: ConsoleSettings
 ) -> list[Section]:
-    period = month_period(month)
+    period = report_period(month)  # a month, a quarter (2026Q4) or a year (2026)
     board = metrics.dashboard(conn, scope, period.first, period.last, department, "day")
     t = board.total
     scope_name = names.department(board.department) if board.department else "全大厅"
@@ -503,6 +503,7 @@ def router() -> APIRouter:
             viewer,
             names=names,
             month=today.strftime("%Y-%m"),
+            quarter=f"{today.year}Q{(today.month - 1) // 3 + 1}",
             departments=departments,
             today=today.isoformat(),
             first=today.replace(day=1).isoformat(),
@@ -511,7 +512,10 @@ def router() -> APIRouter:
     from sync_server.console.known import check_filters
 
     @r.get("/reports/monthly.{fmt}")
-    def monthly(request: Request, fmt: str, viewer: AnyUser, month: str = "", department: str = ""):
+    def monthly(
+        request: Request, fmt: str, viewer: AnyUser, month: str = "", quarter: str = "", year: str = "",
+        department: str = "",
+    ):  # fmt: skip
         from sync_server.console.context import console_settings
         from sync_server.console.pages import names_of
 
@@ -520,7 +524,7 @@ def router() -> APIRouter:
 
             raise BadInput("格式只能是 xlsx 或 csv")
         names = names_of(request)
-        month = month or china_today(request.app.state.clock()).strftime("%Y-%m")
+        month = month or quarter or year or china_today(request.app.state.clock()).strftime("%Y-%m")
         dept = viewer.scope.department_filter(department or None)
         with request.app.state.store.read() as conn:
             check_filters(conn, names, department=dept)

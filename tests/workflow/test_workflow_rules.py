@@ -444,3 +444,32 @@ def test_an_administrator_alone_in_the_hall_is_told_at_filing_that_nobody_else_c
         assert conn.execute(appeals.select()).all() == []  # nothing left pending forever
     take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), china(2026, 11, 3, 10), appeal)  # admin can decide it
     take_step(store, 1, Step.UPHOLD, actor("admin"), china(2026, 11, 4, 10), StepForm("属误操作"))
+
+
+# ---------------------------------------------------------------- §5 quarterly and yearly 通报
+
+
+def test_the_report_and_the_dashboard_cover_a_quarter_or_a_year_and_the_cards_say_when_they_count(hall, tmp_path):
+    from openpyxl import load_workbook
+
+    from haochaping.cli import main as hcp
+
+    store, terminals = hall
+    for month, level in ((8, 5), (10, 4), (11, 1), (12, 5)):
+        terminals["A01"].rate(level, china(2026, month, 3, 10))
+    url = str(store.engine.url.render_as_string(hide_password=False))
+    out = tmp_path / "季度通报.xlsx"
+    assert hcp(["server", "report", "--db", url, "--quarter", "2026Q4", "--out", str(out)]) == 0
+    summary = {r[0]: r[1] for r in load_workbook(out)["概况"].iter_rows(min_row=2, values_only=True)}
+    assert summary["统计期"] == "2026 年第四季度（2026-10-01 至 2026-12-31）"
+    assert (summary["有效评价数"], summary["差评数"]) == (3, 1)  # October, November, December
+    assert hcp(["server", "report", "--db", url, "--year", "2026", "--out", str(out)]) == 0
+    assert {r[0]: r[1] for r in load_workbook(out)["概况"].iter_rows(min_row=2, values_only=True)}["有效评价数"] == 4
+    assert hcp(["server", "report", "--db", url, "--quarter", "2026Q5", "--out", str(out)]) == 2
+    with TestClient(create_app(store, clock=lambda: china(2026, 12, 20, 15))) as client:
+        sign_in(client, "admin")
+        board = client.get("/console/dashboard", params={"quarter": "2026Q4"}).text
+        assert "2026 年第四季度" in board and re.search(r'id="kpi-count"><b>3</b>', board)
+        assert "红牌（今日）" in board and "黄牌（今日）" in board  # the report's are labelled 统计期末
+        yearly = client.get("/console/reports/monthly.csv", params={"year": "2026"})
+        assert yearly.status_code == 200 and "2026 年（2026-01-01 至 2026-12-31）" in yearly.text
