@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, select, text
 
 from sync_server.db import Store
 from sync_server.storage.schema import cases, devices, rating_exclusions, ratings, records
@@ -84,6 +84,16 @@ def load_cases(conn: Connection, case_nos: Iterable[str]) -> dict[str, CaseState
     return {c: CaseState(c, rows.get(c), tuple(found[c])) for c in wanted}
 
 
+def counted_window():
+    """SQL (the query joins ``cases``): the window a rating counts for. A record flagged ``window_mismatch`` (its
+    terminal is enrolled at one window, the record claims another) counts for the window its terminal is enrolled
+    at (as its case, which ingest sets so), never the claimed one."""
+    matches = ~records.c.flags.contains("window_mismatch")
+    enrolled = select(devices.c.window).where(devices.c.id == records.c.device_id).scalar_subquery()
+    # ends with ")": SQLite reads "window END AS x" as the start of a WINDOW clause
+    return case((matches, records.c.window), else_=func.coalesce(enrolled, cases.c.window, records.c.window))
+
+
 _EXCLUDED = (
     select(rating_exclusions.c.record_id)
     .where(rating_exclusions.c.record_id == records.c.id, rating_exclusions.c.lifted_at.is_(None))
@@ -97,7 +107,7 @@ _RATINGS_OF_CASES = (
         records.c.channel,
         records.c.occurred_at,
         records.c.received_at,
-        records.c.window,
+        counted_window().label("counted_window"),
         records.c.clerk_no,
         records.c.matter_code,
         records.c.detail,
@@ -107,7 +117,11 @@ _RATINGS_OF_CASES = (
         records.c.prompted_at,
         records.c.source,
     )
-    .select_from(records.outerjoin(ratings, ratings.c.record_id == records.c.id))
+    .select_from(
+        records.outerjoin(ratings, ratings.c.record_id == records.c.id).outerjoin(
+            cases, cases.c.case_no == records.c.case_no
+        )
+    )
     .where(
         records.c.kind == "rating",
         records.c.case_no.in_(bindparam("case_nos", expanding=True)),

@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from sqlalchemy import Connection, and_, case, delete, func, or_, select, text
+from sqlalchemy import Connection, and_, delete, func, or_, select, text
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config
-from sync_server.storage.cases import CaseState, Settlement
+from sync_server.storage.cases import CaseState, Settlement, counted_window
 from sync_server.storage.schema import (
     case_rollup,
     case_rollup_month,
@@ -303,15 +303,6 @@ def rebuild(conn: Connection) -> int:
         conn.execute(delete(table))
     recompute_days(conn, days)
     return len(days)
-
-
-def counted_window():
-    """SQL (the query joins ``cases``): the window a rating counts for. A record flagged ``window_mismatch`` (its
-    terminal is enrolled at one window, the record claims another) counts for its case's window, which ingest sets
-    to the window the terminal is enrolled at, never the claimed one."""
-    matches = ~records.c.flags.contains("window_mismatch")
-    # ends with ")": SQLite reads "window END AS x" as the start of a WINDOW clause
-    return case((matches, records.c.window), else_=func.coalesce(cases.c.window, records.c.window))
 
 
 def _rating_counts(conn: Connection, where, departments: dict) -> Counter:
