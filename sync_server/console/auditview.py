@@ -36,6 +36,17 @@ ACTION_LABELS = {
     "workdays.load": "载入节假日安排",
     "webhook.set": "设置差评推送地址",
     "case.withdraw": "差评工单：系统撤销",
+    "assessment.propose": "考核：生成待确认事项",
+    "assessment.confirm": "考核：确认事项",
+    "assessment.dismiss": "考核：不予认定",
+    "assessment.withdraw": "考核：撤回待确认事项",
+    "assessment.manual": "考核：录入事项",
+    "assessment.leave": "考勤：登记请假",
+    "assessment.year.close": "考核：年度结账",
+    "assessment.objection": "考核：提出复核",
+    "assessment.objection.decide": "考核：复核决定",
+    "assessment.panel.add": "考核领导小组：增加成员",
+    "upstream.resend": "上报：重新上报",
 }
 CASE_GROUP = "case"  # the action filter's value for every 差评工单 step
 FIELD_LABELS = {
@@ -69,6 +80,21 @@ FIELD_LABELS = {
     "device": "设备",
     "year": "年份",
     "file": "文件",
+    "state": "状态",
+    "kind": "事项类别",
+    "points": "分值",
+    "day": "日期",
+    "first": "起始日期",
+    "last": "截止日期",
+    "part": "时段",
+    "content_hash": "内容散列",
+    "clerks": "人数",
+    "grades": "等次",
+    "event": "事项编号",
+    "upheld": "复核成立",
+    "correction": "更正",
+    "code": "代码",
+    "message": "平台说明",
 }
 METHODS = {"GET": "查看", "POST": "提交"}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from sqlalchemy import Connection, and_, func, select, update
 from sync_server.console.errors import BadCredentials, BadInput, CsrfRefused, RoleForbidden, SignInRequired, Throttled
 from sync_server.console.settings import ConsoleSettings
 from sync_server.db import Store
-from sync_server.storage.schema import audit_log, login_attempts, sessions, users, utc_iso
+from sync_server.storage.auditlog import append_entry
+from sync_server.storage.schema import login_attempts, sessions, users, utc_iso
 
 ADMIN, REVIEWER, SUPERVISOR = "admin", "reviewer", "supervisor"
 ROLES = {ADMIN: "大厅管理员", REVIEWER: "部门审核员", SUPERVISOR: "督查"}
@@ -187,17 +187,7 @@ def write_audit(
     address: str | None = None,
 ) -> None:
     """Append one row to the audit log (the table refuses UPDATE and DELETE), chained to the row before it."""
-    from sync_server.workflow.auditchain import chained
-
-    values = dict(
-        at=utc_iso(now),
-        actor=actor,
-        action=action,
-        target=target,
-        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
-        address=address,
-    )
-    conn.execute(audit_log.insert().values(**chained(conn, values)))
+    append_entry(conn, now, actor, action, target, detail, address)
 
 
 # ---------------------------------------------------------------- sign-in and sessions

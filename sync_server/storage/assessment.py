@@ -7,11 +7,11 @@ year changes only through ``assessment_corrections`` rows.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from sync_server.storage.auditlog import append_entry
 from sync_server.storage.schema import (
     assessment_corrections,
     assessment_events,
@@ -34,18 +34,7 @@ COUNTING = "confirmed"
 
 def audit(conn: Connection, now: datetime, actor: str, action: str, target: str | None, detail: dict) -> None:
     """Append one entry to the hash-chained audit log."""
-    from sync_server.storage.schema import audit_log
-    from sync_server.workflow.auditchain import chained
-
-    values = dict(
-        at=utc_iso(now),
-        actor=actor,
-        action=action,
-        target=target,
-        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
-        address=None,
-    )
-    conn.execute(audit_log.insert().values(**chained(conn, values)))
+    append_entry(conn, now, actor, action, target, detail)
 
 
 # ---------------------------------------------------------------- rule versions

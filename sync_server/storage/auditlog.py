@@ -1,16 +1,41 @@
-"""Reading the audit log: one filter (who, which action, which object, which China dates) for the console page,
-its total and its CSV export; pages go back by id (keyset), so every entry ever written can be reached."""
+"""The audit log: the one writer (:func:`append_entry`, an append-only hash chain) and the reading side: one filter
+(who, which action, which object, which China dates) for the console page, its total and its CSV export; pages go
+back by id (keyset), so every entry ever written can be reached."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Connection, func, select
 
 from sync_server.storage.rollups import day_bounds
-from sync_server.storage.schema import audit_log
+from sync_server.storage.schema import audit_log, utc_iso
+
+
+def append_entry(
+    conn: Connection,
+    now: datetime,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    detail: dict | None = None,
+    address: str | None = None,
+) -> None:
+    """Append one row to the audit log (the table refuses UPDATE and DELETE), chained to the row before it."""
+    from sync_server.workflow.auditchain import chained
+
+    values = dict(
+        at=utc_iso(now),
+        actor=actor,
+        action=action,
+        target=target,
+        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+        address=address,
+    )
+    conn.execute(audit_log.insert().values(**chained(conn, values)))
 
 
 @dataclass(frozen=True)
