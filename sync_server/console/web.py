@@ -123,7 +123,7 @@ def _auth_router() -> APIRouter:
                 console_settings(app),
             )
         except (BadCredentials, Throttled) as e:
-            response = _login_page(request, next, e.message, e.status)
+            response = _login_page(request, next, e.message, e.status, username=username)
             if isinstance(e, Throttled):
                 response.headers["Retry-After"] = str(e.retry_after_s)
             return response
@@ -183,9 +183,13 @@ def _auth_router() -> APIRouter:
     return router
 
 
-def _login_page(request: Request, next: str | None, message: str = "", status: int = 200) -> Response:
+def _login_page(
+    request: Request, next: str | None, message: str = "", status: int = 200, username: str = ""
+) -> Response:
+    """The sign-in form; after a refusal it says why and keeps the user name (never the password)."""
     token = secrets.token_urlsafe(24)
-    response = page(request, "login.html", None, status, csrf_token=token, next=next or "", message=message)
+    context = dict(csrf_token=token, next=next or "", message=message, username=username[:64])
+    response = page(request, "login.html", None, status, **context)
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console/login", secure=_https(request)
     )

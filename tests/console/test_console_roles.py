@@ -151,6 +151,14 @@ def test_failed_sign_ins_are_throttled_per_username_and_audited(app_client, hall
     assert audit_actions(hall.store).count(("admin", "signin.failed")) == 5
 
 
+def test_a_refused_sign_in_keeps_the_user_name_but_never_the_password(app_client):
+    r = sign_in(app_client, "admin", "wrong-password")
+    assert r.status_code == 401
+    assert re.search(r'name="username"[^>]*value="admin"', r.text)
+    assert "wrong-password" not in r.text
+    assert 'id="login-error" role="alert"' in r.text and 'aria-describedby="login-error"' in r.text
+
+
 def test_sessions_expire_after_idle_time_and_sign_out_ends_them(app_client, hall):
     sign_in(app_client, "admin")
     assert app_client.get("/console/dashboard", follow_redirects=False).status_code == 200
