@@ -166,7 +166,7 @@ def router() -> APIRouter:
         try:
             schedule = parse_schedule(name, content)
         except (ConfigError, UnicodeDecodeError) as e:
-            return _workdays_page(request, viewer, f"节假日安排未载入：{e}", 400)
+            return _workdays_page(request, viewer, status=400, error=f"节假日安排未载入：{e}")
         app = request.app
         load_schedule(app.state.store, schedule, name, viewer.username, app.state.clock(), client_address(request))
         return RedirectResponse("/console/workdays", status_code=303)
@@ -174,7 +174,8 @@ def router() -> APIRouter:
     return r
 
 
-def _workdays_page(request: Request, viewer: Viewer, message: str = "", status: int = 200):
+def _workdays_page(request: Request, viewer: Viewer, status: int = 200, error: str = ""):
+    """The schedules page; a refused file's reason stands beside the file field."""
     from sync_server.console.pages import page
     from sync_server.workflow.schedules import loaded_schedules
 
@@ -183,7 +184,7 @@ def _workdays_page(request: Request, viewer: Viewer, message: str = "", status: 
         rows = loaded_schedules(conn)
         calendar = calendar_of(conn)
     years = [(y, calendar.is_confirmed(y)) for y in range(today.year, today.year + 2)]
-    return page(request, "case_workdays.html", viewer, status, rows=rows, years=years, message=message)
+    return page(request, "case_workdays.html", viewer, status, rows=rows, years=years, error=error)
 
 
 @dataclass(frozen=True)
