@@ -180,6 +180,17 @@ class DeadlineRules(_Strict):
     )
 
 
+class ContactRules(_Strict):
+    offer: bool = Field(default=True, description="差评后是否请群众留下手机号（可不填），便于核实和回访")
+    consent: str = Field(
+        default="您的手机号仅用于本次差评的核实和回访，加密保存，办结后按规定删除。",
+        min_length=1,
+        max_length=120,
+        description="留手机号时显示的一行告知（同意）文字",
+    )
+    keep_days: int = Field(default=180, ge=1, le=3650, description="差评工单办结后多少天删除所留手机号")
+
+
 class Rules(_Strict):
     province: str = Field(default="默认", description="规则适用的省份或地区")
     prompt_timeout_s: int = Field(
@@ -207,6 +218,7 @@ class Rules(_Strict):
     default_rating_after_days: int = Field(default=7, ge=1, le=90, description="办结后多少个自然日仍未评价即做默认评价")
     follow_up_allowed: bool = Field(default=True, description="是否允许一次追评（assessNumber 2）")
     deadlines: DeadlineRules = Field(default_factory=DeadlineRules, description="差评处理期限（工作日）")
+    contact: ContactRules = Field(default_factory=ContactRules, description="差评后留下的手机号（核实、回访用）")
 
 
 # ---------------------------------------------------------------- loading
