@@ -24,6 +24,12 @@ SIGN_IN_MAX_FAILURES = 5
 SIGN_IN_LOCKOUT = timedelta(minutes=5)
 STAFF_SCREEN_TIMEOUT = timedelta(seconds=60)
 NOTICE_SHOWN = timedelta(seconds=6)  # a notice on the idle screen (未评价，已超时 …) clears after this long
+# A phone rating heard while the five levels are on screen ends the prompt only after this long: until then the
+# levels stay, with a notice, so a citizen who did not rate by phone (someone else scanned the QR) can still tap,
+# and that tap counts (the server makes the phone rating the 追评).
+PHONE_HEARD_GRACE = timedelta(seconds=10)
+PHONE_HEARD_NOTICE = "已收到手机评价。如不是您本人所评，请直接点选"
+PHONE_THANKS = "已收到您的手机评价，谢谢"
 
 
 class Screen(StrEnum):
@@ -157,6 +163,7 @@ class FlowState:
     message: str = ""
     large_text: bool = False
     paused_from: Screen | None = None
+    phone_heard_at: datetime | None = None  # a phone rating of the case on screen was heard (the grace runs)
 
 
 @dataclass
@@ -269,6 +276,7 @@ class Flow:
             tapped_at=None,
             withdrawn=(),
             reasons=(),
+            phone_heard_at=None,
             message="",
         )
 
@@ -346,7 +354,13 @@ class Flow:
         timeout = None if self.state.withdrawn else timedelta(seconds=self.config.rules.reasons_timeout_s)
         deadline = self.state.deadline if timeout is None else self.clock() + timeout
         self._set(
-            screen=Screen.REASONS, deadline=deadline, level=e.level, tapped_at=self.clock(), reasons=(), message=""
+            screen=Screen.REASONS,
+            deadline=deadline,
+            level=e.level,
+            tapped_at=self.clock(),
+            reasons=(),
+            phone_heard_at=None,
+            message="",
         )
 
     def _on_Reselect(self, _e: Reselect) -> None:
@@ -405,19 +419,31 @@ class Flow:
         return {"withdrawn_levels": list(self.state.withdrawn)} if self.state.withdrawn else {}
 
     def _on_RatedByPhone(self, e: RatedByPhone) -> None:
-        """The citizen rated by phone while the five levels were on screen: thank them and stop prompting (no
-        timeout). A citizen already choosing reasons is not interrupted: that tap wins (the server makes the phone
-        rating the 追评)."""
+        """Someone rated the case on screen by phone while the five levels were showing. Usually the citizen did:
+        the levels stay for ``PHONE_HEARD_GRACE`` with a notice, then the kiosk thanks them and stops prompting (no
+        timeout). A citizen standing at the kiosk is never out-voted by someone else's phone (the clerk scanning
+        the QR): a tap within the grace counts, and the server makes the phone rating the 追评. A citizen already
+        choosing reasons is not interrupted at all: that tap wins too."""
         p = self.state.prompt
-        if self.screen is not Screen.PROMPT or p is None or p.case_no != e.case_no:
+        if self.screen is not Screen.PROMPT or p is None or p.case_no != e.case_no or self.state.phone_heard_at:
             return
+        now = self.clock()
+        self._set(
+            deadline=min(self.state.deadline or now, now + PHONE_HEARD_GRACE),
+            phone_heard_at=now,
+            message=PHONE_HEARD_NOTICE,
+        )
+
+    def _phone_rated(self) -> None:
+        """The grace after a phone rating ran out with no tap: the prompt ended by phone."""
+        p = self.state.prompt
         self._record(
             "phone_rated",
             case_no=p.case_no,
             matter_code=p.matter_code,
             channel=self.channel,
             prompted_at=self._iso(p.prompted_at),
-            detail={"source": p.source, **self._withdrawn_detail()},
+            detail={"source": p.source, "heard_at": self._iso(self.state.phone_heard_at), **self._withdrawn_detail()},
         )
         self._go(
             Screen.IDLE,
@@ -427,7 +453,8 @@ class Flow:
             tapped_at=None,
             withdrawn=(),
             reasons=(),
-            message="已收到您的手机评价，谢谢",
+            phone_heard_at=None,
+            message=PHONE_THANKS,
             large_text=self.large_text_default,
         )
 
@@ -436,7 +463,9 @@ class Flow:
         if deadline is None or self.clock() < deadline:
             return
         screen = self.screen
-        if screen is Screen.PROMPT:
+        if screen is Screen.PROMPT and self.state.phone_heard_at:
+            self._phone_rated()
+        elif screen is Screen.PROMPT:
             self._time_out("prompt")
         elif screen is Screen.REASONS:
             self._reasons_left()

@@ -487,7 +487,9 @@ def test_a_phone_rating_of_the_case_on_screen_thanks_the_citizen_and_records_no_
     from kiosk.flow import RatedByPhone
 
     run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (8, Screen.PROMPT)])
-    run(flow, clock, [(RatedByPhone("OTHER"), Screen.PROMPT), (RatedByPhone("C1"), Screen.IDLE)])
+    run(flow, clock, [(RatedByPhone("OTHER"), Screen.PROMPT), (RatedByPhone("C1"), Screen.PROMPT)])
+    assert flow.state.message == "已收到手机评价。如不是您本人所评，请直接点选"  # the levels stay a moment
+    run(flow, clock, [(9, Screen.PROMPT), (RatedByPhone("C1"), Screen.PROMPT), (1, Screen.IDLE)])
     assert flow.state.message == "已收到您的手机评价，谢谢"
     run(flow, clock, [(60, Screen.IDLE)])
     assert flow.state.message == ""  # cleared after its time; no timeout fired
@@ -496,6 +498,36 @@ def test_a_phone_rating_of_the_case_on_screen_thanks_the_citizen_and_records_no_
     with pytest.raises(TriggerRefused, match="已评价"):
         flow.handle(Trigger("C1"))
     assert flow.recover_interrupted() is None  # the prompt had its outcome
+
+
+def test_a_citizen_who_did_not_rate_by_phone_can_still_tap_and_the_tap_counts(flow, clock, outbox):
+    """Someone else (the clerk, say) scanned the QR and rated: the citizen at the kiosk is never out-voted."""
+    from kiosk.flow import RatedByPhone
+
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (3, Screen.PROMPT)])
+    run(flow, clock, [(RatedByPhone("C1"), Screen.PROMPT), (6, Screen.PROMPT)])
+    run(flow, clock, [(TapLevel(1), Screen.REASONS), (ToggleReason(115), Screen.REASONS), (Submit(), Screen.THANKS)])
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]  # no phone_rated, no timeout
+    rating = list(outbox.records(kind="rating"))[0]
+    assert rating["level"] == 1 and rating["prompted_at"] is not None  # the server orders the phone rating after it
+
+
+def test_a_phone_rating_heard_just_before_the_prompt_times_out_still_ends_it_as_rated_by_phone(flow, clock, outbox):
+    from kiosk.flow import RatedByPhone
+
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (55, Screen.PROMPT)])
+    run(flow, clock, [(RatedByPhone("C1"), Screen.PROMPT), (5, Screen.IDLE)])  # the prompt's own 60 s end it
+    assert flow.state.message == "已收到您的手机评价，谢谢"
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "phone_rated"]
+
+
+def test_a_level_tapped_after_a_phone_rating_and_taken_back_times_out_as_usual(flow, clock, outbox):
+    from kiosk.flow import RatedByPhone
+
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (RatedByPhone("C1"), Screen.PROMPT)])
+    run(flow, clock, [(TapLevel(2), Screen.REASONS), (Reselect(), Screen.PROMPT), (60, Screen.IDLE)])
+    assert flow.state.message == "未评价，已超时"
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "timeout"]
 
 
 def test_a_citizen_choosing_reasons_is_not_cut_short_by_a_phone_rating(flow, clock, outbox):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from kiosk.flow import PHONE_HEARD_GRACE, PHONE_HEARD_NOTICE, PHONE_THANKS
+
 CLERK, CLERK_PIN, ADMIN_PIN = "1001", "1111", "8888"
 CASE_UNDO, CASE_LEFT_BAD, CASE_LEFT_GOOD = "2026112700031", "2026112700032", "2026112700033"
 CASE_T1, CASE_T2, CASE_LARGE = "2026112700034", "2026112700035", "2026112700036"
@@ -145,7 +147,7 @@ def _gap(a, b) -> float:
 
 
 CASE_PHONE = "2026112700041"
-PHONE_NOTICE = "已收到您的手机评价，谢谢"
+PHONE_NOTICE = PHONE_THANKS
 
 
 def phone_during_prompt(robot, clock):
@@ -161,8 +163,12 @@ def phone_during_prompt(robot, clock):
     yield robot.screen("prompt")
     yield from robot.shoot("prompt_before_phone")
     (robot.out_dir / "qr_url.txt").write_text(app.flow.state.prompt.qr_url)
-    yield robot.until("the phone rating notice", lambda: app.flow.state.message == PHONE_NOTICE)
+    yield robot.until("the phone rating notice", lambda: app.flow.state.message == PHONE_HEARD_NOTICE)
     robot.summary["phone_notice_wall_s"] = time.time()  # real time: the kiosk's own clock is frozen in tests
+    yield robot.screen("prompt")  # the levels stay a moment, for a citizen who did not rate by phone
+    yield from robot.shoot("prompt_phone_heard")
+    clock.advance(PHONE_HEARD_GRACE.total_seconds() + 1)
+    yield robot.until("the thanks on idle", lambda: app.flow.state.message == PHONE_NOTICE)
     yield robot.screen("idle")
     yield from robot.shoot("idle_phone_rated")
 

@@ -21,7 +21,7 @@ from bench.sync import LocalServer
 from kiosk.identity import load_or_create_identity
 from kiosk.outbox import Outbox
 
-from .citizen_scenarios import CASE_PHONE, PHONE_NOTICE
+from .citizen_scenarios import CASE_PHONE, PHONE_HEARD_NOTICE, PHONE_NOTICE
 from .conftest import keep_screenshots, kivy_env, write_settings
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
@@ -80,6 +80,8 @@ def test_a_phone_rating_during_the_live_prompt_ends_it_on_the_kiosk_without_a_ti
         keep_screenshots(out, "phone_during_prompt")
         assert kiosk.returncode == 0, stderr[-3000:]
         assert summary["error"] is None, summary["error"]
+        heard = next(s for s in summary["screens"] if s["name"] == "prompt_phone_heard")
+        assert PHONE_HEARD_NOTICE in heard["texts"] and heard["screen"] == "prompt"  # the levels stay a moment
         idle = next(s for s in summary["screens"] if s["name"] == "idle_phone_rated")
         assert PHONE_NOTICE in idle["texts"] and idle["screen"] == "idle"
 
