@@ -10,10 +10,11 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -85,6 +86,11 @@ def _add_ops_routes(app: FastAPI) -> None:
             log.error("health check: the database does not answer: %s", e)
             return error_response(503, "数据库无法访问")
         return {"ok": True}
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        """Browsers and tools that ask for /favicon.ico get the same icon the pages link to."""
+        return FileResponse(Path(__file__).parent / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get(
         "/metrics",

@@ -133,3 +133,17 @@ def test_the_devices_page_marks_a_terminal_whose_clock_is_off():
 
     rows = health([device("fast", -400.0), device("ok", 30.0), device("unknown", None)], now, 30, "v", 120)
     assert {h.device.id: h.clock_off for h in rows} == {"fast": True, "ok": False, "unknown": False}
+
+
+def test_every_page_links_an_icon_and_favicon_ico_answers_it(server_db):
+    """A browser asking for /favicon.ico gets the icon, not a 404 in the log; the pages link the same file."""
+    from fastapi.testclient import TestClient
+
+    from sync_server.app import create_app
+
+    _url, store = server_db
+    with TestClient(create_app(store)) as client:
+        icon = client.get("/favicon.ico")
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.content == client.get("/static/favicon.svg").content
+        assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/console/login").text
