@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,7 +225,11 @@ def _default_ratings(args) -> int:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     done = apply_default_ratings(_store(args), now)
-    print(json.dumps({"default_rated": len(done), "cases": done}, ensure_ascii=False))
+    if not done:
+        print("没有超期未评价的办件（或省份规则不做默认评价）")
+        return 0
+    shown = "、".join(done[:20]) + (f" 等 {len(done)} 件" if len(done) > 20 else "")
+    print(f"系统默认评价 {len(done)} 件：{shown}")
     return 0
 
 

@@ -113,6 +113,17 @@ def test_default_ratings_cli_with_now(tmp_path, sqlite_url, monkeypatch):
     assert main(["server", "default-ratings", "--db", sqlite_url, "--now", "2030-01-01T00:00:00+00:00"]) == 0
 
 
+def test_default_ratings_cli_says_in_a_sentence_what_it_did(kiosk, guangxi, server_clock, db_url, capsys):
+    from haochaping.cli import main
+
+    kiosk.push([kiosk.record("prompt", case_no="LATE-1"), kiosk.record("timeout", case_no="LATE-1")])
+    later = (server_clock() + timedelta(days=8)).isoformat()
+    assert main(["server", "default-ratings", "--db", db_url, "--now", later]) == 0
+    assert capsys.readouterr().out.strip() == "系统默认评价 1 件：LATE-1"  # for the person who ran it, not JSON
+    assert main(["server", "default-ratings", "--db", db_url, "--now", later]) == 0
+    assert capsys.readouterr().out.startswith("没有超期未评价的办件")  # twice changes nothing
+
+
 def test_no_default_rating_where_the_rules_have_none(kiosk, configured, server_clock, store):
     kiosk.push([kiosk.record("prompt", case_no="X")])
     server_clock.advance(30 * 86400)
