@@ -445,18 +445,7 @@ class Flow:
             prompted_at=self._iso(p.prompted_at),
             detail={"source": p.source, "heard_at": self._iso(self.state.phone_heard_at), **self._withdrawn_detail()},
         )
-        self._go(
-            Screen.IDLE,
-            NOTICE_SHOWN,
-            prompt=None,
-            level=None,
-            tapped_at=None,
-            withdrawn=(),
-            reasons=(),
-            phone_heard_at=None,
-            message=PHONE_THANKS,
-            large_text=self.large_text_default,
-        )
+        self._back_to_idle_saying(PHONE_THANKS)
 
     def _on_Tick(self, _e: Tick) -> None:
         deadline = self.state.deadline
@@ -503,6 +492,11 @@ class Flow:
     def _time_out(self, stage: str) -> None:
         """未评价，已超时: recorded, never dropped."""
         self._record_timeout(stage)
+        self._back_to_idle_saying("未评价，已超时")
+
+    def _back_to_idle_saying(self, notice: str) -> None:
+        """The prompt ended without a tap: idle again, the notice shown for ``NOTICE_SHOWN``, the next citizen
+        starting afresh."""
         self._go(
             Screen.IDLE,
             NOTICE_SHOWN,
@@ -511,7 +505,8 @@ class Flow:
             tapped_at=None,
             withdrawn=(),
             reasons=(),
-            message="未评价，已超时",
+            phone_heard_at=None,
+            message=notice,
             large_text=self.large_text_default,
         )
 
