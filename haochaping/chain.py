@@ -38,6 +38,7 @@ KINDS = (
     "interrupted",  # 未评价，已中断: the terminal died (power cut, crash) with the prompt on screen; noticed at start
     "phone_rated",  # 已收到您的手机评价: the server said the case was rated by phone while its prompt was on screen
     "prompt_refused",  # a trigger was refused (too soon after the previous prompt)
+    "contact",  # the mobile number a citizen left after a bad rating (detail: mobile, rating = the rating's id)
     "sign_in",
     "sign_out",
     "pause",

@@ -87,7 +87,13 @@ def _enrolment(router: APIRouter) -> None:
 
 
 def _records(router: APIRouter) -> None:
-    @router.post("/records", response_model=RecordsResponse, tags=["设备"], summary="上传一批记录（幂等）")
+    @router.post(
+        "/records",
+        response_model=RecordsResponse,
+        response_model_exclude_none=True,
+        tags=["设备"],
+        summary="上传一批记录（幂等）",
+    )
     def push_records(body: RecordBatch, request: Request, device: SignedDevice):
         state = request.app.state
         limit = state.settings.max_batch_records
@@ -96,13 +102,18 @@ def _records(router: APIRouter) -> None:
         if any(r.device_id != device.id for r in body.records):
             raise Forbidden("记录的设备编号与签名设备不一致，整批拒收")
         batch = [r.model_dump() for r in body.records]
-        results = ingest.ingest(state.store, device.id, batch, state.clock(), device.window)
+        cipher = state.contact_cipher
+        results, refused = ingest.ingest_batch(state.store, device.id, batch, state.clock(), device.window, cipher)
         state.event_metrics.batch(results)  # hcp_sync_batches / hcp_sync_records{result} (observability.py)
         return {
             "ok": True,
-            "results": [{"id": rid, "status": status} for rid, status in results],
+            "results": [_result(rid, status, refused.get(rid)) for rid, status in results],
             "server_time": _now_s(request),
         }
+
+
+def _result(rid: str, status: str, error: str | None) -> dict:
+    return {"id": rid, "status": status, "error": error} if error else {"id": rid, "status": status}
 
 
 def _config(router: APIRouter) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haochaping.signing import HEADER_SERVER_TIME
+from sync_server.contact import cipher_of
 from sync_server.db import Store
 from sync_server.errors import CaseSystemKeyInvalid, ServerError, Unauthorized
 from sync_server.observability import CONTENT_TYPE, EventMetrics, ObservabilityMiddleware, metrics_text
@@ -53,6 +54,7 @@ def create_app(
     settings = settings or ServerSettings()
     app = FastAPI(title="好差评中心服务", version="1", description="评价器同步、办件系统触发、扫码评价")
     app.state.store, app.state.clock, app.state.settings = store, clock, settings
+    app.state.contact_cipher = cipher_of(settings.contact_key)  # None: no key configured, numbers are refused
     if settings_file is not None:
         app.state.console_settings = settings_file.console
         app.state.workflow_settings = settings_file.workflow

@@ -36,6 +36,7 @@ def register(sub) -> None:
     demo.add_argument("--days", type=int, default=30, help="生成最近多少天中各工作日的数据（默认 30）")
     demo.add_argument("--seed", type=int, default=7, help="随机数种子：同一种子生成同样的数据（默认 7）")
     _backup_commands(ssub)
+    _contact_commands(ssub)
     from sync_server.console.cli import register as register_console
 
     register_console(ssub, _command)  # hcp server user add, hcp server report
@@ -76,6 +77,20 @@ def _backup_commands(ssub) -> None:
     restore.add_argument("--force", action="store_true", help="目标数据库已有数据时仍然覆盖")
 
 
+def _contact_commands(ssub) -> None:
+    key = ssub.add_parser("contact-key", help="生成群众所留手机号的加密密钥（填入设置文件 [server] contact_key）")
+    key.set_defaults(func=_contact_key)
+    contacts = ssub.add_parser("contacts", help="群众差评后所留手机号（加密保存）")
+    contacts_sub = contacts.add_subparsers(dest="contacts_command", required=True, metavar="ACTION")
+    purge = _command(
+        contacts_sub,
+        "purge",
+        "删除差评工单办结已满规定天数（规则 contact.keep_days）的手机号，记入审计日志（每天运行；服务启动时也运行）",
+        _contacts_purge,
+    )
+    purge.add_argument("--now", help="以此时间为当前时间（ISO 8601，默认现在）")
+
+
 def _config_commands(ssub) -> None:
     config = ssub.add_parser("config", help="大厅配置")
     csub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -98,6 +113,7 @@ def _run(args) -> int:
     configure_json_logging()
     settings_file = load_server_settings(args.settings)  # a bad file stops here, before anything starts
     store = _store(args)
+    _purge_at_start(store)
     print(f"好差评中心服务：http://{args.host}:{args.port}（数据库 {_safe_url(args.db)}）", flush=True)
     options = {"host": args.host, "port": args.port, "log_level": "warning", "timeout_graceful_shutdown": 5}
     options["log_config"] = None  # keep our JSON log lines
@@ -117,6 +133,15 @@ def _run(args) -> int:
     else:
         uvicorn.run(create_app(store, settings_file=settings_file), **options)
     return 0
+
+
+def _purge_at_start(store) -> None:
+    """Numbers whose keeping time is over are deleted at every start too (besides the daily command)."""
+    from sync_server.workflow.contacts import purge_numbers
+
+    deleted = purge_numbers(store, _now())
+    if deleted:
+        print(f"已按规定删除 {deleted} 个到期的手机号（记入审计日志）", flush=True)
 
 
 def _safe_url(url: str) -> str:
@@ -193,6 +218,24 @@ def _device_rename(args) -> int:
     print(
         f"设备 {args.device_id} 已改名为“{args.name}”" if args.name.strip() else f"设备 {args.device_id} 的名称已清除"
     )
+    return 0
+
+
+def _contact_key(args) -> int:
+    from sync_server.contact import ContactCipher
+
+    print(ContactCipher.new_key())
+    return 0
+
+
+def _contacts_purge(args) -> int:
+    from sync_server.workflow.contacts import purge_numbers
+
+    now = datetime.fromisoformat(args.now) if args.now else _now()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    deleted = purge_numbers(_store(args), now)
+    print(f"已按规定删除 {deleted} 个手机号" if deleted else "没有到期需删除的手机号")
     return 0
 
 

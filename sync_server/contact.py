@@ -4,11 +4,15 @@ a key from the server's settings file (never the database), and shown masked (13
     normalise_mobile  the number a citizen typed, checked: 11 digits on a mainland mobile prefix, or ContactInvalid.
     mask_mobile       138****1234.
     ContactCipher     Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``) with the configured key.
+    protect_record    a terminal's ``contact`` record as it is stored (the number masked) and the ``contacts`` row
+                      with the ciphertext, or why the number is refused (bad number, no key configured).
+    contact_row       the ``contacts`` row of a number (the phone page's too).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -19,6 +23,12 @@ MOBILE = re.compile(r"^1[3-9]\d{9}$")  # mainland mobile numbers: 13x–19x
 
 class ContactInvalid(ServerError):
     """The number a citizen typed is not a mainland mobile number."""
+
+
+class ContactKeyMissing(ServerError):
+    """A number arrived but the server's settings file has no ``contact_key``: the number is not stored."""
+
+    status = 503
 
 
 class ContactUnreadable(ServerError):
@@ -63,3 +73,80 @@ class ContactCipher:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise ContactUnreadable("无法解密联系方式：密钥与加密时不同，或数据已损坏") from None
+
+
+NO_KEY = "服务器未配置联系方式加密密钥（设置文件 [server] contact_key，可用 hcp server contact-key 生成），手机号未保存"
+
+
+def cipher_of(key: str) -> ContactCipher | None:
+    """The cipher of the configured key; None when no key is configured (numbers are then refused)."""
+    return ContactCipher(key) if key else None
+
+
+def contact_row(
+    cipher: ContactCipher | None, number: str, *, record_id: str, case_no: str, rating_id: str | None, source: str,
+    given_at: str, stored_at: str,
+) -> dict:  # fmt: skip
+    """The ``contacts`` row of a checked number: its ciphertext and masked form, never the number itself."""
+    if cipher is None:
+        raise ContactKeyMissing(NO_KEY)
+    return dict(
+        record_id=record_id,
+        case_no=case_no,
+        rating_id=rating_id,
+        source=source,
+        masked=mask_mobile(number),
+        ciphertext=cipher.encrypt(number),
+        given_at=given_at,
+        stored_at=stored_at,
+    )
+
+
+@dataclass(frozen=True)
+class ProtectedRecord:
+    """A terminal's ``contact`` record as the server keeps it."""
+
+    stored: dict  # the record as stored: ``detail.mobile`` masked, or empty when the number was refused
+    row: dict | None  # the ``contacts`` row with the ciphertext; None when refused
+    refused: str | None  # why the number was not kept (shown in the batch's answer for this record)
+
+
+def protect_record(rec: dict, cipher: ContactCipher | None, now_iso: str) -> ProtectedRecord:
+    """Check and encrypt the number of a ``contact`` record (detail ``{"mobile": "<11 digits>", "rating": id}``).
+    The record is kept in any case (its place in the terminal's chain), but never with the number in it."""
+    detail = dict(rec.get("detail") or {})
+    typed = detail.get("mobile")
+    detail["mobile"] = None
+    try:
+        number = normalise_mobile(typed) if isinstance(typed, str) else None
+        if number is None:
+            raise ContactInvalid("手机号为空或格式不正确：应为 11 位数字、以 13–19 开头")
+        if not rec.get("case_no"):
+            raise ContactInvalid("手机号记录缺少办件编号，无法对应差评工单")
+        row = contact_row(
+            cipher, number, record_id=rec["id"], case_no=rec["case_no"], rating_id=_text(detail.get("rating")),
+            source="device", given_at=rec["occurred_at"], stored_at=now_iso,
+        )  # fmt: skip
+    except (ContactInvalid, ContactKeyMissing) as e:
+        detail["refused"] = e.message
+        return ProtectedRecord({**rec, "detail": detail}, None, e.message)
+    detail["mobile"] = row["masked"]
+    return ProtectedRecord({**rec, "detail": detail}, row, None)
+
+
+def masked_record(rec: dict) -> dict:
+    """Any record as it may be written down anywhere: a ``contact`` record's number masked (or left out)."""
+    if rec.get("kind") != "contact":
+        return rec
+    detail = dict(rec.get("detail") or {})
+    typed = detail.get("mobile")
+    try:
+        number = normalise_mobile(typed) if isinstance(typed, str) else None
+    except ContactInvalid:
+        number = None
+    detail["mobile"] = mask_mobile(number) if number else None
+    return {**rec, "detail": detail}
+
+
+def _text(value) -> str | None:
+    return str(value)[:128] if value is not None else None

@@ -6,10 +6,17 @@ number, a record for another window, a time earlier than the record before it or
 ahead of the server's). ``apply_plan`` writes that plan in ONE transaction with insert-or-ignore, so two processes
 pushing the same batch at once store each record exactly once; a record another process stored first becomes a
 duplicate (or a conflict) here. Flags are stored, records are never dropped.
+
+A ``contact`` record (the mobile number a citizen left after a bad rating) is stored without its number: the number
+goes encrypted into ``contacts`` (``protect_contacts``, between planning and applying) and the record keeps only the
+masked form. Its hash and content hash stay those of the record as received, so the chain checks and a resent copy
+(a duplicate) still match. A bad number, or a number arriving while no key is configured, is refused in the batch's
+answer for that record (status ``refused`` with the reason); the record itself is kept in the chain all the same.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,8 +27,10 @@ from sqlalchemy import Connection
 from haochaping.chain import GENESIS_HASH, record_hash
 from haochaping.signing import MAX_SKEW_S
 from sync_server.configs import current_config
+from sync_server.contact import ContactCipher, masked_record, protect_record
 from sync_server.db import Store
 from sync_server.ratings import settle_records
+from sync_server.storage.contacts import add_contacts
 from sync_server.storage.records import (
     add_conflicts,
     add_flags,
@@ -32,6 +41,7 @@ from sync_server.storage.records import (
 )
 from sync_server.storage.schema import utc_iso
 
+log = logging.getLogger(__name__)
 BACKWARDS_TOLERANCE_S = 60  # a terminal's clock corrected by a few seconds is not worth a reviewer's time
 
 
@@ -52,6 +62,8 @@ class Plan:
     conflicts: list[dict] = field(default_factory=list)  # records whose id is taken by other content
     content_hashes: dict[str, str] = field(default_factory=dict)  # record id -> hash of its content, as received
     window: str | None = None  # the window the device is enrolled at: where its records count
+    contact_rows: dict[str, dict] = field(default_factory=dict)  # record id -> its ``contacts`` row (ciphertext)
+    refused: dict[str, str] = field(default_factory=dict)  # record id -> why its number was not kept
 
 
 def plan_batch(
@@ -195,12 +207,48 @@ def load_stored(conn: Connection, device_id: str, batch: Sequence[dict]) -> Stor
 
 
 def ingest(
-    store: Store, device_id: str, batch: Sequence[dict], now: datetime, window: str | None = None
+    store: Store,
+    device_id: str,
+    batch: Sequence[dict],
+    now: datetime,
+    window: str | None = None,
+    cipher: ContactCipher | None = None,
 ) -> list[tuple[str, str]]:
     """Plan and apply one batch from ``device_id`` (enrolled for ``window``); (id, status) per record, in order."""
+    return ingest_batch(store, device_id, batch, now, window, cipher)[0]
+
+
+def ingest_batch(
+    store: Store,
+    device_id: str,
+    batch: Sequence[dict],
+    now: datetime,
+    window: str | None = None,
+    cipher: ContactCipher | None = None,
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """``ingest``, with why each ``refused`` record's number was not kept (record id -> reason)."""
     with store.write() as conn:
         plan = plan_batch(batch, load_stored(conn, device_id, batch), window, now, configured_reasons(conn))
-        return apply_plan(store, conn, plan, utc_iso(now))
+        protect_contacts(plan, cipher, utc_iso(now))
+        results = apply_plan(store, conn, plan, utc_iso(now))
+    if any(status == "refused" for _, status in results) and cipher is None:
+        log.error("a mobile number arrived but no contact_key is configured: the number was not stored")
+    return results, {rid: plan.refused[rid] for rid, status in results if status == "refused"}
+
+
+def protect_contacts(plan: Plan, cipher: ContactCipher | None, now_iso: str) -> None:
+    """Replace every ``contact`` record of the plan by its stored form (the number masked), keeping its encrypted
+    ``contacts`` row or why it was refused; conflicting copies are kept masked too."""
+    for i, rec in enumerate(plan.to_store):
+        if rec.get("kind") != "contact":
+            continue
+        protected = protect_record(rec, cipher, now_iso)
+        plan.to_store[i] = protected.stored
+        if protected.row is not None:
+            plan.contact_rows[rec["id"]] = protected.row
+        else:
+            plan.refused[rec["id"]] = protected.refused or ""
+    plan.conflicts = [masked_record(r) for r in plan.conflicts]
 
 
 def configured_reasons(conn: Connection) -> frozenset[int] | None:
@@ -224,13 +272,22 @@ def apply_plan(store: Store, conn: Connection, plan: Plan, now_iso: str) -> list
     ]
     mine = insert_records(store, conn, rows)
     lost = _lost_races(conn, plan, mine)
-    results = [(rid, lost.get(rid, status) if status == "stored" else status) for rid, status in plan.results]
+    results = [(rid, _status(rid, status, lost, plan)) for rid, status in plan.results]
     stored = [r for r in plan.to_store if r["id"] in mine]
+    add_contacts(store, conn, [plan.contact_rows[r["id"]] for r in stored if r["id"] in plan.contact_rows])
     conflicts = plan.conflicts + [r for r in plan.to_store if lost.get(r["id"]) == "conflict"]
     add_flags(conn, _flag_rows(plan, stored, conflicts, now_iso))
     add_conflicts(conn, conflicts, now_iso)
     settle_records(store, conn, [_at_enrolled_window(r, plan) for r in stored])
     return results
+
+
+def _status(rid: str, planned: str, lost: dict[str, str], plan: Plan) -> str:
+    if planned != "stored":
+        return planned
+    if rid in lost:
+        return lost[rid]
+    return "refused" if rid in plan.refused else "stored"
 
 
 def _at_enrolled_window(rec: dict, plan: Plan) -> dict:

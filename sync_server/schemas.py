@@ -85,7 +85,11 @@ class RecordBatch(_Body):
 
 class RecordResult(BaseModel):
     id: str
-    status: Literal["stored", "duplicate", "conflict"]
+    status: Literal["stored", "duplicate", "conflict", "refused"] = Field(
+        description="stored 已入库；duplicate 已有相同记录；conflict 编号已被其他内容占用（另存并标记）；"
+        "refused 记录已入库（保持序号连续），但其中的手机号未保存，原因见 error（可视同已确认）"
+    )
+    error: str | None = Field(default=None, description="status 为 refused 时：手机号未保存的原因")
 
 
 class RecordsResponse(BaseModel):

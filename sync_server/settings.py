@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from haochaping.config import read_toml, validate
 from sync_server.closedcases.settings import CaseFeedSettings
@@ -29,6 +29,23 @@ class ServerSettings(BaseModel):
     poll_interval_s: float = Field(default=0.5, gt=0, le=10, description="长轮询期间查询数据库的间隔秒数")
     trigger_ttl_s: int = Field(default=900, ge=10, description="办件系统触发的有效秒数，过期不再下发")
     qr_form_ttl_s: int = Field(default=3600, ge=60, description="扫码评价表单（随机数）的有效秒数")
+    contact_key: str = Field(
+        default="",
+        description="群众所留手机号的加密密钥（hcp server contact-key 生成；只放在本文件，不入数据库）；"
+        "为空则不收手机号",
+    )
+
+    @field_validator("contact_key")
+    @classmethod
+    def _a_contact_key(cls, value: str) -> str:
+        from sync_server.contact import ContactCipher, ContactUnreadable
+
+        if value:
+            try:
+                ContactCipher(value)
+            except ContactUnreadable:
+                raise ValueError("应为 hcp server contact-key 生成的密钥（44 个字符）") from None
+        return value
 
 
 class ServerSettingsFile(BaseModel):

@@ -47,10 +47,16 @@ ACTION_LABELS = {
     "assessment.objection.decide": "考核：复核决定",
     "assessment.panel.add": "考核领导小组：增加成员",
     "upstream.resend": "上报：重新上报",
+    "contact.reveal": "查看群众完整手机号",
+    "contact.purge": "按规定删除群众手机号",
 }
 CASE_GROUP = "case"  # the action filter's value for every 差评工单 step
 FIELD_LABELS = {
     "role": "角色",
+    "count": "数量",
+    "keep_days": "办结后保留天数",
+    "contact_id": "手机号编号",
+    "case_no": "办件编号",
     "department": "部门",
     "reason": "原因",
     "method": "请求",

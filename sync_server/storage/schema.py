@@ -753,3 +753,21 @@ case_extensions = Table(
     Column("decided_at", String(40)),
     Column("decision_note", Text),
 )
+
+# The mobile number a citizen left after a 差评 (核实, 回访), encrypted with the settings file's key (never the
+# database's): the number itself is only in ``ciphertext``; ``masked`` (138****1234) is what lists show. Deleted
+# (``ciphertext`` emptied, ``deleted_at`` set) ``keep_days`` after the case's 差评工单 finished (migration 0018).
+contacts = Table(
+    "contacts",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(128), nullable=False, unique=True, comment="the record that carried the number"),
+    Column("case_no", String(64), nullable=False, index=True),
+    Column("rating_id", String(128), comment="the rating the number was left with"),
+    Column("source", String(8), nullable=False, comment="device | qr"),
+    Column("masked", String(16), nullable=False, comment="138****1234"),
+    Column("ciphertext", Text, comment="Fernet token of the number; NULL once deleted"),
+    Column("given_at", String(40), nullable=False),
+    Column("stored_at", String(40), nullable=False),
+    Column("deleted_at", String(40), comment="when the number was deleted (keep_days after 办结)"),
+)

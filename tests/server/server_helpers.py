@@ -124,12 +124,18 @@ def server_clock():
     return FakeClock(datetime.now(UTC).replace(microsecond=0))
 
 
-def make_client(store, clock):
+TEST_CONTACT_KEY = "9dcKv8x1Yp0XlQyFa3n8rS2b0zY3j8m5b7XQm2cYt0w="  # the test server's contact_key (Fernet, 32 bytes)
+
+
+def make_client(store, clock, contact_key: str = TEST_CONTACT_KEY):
+    """The app over ``store`` with the fake clock; its settings carry the test contact key (``""``: none)."""
     from fastapi.testclient import TestClient
 
     from sync_server.app import create_app
+    from sync_server.settings import ServerSettings
 
-    return TestClient(create_app(store, clock=clock), raise_server_exceptions=False)
+    app = create_app(store, clock=clock, settings=ServerSettings(contact_key=contact_key))
+    return TestClient(app, raise_server_exceptions=False)
 
 
 @pytest.fixture

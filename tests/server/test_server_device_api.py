@@ -178,7 +178,7 @@ def test_a_locked_database_answers_503_with_retry_after(kiosk, store, monkeypatc
     def locked(*_args, **_kwargs):
         raise OperationalError("INSERT …", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(sync_server.ingest, "ingest", locked)
+    monkeypatch.setattr(sync_server.ingest, "ingest_batch", locked)  # the device API's way in
     answer = kiosk.push([kiosk.record()])
     assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
     assert answer.json() == {"ok": False, "error": "服务器繁忙，请稍后重试", "status": 503}
