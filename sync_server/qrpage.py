@@ -37,10 +37,12 @@ from haochaping.errors import TokenError, TokenExpired, TokenForged
 from haochaping.levels import CHANNEL_QR, COMMENT_MAX_CHARS, LEVELS_BEST_FIRST, Level
 from haochaping.qrtoken import MAX_TOKEN_CHARS, QrClaims, read_claims, verify_token
 from sync_server.configs import ConfigVersion, current_config
+from sync_server.contact import ContactCipher, ContactInvalid, contact_row, mask_mobile, normalise_mobile
 from sync_server.db import Store
 from sync_server.errors import ServerError
 from sync_server.ratings import server_record, store_server_records
 from sync_server.storage.cases import device_and_case
+from sync_server.storage.contacts import add_contacts
 from sync_server.storage.schema import utc_iso
 
 TEMPLATES = Environment(
@@ -210,7 +212,23 @@ def _choices(view: CaseView, level: int | None, reasons) -> Markup:
     return Markup(html)
 
 
-def form_page(view: CaseView, nonce: str, status: int = 200, message: str = "", **chosen) -> HTMLResponse:
+@dataclass(frozen=True)
+class ContactOffer:
+    """The optional mobile number field after a bad level (rules ``contact.offer``, and a key to encrypt with)."""
+
+    consent: str
+    mobile: str = ""  # as typed, shown again with its error
+    error: str = ""
+
+
+def contact_offer(view: CaseView, cipher: ContactCipher | None) -> ContactOffer | None:
+    rules = view.config.rules if view.config else Rules()
+    return ContactOffer(rules.contact.consent) if rules.contact.offer and cipher is not None else None
+
+
+def form_page(
+    view: CaseView, nonce: str, status: int = 200, message: str = "", offer: ContactOffer | None = None, **chosen
+) -> HTMLResponse:
     return render(
         "rate.html",
         status,
@@ -224,6 +242,7 @@ def form_page(view: CaseView, nonce: str, status: int = 200, message: str = "", 
         message=message,
         comment_max=COMMENT_MAX_CHARS,
         comment=chosen.get("comment", ""),
+        offer=offer,
     )
 
 
@@ -254,11 +273,33 @@ def parse_form(view: CaseView, level: str, reasons: list[str], comment: str) -> 
     return PhoneRating(int(chosen), codes, text or None)
 
 
-def store_rating(store: Store, conn, view: CaseView, rating: PhoneRating, now: datetime) -> None:
-    """Store the channel-3 rating (at most one per case), in the caller's transaction."""
+def parse_mobile(rating: PhoneRating, typed: str, offer: ContactOffer | None) -> str | None:
+    """The number left with a bad rating (None: left empty, not offered, or not a bad rating); ContactInvalid."""
+    if offer is None or not Level(rating.level).is_bad:
+        return None
+    return normalise_mobile(typed)
+
+
+def store_rating(
+    store: Store,
+    conn,
+    view: CaseView,
+    rating: PhoneRating,
+    now: datetime,
+    mobile: str | None = None,
+    cipher: ContactCipher | None = None,
+) -> None:
+    """Store the channel-3 rating (at most one per case), and the number left with it encrypted, in the caller's
+    transaction."""
     rec = _phone_record(view, rating, now)
     if not store_server_records(store, conn, [rec], "qr", utc_iso(now)):
         raise PageProblem(409, "该办件已评价", f"办件 {view.claims.case_no} 已完成评价，感谢您的参与。")
+    if mobile is not None:
+        row = contact_row(
+            cipher, mobile, record_id=rec["id"], case_no=view.claims.case_no, rating_id=rec["id"], source="qr",
+            given_at=rec["occurred_at"], stored_at=utc_iso(now),
+        )  # fmt: skip
+        add_contacts(store, conn, [row])
 
 
 def _phone_record(view: CaseView, rating: PhoneRating, now: datetime) -> dict:
@@ -333,8 +374,9 @@ def qr_router() -> APIRouter:
         reasons: list[str] = Form(default=[]),  # noqa: B008 - FastAPI's way to declare form fields
         comment: str = Form(default="", max_length=2000),
         nonce: str = Form(default="", max_length=64),
+        mobile: str = Form(default="", max_length=32),
     ):
-        return _submit(request, token, level, reasons, comment, nonce)
+        return _submit(request, token, PhoneForm(level, reasons, comment, nonce, mobile))
 
     return router
 
@@ -346,24 +388,49 @@ def _rating_page(request: Request, token: str) -> HTMLResponse:
             view = load_case(conn, token, now)
     except PageProblem as p:
         return problem_page(p, _hall_name(store))
-    return form_page(view, form_nonce(view, now))
+    return form_page(view, form_nonce(view, now), offer=contact_offer(view, request.app.state.contact_cipher))
 
 
-def _submit(request: Request, token: str, level: str, reasons: list[str], comment: str, nonce: str) -> HTMLResponse:
+@dataclass(frozen=True)
+class PhoneForm:
+    """The submitted fields, as typed."""
+
+    level: str
+    reasons: list[str]
+    comment: str
+    nonce: str
+    mobile: str
+
+    def chosen(self) -> dict:
+        """What the citizen chose, to show the form again with it kept."""
+        return {
+            "level": int(self.level) if self.level.isdigit() else None,
+            "comment": self.comment[:COMMENT_MAX_CHARS],
+            "reasons": [int(r) for r in self.reasons if r.isdigit()],
+        }
+
+
+def _submit(request: Request, token: str, form: PhoneForm) -> HTMLResponse:
     state = request.app.state
-    store, now = state.store, state.clock()
+    store, now, cipher = state.store, state.clock(), state.contact_cipher
     try:
         with store.write() as conn:
             view = load_case(conn, token, now)
-            if not nonce_valid(view, nonce, now, state.settings.qr_form_ttl_s):
-                return form_page(view, form_nonce(view, now), 409, "页面已失效，请重新选择后提交")
+            offer = contact_offer(view, cipher)
+            kept = ContactOffer(offer.consent, form.mobile[:20]) if offer else None
+            if not nonce_valid(view, form.nonce, now, state.settings.qr_form_ttl_s):
+                again = form_nonce(view, now)
+                return form_page(view, again, 409, "页面已失效，请重新选择后提交", kept, **form.chosen())
             try:
-                rating = parse_form(view, level, reasons[:32], comment)
+                rating = parse_form(view, form.level, form.reasons[:32], form.comment)
             except ValueError as e:
-                chosen = {"level": int(level) if level.isdigit() else None, "comment": comment[:COMMENT_MAX_CHARS]}
-                chosen["reasons"] = [int(r) for r in reasons if r.isdigit()]
-                return form_page(view, nonce, 400, str(e), **chosen)
-            store_rating(store, conn, view, rating, now)
+                return form_page(view, form.nonce, 400, str(e), kept, **form.chosen())
+            try:
+                mobile = parse_mobile(rating, form.mobile, offer)
+            except ContactInvalid as e:
+                wrong = ContactOffer(offer.consent, form.mobile[:20], e.message)
+                return form_page(view, form.nonce, 400, "", wrong, **form.chosen())
+            store_rating(store, conn, view, rating, now, mobile, cipher)
     except PageProblem as p:
         return problem_page(p, _hall_name(store))
     return render(
@@ -372,4 +439,5 @@ def _submit(request: Request, token: str, level: str, reasons: list[str], commen
         case_no=view.claims.case_no,
         bad=Level(rating.level).is_bad,
         hall_name=view.hall_name,
+        masked=mask_mobile(mobile) if mobile else "",
     )
