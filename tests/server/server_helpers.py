@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from testkit import ChainedRecords, FakeClock, fresh_pg_database
 
 from bench.kit import ServerProcess
@@ -212,3 +213,34 @@ def server_process(db_url: str, log_path: Path):
 
 def real_clock() -> datetime:
     return datetime.now(UTC)
+
+
+ROLLUPS = ("rating_rollup", "rating_rollup_month", "rating_trend", "case_rollup", "case_rollup_month", "case_trend")
+
+
+def kept_and_rebuilt_rollups(store) -> tuple[dict, dict]:
+    """The rollups as ingest kept them and as a rebuild makes them (in a transaction rolled back afterwards)."""
+    from sync_server.storage.rollups import rebuild
+    from sync_server.storage.schema import METADATA
+
+    def read(conn) -> dict:
+        tables = {}
+        for name in ROLLUPS:
+            table = METADATA.tables[name]
+            counts = [c.name for c in table.columns if not c.primary_key]
+            rows = conn.execute(select(table)).mappings().all()
+            tables[name] = {
+                tuple(r[c.name] for c in table.primary_key.columns): tuple(r[c] for c in counts)
+                for r in rows
+                if any(r[c] for c in counts)
+            }
+        return tables
+
+    with store.engine.connect().execution_options(hcp_write=True) as conn:
+        transaction = conn.begin()
+        try:
+            kept = read(conn)
+            rebuild(conn)
+            return kept, read(conn)
+        finally:
+            transaction.rollback()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_helpers import CONFIG_DIR, _truncate_pg
+from server_helpers import CONFIG_DIR, _truncate_pg, kept_and_rebuilt_rollups
 from sqlalchemy import select
 from testkit import ChainedRecords
 
@@ -25,7 +25,6 @@ BASE = datetime(2026, 3, 2, 15, 40, tzinfo=UTC)  # 23:40 in China: a case's reco
 WINDOWS = ("A01", "B03")
 CLERKS = ("1001", "1003")
 MATTERS = ("11450102MB1234567X4000111", "11450102MB7654321Y3000201")
-ROLLUPS = ("rating_rollup", "rating_rollup_month", "rating_trend", "case_rollup", "case_rollup_month", "case_trend")
 
 case_plans = st.fixed_dictionaries(
     {
@@ -129,7 +128,7 @@ def _play(store, plans: list[dict], batches: list[list]) -> None:
             device = terminals[plans[batch[0][1]]["device"]][0]
             _ingest(store, device, [made[(case, what)] for _kind, case, what in batch], now)
         now += timedelta(minutes=1)
-        kept, rebuilt = _kept_and_rebuilt(store)
+        kept, rebuilt = kept_and_rebuilt_rollups(store)
         assert kept == rebuilt, f"after arrival {step + 1} of {len(batches)}: {batch}"
         opened, counting_bad = _handling_records(store)
         assert opened == counting_bad, f"差评工单 after arrival {step + 1} of {len(batches)}: {batch}"
@@ -200,31 +199,3 @@ def _handling_records(store) -> tuple[set, set]:
         )
         counting_bad = {r.id for r in conn.execute(query) if '"test": true' not in r.detail}
     return opened, counting_bad
-
-
-def _kept_and_rebuilt(store) -> tuple[dict, dict]:
-    """The rollups as ingest kept them and as a rebuild makes them (in a transaction rolled back afterwards)."""
-    from sync_server.storage.rollups import rebuild
-    from sync_server.storage.schema import METADATA
-
-    def read(conn) -> dict:
-        tables = {}
-        for name in ROLLUPS:
-            table = METADATA.tables[name]
-            counts = [c.name for c in table.columns if not c.primary_key]
-            rows = conn.execute(select(table)).mappings().all()
-            tables[name] = {
-                tuple(r[c.name] for c in table.primary_key.columns): tuple(r[c] for c in counts)
-                for r in rows
-                if any(r[c] for c in counts)
-            }
-        return tables
-
-    with store.engine.connect().execution_options(hcp_write=True) as conn:
-        transaction = conn.begin()
-        try:
-            kept = read(conn)
-            rebuild(conn)
-            return kept, read(conn)
-        finally:
-            transaction.rollback()
