@@ -141,7 +141,7 @@ def _seed(store, config: HallConfig) -> None:
     """The hall's configuration and the ``bench`` administrator the measuring signs in as."""
     from sqlalchemy import insert
 
-    from sync_server.console.auth import hash_password
+    from sync_server.console.accounts import hash_password
     from sync_server.storage.schema import config_versions, users, utc_iso
 
     with store.write() as conn:

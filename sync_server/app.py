@@ -82,8 +82,7 @@ def _add_ops_routes(app: FastAPI) -> None:
     )
     def healthz():
         try:
-            with app.state.store.read() as conn:
-                conn.exec_driver_sql("SELECT 1")
+            app.state.store.ping()
         except Exception as e:  # noqa: BLE001 - any database failure means unhealthy
             log.error("health check: the database does not answer: %s", e)
             return error_response(503, "数据库无法访问")

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import delete, update
-
 from haochaping.signing import (
     HEADER_DEVICE,
     HEADER_NONCE,
@@ -26,7 +24,8 @@ from sync_server.errors import (
     StaleRequest,
     UnknownDevice,
 )
-from sync_server.storage.schema import devices, nonces, utc_iso
+from sync_server.storage import devices as stored
+from sync_server.storage.schema import utc_iso
 
 NONCE_MAX_CHARS = 128
 
@@ -49,7 +48,7 @@ def authenticate(
         if not signature_matches(device.secret, given, method, path, timestamp, nonce, body):
             raise SignatureInvalid("签名不符，请求被拒绝")
         _remember_nonce(store, conn, device_id, nonce, now_s)
-        conn.execute(update(devices).where(devices.c.id == device_id).values(last_seen_at=utc_iso(now)))
+        stored.mark_seen(conn, device_id, utc_iso(now))
     return device
 
 
@@ -64,10 +63,5 @@ def _check_skew(timestamp: str, now_s: float) -> None:
 
 def _remember_nonce(store: Store, conn, device_id: str, nonce: str, now_s: float) -> None:
     """Insert the nonce; if it is already there the request is a replay. Old nonces are pruned."""
-    conn.execute(delete(nonces).where(nonces.c.device_id == device_id, nonces.c.seen_at < now_s - 2 * MAX_SKEW_S))
-    stmt = store.insert(nonces).values(device_id=device_id, nonce=nonce, seen_at=now_s)
-    inserted = conn.execute(
-        stmt.on_conflict_do_nothing(index_elements=["device_id", "nonce"]).returning(nonces.c.nonce)
-    )
-    if inserted.first() is None:
+    if not stored.remember_nonce(store, conn, device_id, nonce, now_s, keep_s=2 * MAX_SKEW_S):
         raise NonceReplayed("重复的请求（随机数已使用），请求被拒绝")

@@ -292,7 +292,7 @@ def _demo_data(args) -> int:
 
 
 def _backup(args) -> int:
-    from sync_server.backup import backup
+    from sync_server.storage.backup import backup
 
     done = backup(args.db, args.out)
     print(f"已备份到 {done.path}（{done.bytes / 2**20:.1f} MiB，{done.records} 条记录，完整性检查通过）")
@@ -300,7 +300,7 @@ def _backup(args) -> int:
 
 
 def _restore(args) -> int:
-    from sync_server.backup import restore
+    from sync_server.storage.backup import restore
 
     done = restore(args.file, args.db, force=args.force)
     print(f"已从 {args.file} 恢复到 {done.path}（{done.records} 条记录，数据库结构已升级到最新）")

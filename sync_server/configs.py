@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 from haochaping.config import HallConfig, Rules, load_hall_config
 from sync_server.db import Store
-from sync_server.storage.schema import config_versions, utc_iso
+from sync_server.storage import configs as stored
+from sync_server.storage.schema import utc_iso
 
 
 @dataclass(frozen=True)
@@ -30,14 +29,7 @@ def import_config(store: Store, config_dir: Path, rules_file: str, now: datetime
         if current is not None and current.version == config.version:
             return current, False
         source = str(Path(config_dir) / rules_file)
-        new_id = conn.execute(
-            config_versions.insert().values(
-                version=config.version,
-                content=config.model_dump_json(),
-                source=source,
-                imported_at=utc_iso(now),
-            )
-        ).inserted_primary_key[0]
+        new_id = stored.insert_version(conn, config.version, config.model_dump_json(), source, utc_iso(now))
     return ConfigVersion(new_id, config.version, config, utc_iso(now)), True
 
 
@@ -58,19 +50,12 @@ def _latest(conn) -> ConfigVersion | None:
     return found
 
 
-_LATEST = (
-    select(config_versions.c.id, config_versions.c.version, config_versions.c.imported_at)
-    .order_by(config_versions.c.id.desc())
-    .limit(1)
-)  # built once: asked on every phone page and every batch
-
-
 def _query_latest(conn) -> ConfigVersion | None:
-    row = conn.execute(_LATEST).first()
+    row = stored.latest_version(conn)
     if row is None:
         return None
     if row.version not in _PARSED:
-        content = conn.execute(select(config_versions.c.content).where(config_versions.c.id == row.id)).scalar_one()
+        content = stored.content_of(conn, row.id)
         _PARSED[row.version] = HallConfig.model_validate_json(content)
     return ConfigVersion(row.id, row.version, _PARSED[row.version], row.imported_at)
 

@@ -72,6 +72,11 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def ping(self) -> None:
+        """Ask the database the simplest question; raises when it does not answer."""
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def insert(self, table: Table):
         """A dialect-specific INSERT that supports ``on_conflict_do_nothing``/``_update``."""
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)

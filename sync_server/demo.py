@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import metadata
 
-from sqlalchemy import func, select
-
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.config import HallConfig, Window
 from haochaping.qrtoken import make_token
@@ -28,8 +26,10 @@ from sync_server.errors import Conflict, NotConfigured
 from sync_server.ingest import ingest
 from sync_server.qrpage import load_case, parse_form, store_rating
 from sync_server.schemas import RecordIn, StatusRequest
+from sync_server.storage.cases import any_rating
+from sync_server.storage.handling import count_cases
 from sync_server.storage.rollups import CHINA
-from sync_server.storage.schema import bad_cases, ratings, utc_iso
+from sync_server.storage.schema import utc_iso
 from sync_server.workflow.deadlines import calendar_of
 
 LEVEL_WEIGHTS = {5: 60.0, 4: 27.5, 3: 10.0, 2: 1.7, 1: 0.8}  # 87.5% 非常满意/满意, 2.5% 差评
@@ -222,7 +222,7 @@ def generate(store: Store, now: datetime, days: int = 30, seed: int = 7) -> Demo
         cv = current_config(conn)
         if cv is None:
             raise NotConfigured("尚未导入大厅配置，请先运行 hcp server config import")
-        if conn.execute(select(func.count()).select_from(ratings)).scalar_one():
+        if any_rating(conn):
             raise DemoDataRefused("数据库中已有评价，示例数据只用于新建的数据库，本次未做任何改动")
         calendar = calendar_of(conn)
     today = now.astimezone(CHINA).date()
@@ -243,7 +243,7 @@ def generate(store: Store, now: datetime, days: int = 30, seed: int = 7) -> Demo
         t.report_status(cv.version)
     handle_bad_cases(store, cv.config, now, seed, (OPEN, CLOSE))
     with store.read() as conn:
-        hall.summary.bad_cases = conn.execute(select(func.count()).select_from(bad_cases)).scalar_one()
+        hall.summary.bad_cases = count_cases(conn)
     hall.summary.handling = handling_counts(store)
     from sync_server.demo_assessment import sample_assessment
 

@@ -14,14 +14,12 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
-
 from haochaping.config import DeadlineRules, HallConfig
 from sync_server.configs import current_rules
-from sync_server.console.auth import ADMIN, REVIEWER
+from sync_server.console.accounts import ADMIN, REVIEWER
 from sync_server.db import Store
+from sync_server.storage.handling import cases_in_state, counts_by_state
 from sync_server.storage.rollups import CHINA
-from sync_server.storage.schema import bad_cases
 from sync_server.workdays import WorkdayCalendar
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.deadlines import calendar_of
@@ -228,7 +226,7 @@ class SampleHandling:
 def handle_bad_cases(store: Store, config: HallConfig, now: datetime, seed: int, hours: tuple[time, time]) -> None:
     """Take the planned steps of every 待核实 record whose moment is before ``now``, through ``take_step``."""
     with store.read() as conn:
-        rows = conn.execute(select(bad_cases).where(bad_cases.c.state == State.PENDING.value)).all()
+        rows = cases_in_state(conn, State.PENDING.value)
         rules, calendar = current_rules(conn).deadlines, calendar_of(conn)
     handling = SampleHandling(config, calendar, rules, seed, hours)
     today = now.astimezone(CHINA).date()
@@ -239,8 +237,7 @@ def handle_bad_cases(store: Store, config: HallConfig, now: datetime, seed: int,
 
 def handling_counts(store: Store) -> HandlingCounts:
     with store.read() as conn:
-        query = select(bad_cases.c.state, func.count()).group_by(bad_cases.c.state)
-        by_state = {State(state): n for state, n in conn.execute(query).all()}
+        by_state = {State(state): n for state, n in counts_by_state(conn).items()}
     counts = HandlingCounts(closed=by_state.pop(State.CLOSED, 0), upheld=by_state.pop(State.UPHELD, 0))
     by_state.pop(State.WITHDRAWN, None)
     counts.open = sum(by_state.values())

@@ -8,11 +8,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
 from sync_server.db import Store
 from sync_server.errors import BadRequest, EnrolmentCodeInvalid, EnrolmentCodeSpent, NotFound
-from sync_server.storage.schema import devices, enrolment_codes, utc_iso
+from sync_server.storage import devices as stored
+from sync_server.storage.schema import utc_iso
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to type on a terminal
 CODE_GROUPS, CODE_GROUP_LEN = 3, 4
@@ -58,11 +57,7 @@ def add_enrolment_code(
     """Make a one-time code for a new device at ``window``; only its hash is stored."""
     code, expires = new_code(), now + valid_for
     with store.write() as conn:
-        conn.execute(
-            enrolment_codes.insert().values(
-                code_hash=_code_hash(code), window=window, created_at=utc_iso(now), expires_at=utc_iso(expires)
-            )
-        )
+        stored.insert_code(conn, _code_hash(code), window, utc_iso(now), utc_iso(expires))
     return code, expires
 
 
@@ -70,7 +65,7 @@ def enrol(store: Store, code: str, now: datetime) -> Device:
     """Exchange a one-time code for a new device id and secret (the code is spent)."""
     digest = _code_hash(code)
     with store.write() as conn:
-        row = conn.execute(select(enrolment_codes).where(enrolment_codes.c.code_hash == digest)).first()
+        row = stored.code_row(conn, digest)
         if row is None:
             raise EnrolmentCodeInvalid("登记码无效，请核对后重新输入")
         if row.used_at is not None:
@@ -78,18 +73,9 @@ def enrol(store: Store, code: str, now: datetime) -> Device:
         if row.expires_at <= utc_iso(now):
             raise EnrolmentCodeSpent("登记码已过期，请管理员重新生成")
         device = Device("dev-" + secrets.token_hex(8), row.window, secrets.token_bytes(32), utc_iso(now))
-        spent = conn.execute(
-            update(enrolment_codes)
-            .where(enrolment_codes.c.code_hash == digest, enrolment_codes.c.used_at.is_(None))
-            .values(used_at=utc_iso(now), device_id=device.id)
-        )
-        if spent.rowcount != 1:  # another request spent it a moment ago
+        if not stored.spend_code(conn, digest, utc_iso(now), device.id):  # another request spent it a moment ago
             raise EnrolmentCodeSpent("登记码已被使用，请管理员重新生成")
-        conn.execute(
-            devices.insert().values(
-                id=device.id, window=device.window, secret_hex=device.secret.hex(), enrolled_at=device.enrolled_at
-            )
-        )
+        stored.insert_device(conn, device.id, device.window, device.secret.hex(), device.enrolled_at)
     return device
 
 
@@ -102,25 +88,21 @@ def _device(row) -> Device:
 
 
 def get_device(conn, device_id: str) -> Device | None:
-    row = conn.execute(select(devices).where(devices.c.id == device_id)).first()
+    row = stored.device_row(conn, device_id)
     return _device(row) if row else None
 
 
 def list_devices(store: Store) -> list[Device]:
     with store.read() as conn:
-        return [_device(r) for r in conn.execute(select(devices).order_by(devices.c.enrolled_at, devices.c.id))]
+        return [_device(r) for r in stored.device_rows(conn)]
 
 
 def revoke(store: Store, device_id: str, now: datetime, actor: str = "cli", address: str | None = None) -> bool:
     """Refuse every later request of this device (its records stay); audited. False when it was revoked already."""
-    from sync_server.console.auth import write_audit
+    from sync_server.console.accounts import write_audit
 
     with store.write() as conn:
-        done = conn.execute(
-            update(devices)
-            .where(devices.c.id == device_id, devices.c.revoked_at.is_(None))
-            .values(revoked_at=utc_iso(now))
-        ).rowcount
+        done = stored.mark_revoked(conn, device_id, utc_iso(now))
         device = get_device(conn, device_id)
         if device is None:
             raise NotFound(f"没有编号为 {device_id} 的设备")
@@ -131,7 +113,7 @@ def revoke(store: Store, device_id: str, now: datetime, actor: str = "cli", addr
 
 def rename(store: Store, device_id: str, name: str, now: datetime, actor: str = "cli", address: str | None = None):
     """Give a terminal a name (up to 32 characters; empty clears it); audited with the old and the new name."""
-    from sync_server.console.auth import write_audit
+    from sync_server.console.accounts import write_audit
 
     name = " ".join(str(name).split())
     if len(name) > MAX_NAME_LEN:
@@ -140,7 +122,7 @@ def rename(store: Store, device_id: str, name: str, now: datetime, actor: str = 
         device = get_device(conn, device_id)
         if device is None:
             raise NotFound(f"没有编号为 {device_id} 的设备")
-        conn.execute(update(devices).where(devices.c.id == device_id).values(name=name or None))
+        stored.set_name(conn, device_id, name or None)
         detail = {"window": device.window, "old_name": device.name, "name": name or None}
         write_audit(conn, now, actor, "device.rename", device_id, detail, address)
 
@@ -156,7 +138,7 @@ def issue_code(
     """An enrolment code for a window of the current configuration, valid 1 minute to 30 days; audited (the window
     and the expiry, never the code). The console and ``hcp server device add`` both come here."""
     from sync_server.configs import current_config
-    from sync_server.console.auth import write_audit
+    from sync_server.console.accounts import write_audit
 
     if not timedelta(minutes=1) <= valid_for <= MAX_CODE_VALIDITY:
         raise BadRequest("登记码有效期应在 1 分钟到 30 天之间")
@@ -172,6 +154,4 @@ def issue_code(
 
 def record_status(store: Store, device_id: str, status: dict) -> None:
     with store.write() as conn:
-        conn.execute(
-            update(devices).where(devices.c.id == device_id).values(last_status=json.dumps(status, ensure_ascii=False))
-        )
+        stored.set_status(conn, device_id, json.dumps(status, ensure_ascii=False))

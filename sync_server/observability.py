@@ -3,8 +3,9 @@
 Where the numbers come from, so they stay right with several worker processes behind one database:
 
 - facts the database holds (ratings received, terminals silent or with a clock off, open and overdue 差评) are
-  counted from the database at scrape time by ``DatabaseCollector``: every process answers the same, and a
-  restart loses nothing;
+  read from the database at scrape time by ``DatabaseCollector``: every process answers the same, and a
+  restart loses nothing. A scrape reads what grows with the hall, not with its history: ratings received come from
+  ``received_ratings`` (one row per terminal and source, kept at every insert), the 差评 from the open ones;
 - events no table keeps (sync batches and their per-record results, signature refusals, request latency) are
   ``prometheus_client`` counters and a histogram. With ``hcp server --workers N`` the CLI sets
   ``PROMETHEUS_MULTIPROC_DIR`` before the workers start, and a scrape of any worker sums every worker's files
@@ -27,9 +28,11 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import and_, func, select
 
-from sync_server.storage.schema import devices, ratings, records, utc_iso
+from sync_server.storage.devices import device_rows as device_rows_of
+from sync_server.storage.handling_reads import unfinished_bad_ratings
+from sync_server.storage.records import received_by_source
+from sync_server.storage.schema import utc_iso
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -98,12 +101,8 @@ class DatabaseCollector:
         now = state.clock()
         silent_minutes, clock_warn_s = _device_thresholds(self.app)
         with state.store.read() as conn:
-            received = conn.execute(
-                select(records.c.source, func.count()).where(records.c.kind == "rating").group_by(records.c.source)
-            ).all()
-            device_rows = conn.execute(
-                select(devices.c.last_seen_at, devices.c.last_status).where(devices.c.revoked_at.is_(None))
-            ).all()
+            received = received_by_source(conn)
+            device_rows = [(d.last_seen_at, d.last_status) for d in device_rows_of(conn) if d.revoked_at is None]
             open_bad, overdue = bad_ratings(conn, now)
             upstream = upstream_counts(conn)
         yield _received_family(received)
@@ -132,11 +131,11 @@ def _upstream_family(counts: dict[str, int]) -> GaugeMetricFamily:
     return family
 
 
-def _received_family(rows) -> CounterMetricFamily:
+def _received_family(rows: dict[str, int]) -> CounterMetricFamily:
     family = CounterMetricFamily(
         "hcp_ratings_received", "收到的评价（按来源：device 评价器、qr 扫码、default 默认）", labels=["source"]
     )
-    counts = {"device": 0, "qr": 0, "default": 0} | {source: n for source, n in rows}
+    counts = {"device": 0, "qr": 0, "default": 0} | dict(rows)
     for source, n in sorted(counts.items()):
         family.add_metric([source], n)
     return family
@@ -183,16 +182,8 @@ def bad_ratings(conn, now: datetime) -> tuple[int, int]:
     card); a bad rating without a handling record yet is overdue once the contact deadline
     (``deadlines.contact_days`` working days after the rating day, China time) has passed.
     """
-    from sync_server.storage.schema import rating_exclusions
-
-    excluded = select(rating_exclusions.c.record_id).where(rating_exclusions.c.lifted_at.is_(None))
-    query = select(ratings.c.record_id, ratings.c.rated_at).where(
-        and_(ratings.c.role == "counting", ratings.c.level <= 2, ratings.c.record_id.not_in(excluded))
-    )
     handling = _handling_records(conn)
-    if handling is not None:  # leave out the finished ones in SQL: a year of them is a long list
-        query = query.where(ratings.c.record_id.not_in(handling.finished_ids()))
-    bad = conn.execute(query).all()
+    bad = unfinished_bad_ratings(conn, handling.finished_states() if handling is not None else None)
     rules, today = _deadline_rules(conn), (now.astimezone(UTC) + CHINA).date()
     calendar = handling.calendar if handling else _calendar()
     open_, overdue = 0, 0
@@ -222,12 +213,11 @@ class _Handling:
         self.calendar = calendar_of(conn)
 
     @staticmethod
-    def finished_ids():
-        """A subquery: the ratings whose handling record is finished (closed, appeal upheld, withdrawn)."""
-        from sync_server.storage.schema import bad_cases
+    def finished_states() -> list[str]:
+        """The states of a finished handling record (closed, appeal upheld, withdrawn)."""
         from sync_server.workflow.machine import FINISHED
 
-        return select(bad_cases.c.record_id).where(bad_cases.c.state.in_([s.value for s in FINISHED]))
+        return [s.value for s in FINISHED]
 
     def overdue(self, case, today: date, rules) -> bool | None:
         """None when the record is finished (closed, appeal upheld, withdrawn); else whether its pending step is red."""

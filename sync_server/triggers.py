@@ -15,13 +15,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
 from haochaping.levels import CHANNEL_QR
 from sync_server.configs import current_config
 from sync_server.db import Store
 from sync_server.errors import CaseSystemKeyInvalid, Conflict, NotFound, Unprocessable
-from sync_server.storage.schema import case_systems, records, triggers, utc_iso
+from sync_server.storage import triggers as stored
+from sync_server.storage.schema import utc_iso
 
 CASE_NO_PATTERN = re.compile(r"^[0-9A-Za-z\-_/.]{1,64}$")  # as the terminal accepts it
 KEY_PREFIX = "hcpk_"
@@ -43,9 +42,9 @@ def add_case_system(store: Store, name: str, now: datetime) -> str:
     """Register a case system; returns its API key (only its hash is stored, so it is shown once)."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with store.write() as conn:
-        if conn.execute(select(case_systems.c.id).where(case_systems.c.name == name)).first():
+        if stored.case_system_exists(conn, name):
             raise Conflict(f"办件系统 {name} 已存在")
-        conn.execute(case_systems.insert().values(name=name, key_hash=_key_hash(key), created_at=utc_iso(now)))
+        stored.insert_case_system(conn, name, _key_hash(key), utc_iso(now))
     return key
 
 
@@ -53,14 +52,10 @@ def case_system_for(conn, key: str | None) -> str:
     """The name of the case system holding this key, or CaseSystemKeyInvalid."""
     if not key:
         raise CaseSystemKeyInvalid("缺少办件系统的 API 密钥（Authorization: Bearer …）")
-    row = conn.execute(
-        select(case_systems.c.name).where(
-            case_systems.c.key_hash == _key_hash(key), case_systems.c.revoked_at.is_(None)
-        )
-    ).first()
-    if row is None:
+    name = stored.case_system_of_key(conn, _key_hash(key))
+    if name is None:
         raise CaseSystemKeyInvalid("办件系统的 API 密钥无效")
-    return row.name
+    return name
 
 
 def create_trigger(
@@ -73,16 +68,7 @@ def create_trigger(
             raise Unprocessable("办件编号格式不正确（1–64 位字母、数字或 - _ / .）")
         _check_window(conn, window, matter_code)
         trigger_id = "trg-" + secrets.token_hex(10)
-        conn.execute(
-            triggers.insert().values(
-                id=trigger_id,
-                window=window,
-                case_no=case_no,
-                matter_code=matter_code,
-                case_system=system,
-                created_at=utc_iso(now),
-            )
-        )
+        stored.insert_trigger(conn, trigger_id, window, case_no, matter_code, system, utc_iso(now))
     return trigger_id
 
 
@@ -102,21 +88,12 @@ def open_triggers(store: Store, window: str, now: datetime, ttl: timedelta) -> l
     """Unacknowledged, unexpired triggers for ``window``, oldest first; marks them delivered.
 
     A read first: long-polling terminals ask often and usually find nothing, so they take no write lock."""
-    query = (
-        select(triggers)
-        .where(triggers.c.window == window, triggers.c.acked_at.is_(None), triggers.c.created_at >= utc_iso(now - ttl))
-        .order_by(triggers.c.created_at, triggers.c.id)
-    )
     with store.read() as conn:
-        rows = conn.execute(query).all()
+        rows = stored.unacked_triggers(conn, window, utc_iso(now - ttl))
     fresh = [r.id for r in rows if r.delivered_at is None]
     if fresh:
         with store.write() as conn:
-            conn.execute(
-                update(triggers)
-                .where(triggers.c.id.in_(fresh), triggers.c.delivered_at.is_(None))
-                .values(delivered_at=utc_iso(now))
-            )
+            stored.mark_delivered(conn, fresh, utc_iso(now))
     return [Trigger(r.id, r.case_no, r.matter_code, r.created_at) for r in rows]
 
 
@@ -124,9 +101,7 @@ def prompt_status(store: Store, key: str | None, trigger_id: str, now: datetime,
     """What became of a prompt, for the case system that asked for it (another system's prompt is not found)."""
     with store.read() as conn:
         system = case_system_for(conn, key)
-        row = conn.execute(
-            select(triggers).where(triggers.c.id == trigger_id, triggers.c.case_system == system)
-        ).first()
+        row = stored.trigger_of(conn, trigger_id, system)
     if row is None:
         raise NotFound(f"没有编号为 {trigger_id} 的评价请求")
     return {
@@ -158,12 +133,7 @@ def acknowledge(
     done = 0
     with store.write() as conn:
         for trigger_id in dict.fromkeys(ids):
-            result = conn.execute(
-                update(triggers)
-                .where(triggers.c.id == trigger_id, triggers.c.window == window, triggers.c.acked_at.is_(None))
-                .values(acked_at=utc_iso(now), acked_by=device_id, refused_message=refused.get(trigger_id))
-            )
-            done += result.rowcount
+            done += stored.mark_acked(conn, trigger_id, window, device_id, utc_iso(now), refused.get(trigger_id))
     return done
 
 
@@ -174,19 +144,10 @@ def phone_rated_on_screen(store: Store, device_id: str, now: datetime, live_for:
     """The case of this terminal's last prompt if it has no outcome yet, is younger than ``live_for`` and was rated
     by phone (QR): ``[case_no]``, else ``[]``. Reads two index ranges (the device's last records, the case's)."""
     with store.read() as conn:
-        prompt = conn.execute(
-            select(records.c.seq, records.c.case_no, records.c.occurred_at)
-            .where(records.c.device_id == device_id, records.c.kind == "prompt", records.c.seq.is_not(None))
-            .order_by(records.c.seq.desc())
-            .limit(1)
-        ).first()
+        prompt = stored.last_prompt(conn, device_id)
         if prompt is None or prompt.case_no is None or prompt.occurred_at < utc_iso(now - live_for):
             return []
-        rows = conn.execute(
-            select(records.c.device_id, records.c.seq, records.c.kind, records.c.source, records.c.channel).where(
-                records.c.case_no == prompt.case_no
-            )
-        ).all()
+        rows = stored.case_records_brief(conn, prompt.case_no)
     ended = any(r.device_id == device_id and r.seq and r.seq > prompt.seq and r.kind in PROMPT_OUTCOMES for r in rows)
     by_phone = any(r.kind == "rating" and r.source == "qr" and r.channel == CHANNEL_QR for r in rows)
     return [prompt.case_no] if by_phone and not ended else []

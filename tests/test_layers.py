@@ -26,6 +26,7 @@ WEB = {
     "sync_server.qrpage",
     "sync_server.observability",
     "sync_server.console.web",
+    "sync_server.console.auth",
     "sync_server.console.pages",
     "sync_server.console.errorpages",
     "sync_server.console.charts",
@@ -177,3 +178,34 @@ def test_each_install_has_what_its_packages_import():
         elif top == "kiosk":
             wrong += [f"{name} → {m}" for m in sorted(third_party(path) & SERVER_ONLY)]
     assert wrong == []
+
+
+def sql_calls(path: Path, root: Path = ROOT) -> list[str]:
+    """Where a module runs SQL itself: calls of ``.execute(`` or ``.exec_driver_sql(`` (on a connection or
+    session), or of sqlalchemy's ``text(``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in {"execute", "exec_driver_sql"}:
+            found.append(f"{path.relative_to(root)}:{node.lineno} .{func.attr}(")
+        elif isinstance(func, ast.Name) and func.id == "text":
+            found.append(f"{path.relative_to(root)}:{node.lineno} text(")
+    return found
+
+
+def test_the_sql_check_sees_execute_and_text(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("rows = conn.execute(text('SELECT 1'))\ncsv_text(rows)\n", encoding="utf-8")
+    assert [line.split(" ", 1)[1] for line in sql_calls(sample, tmp_path)] == [".execute(", "text("]
+
+
+def test_no_sql_in_view_or_command_line_modules():
+    """SQL lives in ``sync_server/storage``: the server's web edge (API, QR page, console views) and every command
+    line call its functions and run no SQL of their own."""
+    found = []
+    for name, path in sorted(product_modules().items()):
+        if name.split(".")[0] == "sync_server" and layer(name) in {"web", "cli"}:
+            found += sql_calls(path)
+    assert found == []

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from haochaping.config import Hall, HallConfig
 from sync_server.closedcases.settings import CaseFeedSettings
-from sync_server.console.auth import Scope
+from sync_server.console.accounts import Scope
 from sync_server.storage import closed_cases as storage
 from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import closed_cases, utc_iso

@@ -19,7 +19,8 @@ from sync_server.assessment import proposals, scores
 from sync_server.assessment.errors import AssessmentError, InputRejected
 from sync_server.assessment.rules import SOURCE_LABELS, current_rules
 from sync_server.assessment.sheets import sheet_csv, sheet_rows, sheet_xlsx
-from sync_server.console.auth import AdminUser, AnyUser, Viewer
+from sync_server.console.accounts import Viewer
+from sync_server.console.auth import AdminUser, AnyUser
 from sync_server.console.context import current_version
 from sync_server.console.errorpages import RowId
 from sync_server.console.labels import china_today

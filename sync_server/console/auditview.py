@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sync_server.console import labels
-from sync_server.console.auth import ROLES, OverseerUser, client_address, write_audit
+from sync_server.console.accounts import ROLES, write_audit
+from sync_server.console.auth import OverseerUser, client_address
 from sync_server.console.errorpages import MAX_ROW_ID
 from sync_server.console.errors import BadInput
 from sync_server.sheets import csv_text

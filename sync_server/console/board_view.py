@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from sync_server.console import metrics
-from sync_server.console.auth import Scope
+from sync_server.console.accounts import Scope
 from sync_server.console.context import console_settings, current_version
 from sync_server.console.labels import Names, china_today, percent
 

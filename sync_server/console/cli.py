@@ -50,7 +50,7 @@ def _password(args) -> str:
 
 def _user_add(args) -> int:
     from sync_server.commands import open_store
-    from sync_server.console.auth import add_user
+    from sync_server.console.accounts import add_user
     from sync_server.console.errors import BadInput
 
     try:
@@ -78,7 +78,7 @@ def _spec(args) -> str:
 def _report(args) -> int:
     from sync_server.commands import open_store
     from sync_server.configs import current_config
-    from sync_server.console.auth import Scope, write_audit
+    from sync_server.console.accounts import Scope, write_audit
     from sync_server.console.errors import ConsoleError
     from sync_server.console.labels import Names
     from sync_server.console.reports import csv_text, monthly_report, workbook_bytes
@@ -110,7 +110,7 @@ def _report(args) -> int:
 
 def _rollup_rebuild(args) -> int:
     from sync_server.commands import open_store
-    from sync_server.console.auth import write_audit
+    from sync_server.console.accounts import write_audit
     from sync_server.storage.rollups import rebuild, recompute_days
 
     store = open_store(args)
@@ -127,7 +127,7 @@ def _rollup_rebuild(args) -> int:
 
 def _user_disable(args) -> int:
     from sync_server.commands import open_store
-    from sync_server.console.auth import disable_user
+    from sync_server.console.accounts import disable_user
     from sync_server.console.errors import BadInput
 
     try:

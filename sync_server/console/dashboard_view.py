@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from haochaping.levels import CHANNELS
 from sync_server.closedcases.reconcile import NOT_CONNECTED
 from sync_server.console import charts, labels, metrics
-from sync_server.console.auth import AnyUser, Scope
+from sync_server.console.accounts import Scope
+from sync_server.console.auth import AnyUser
 from sync_server.console.context import console_settings
 from sync_server.console.errors import BadInput
 from sync_server.console.known import check_filters

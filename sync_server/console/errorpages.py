@@ -79,7 +79,8 @@ def error_page(request: Request, status: int, message: str = "", title: str = ""
 
 def _signed_in(request: Request):
     """The viewer of the request's session, if any (an unknown address has no route that signed it in)."""
-    from sync_server.console.auth import SESSION_COOKIE, load_viewer
+    from sync_server.console.accounts import load_viewer
+    from sync_server.console.auth import SESSION_COOKIE
     from sync_server.console.context import console_settings, current_hall
 
     if not request.cookies.get(SESSION_COOKIE):

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from sync_server.configs import current_rules
-from sync_server.console.auth import OverseerUser, Scope
+from sync_server.console.accounts import Scope
+from sync_server.console.auth import OverseerUser
 from sync_server.console.period import parse_period
 from sync_server.console.settings import ConsoleSettings
+from sync_server.storage import devices as stored_devices
+from sync_server.storage import integrity as stored
 from sync_server.storage.rollups import day_bounds
-from sync_server.storage.schema import devices, integrity_flags, record_conflicts, records
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class ClerkDay:
 
 def clerk_days(rows: list, quick_s: float) -> list[ClerkDay]:
     """Each clerk-day with any staff-typed or quick rating, the most quick ratings first (pure)."""
-    from sync_server.console.rollup import china_day
+    from sync_server.storage.rollups import china_day
 
     days: dict[tuple[str, str], ClerkDay] = {}
     for row in rows:
@@ -161,46 +163,15 @@ def _source(row) -> str | None:
 
 def review(conn: Connection, scope: Scope, start: str, end: str, settings: ConsoleSettings):
     """Flags, bursts and fast ratings of the period within the scope."""
-    device_windows = {d.id: d.window for d in conn.execute(select(devices.c.id, devices.c.window))}
-    flags = [
-        f
-        for f in conn.execute(
-            select(integrity_flags)
-            .where(integrity_flags.c.flagged_at >= start, integrity_flags.c.flagged_at < end)
-            .order_by(integrity_flags.c.id.desc())
-            .limit(1000)
-        )
-        if scope.allows_window(device_windows.get(f.device_id))
-    ]
+    device_windows = stored_devices.device_windows(conn)
+    flags = [f for f in stored.flags_between(conn, start, end) if scope.allows_window(device_windows.get(f.device_id))]
     flags = [with_filled(conn, f) for f in flags]
     conflicts = {
         c.record_id: c
-        for c in conn.execute(select(record_conflicts).where(record_conflicts.c.received_at >= start))
+        for c in stored.conflicts_since(conn, start)
         if scope.allows_window(device_windows.get(c.device_id))
     }
-    where = [
-        records.c.kind == "rating",
-        records.c.source == "device",
-        records.c.occurred_at >= start,
-        records.c.occurred_at < end,
-    ]
-    in_scope = scope.window_condition(records.c.window)
-    if in_scope is not None:
-        where.append(in_scope)
-    rows = conn.execute(
-        select(
-            records.c.id,
-            records.c.device_id,
-            records.c.window,
-            records.c.occurred_at,
-            records.c.level,
-            records.c.prompted_at,
-            records.c.clerk_no,
-            records.c.detail,
-        )
-        .where(*where)
-        .order_by(records.c.device_id, records.c.occurred_at)
-    ).all()
+    rows = stored.terminal_ratings(conn, scope, start, end)
     window_s = burst_window_s(settings, current_rules(conn).min_prompt_interval_s)
     bursts = find_bursts([r[:5] for r in rows], window_s, settings.burst_min_ratings)
     bursts += find_quick_runs(rows, settings.quick_rating_s, settings.burst_min_ratings)
@@ -210,13 +181,7 @@ def review(conn: Connection, scope: Scope, start: str, end: str, settings: Conso
 
 def clerk_signals(conn: Connection, scope: Scope, start: str, end: str, settings: ConsoleSettings) -> list[ClerkDay]:
     """The per-clerk, per-day 刷好评 signals of the period within the scope."""
-    where = [records.c.kind == "rating", records.c.source == "device"]
-    where += [records.c.occurred_at >= start, records.c.occurred_at < end]
-    in_scope = scope.window_condition(records.c.window)
-    if in_scope is not None:
-        where.append(in_scope)
-    cols = (records.c.clerk_no, records.c.occurred_at, records.c.prompted_at, records.c.level, records.c.detail)
-    return clerk_days(conn.execute(select(*cols).where(*where)).all(), settings.quick_rating_s)
+    return clerk_days(stored.clerk_rating_rows(conn, scope, start, end), settings.quick_rating_s)
 
 
 @dataclass(frozen=True)
@@ -229,17 +194,8 @@ class BadTapsWithoutReason:
 
 
 def bad_taps_without_reason(conn: Connection, scope: Scope, start: str, end: str) -> list[BadTapsWithoutReason]:
-    where = [
-        records.c.kind.in_(("rating", "timeout")),
-        records.c.occurred_at >= start,
-        records.c.occurred_at < end,
-        records.c.detail.like('%"bad_without_reason"%'),
-    ]
-    in_scope = scope.window_condition(records.c.window)
-    if in_scope is not None:
-        where.append(in_scope)
     tally: dict[str | None, list[int]] = {}
-    for clerk_no, detail in conn.execute(select(records.c.clerk_no, records.c.detail).where(*where)):
+    for clerk_no, detail in stored.bad_taps_without_reason(conn, scope, start, end):
         held = json.loads(detail or "{}").get("bad_without_reason") == "hold"
         tally.setdefault(clerk_no, [0, 0])[held] += 1
     rows = [BadTapsWithoutReason(c, n[0], n[1]) for c, n in tally.items()]
@@ -260,8 +216,7 @@ class Flag:
 def with_filled(conn: Connection, flag) -> Flag:
     if flag.kind != "gap" or flag.seq is None:
         return Flag(flag, False)
-    missing = select(records.c.id).where(records.c.device_id == flag.device_id, records.c.seq == flag.seq - 1)
-    return Flag(flag, conn.execute(missing.limit(1)).first() is not None)
+    return Flag(flag, stored.seq_arrived(conn, flag.device_id, flag.seq - 1))
 
 
 def router() -> APIRouter:

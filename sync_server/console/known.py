@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from sync_server.console.errors import BadInput
 from sync_server.console.labels import Names
-from sync_server.storage.schema import config_versions
+from sync_server.storage.configs import every_content
 
 KINDS = {
     "department": ("departments", "code", "部门"),
@@ -33,6 +33,6 @@ def check_filters(conn: Connection, names: Names, **codes: str | None) -> None:
 def _ever_configured(conn: Connection, kind: str) -> set[str]:
     part, key, _label = KINDS[kind]
     known: set[str] = set()
-    for (content,) in conn.execute(select(config_versions.c.content)):
+    for content in every_content(conn):
         known.update(str(item.get(key)) for item in json.loads(content).get("hall", {}).get(part, []))
     return known

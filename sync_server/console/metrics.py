@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection
 
 from haochaping.levels import CHANNEL_DEFAULT
-from sync_server.console.auth import Scope
+from sync_server.console.accounts import Scope
 from sync_server.storage import dashboard_reads as reads
 from sync_server.storage.rollups import EFFECTIVE
 

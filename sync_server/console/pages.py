@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sync_server.console import labels
-from sync_server.console.auth import ADMIN, REVIEWER, SUPERVISOR, Viewer
+from sync_server.console.accounts import ADMIN, REVIEWER, SUPERVISOR, Viewer
 from sync_server.console.context import current_version
 
 SERVER_DIR = Path(__file__).resolve().parent.parent

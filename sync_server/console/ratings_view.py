@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 
 from haochaping.levels import CHANNELS
-from sync_server.console.auth import AnyUser, Scope, Viewer
+from sync_server.console.accounts import Scope, Viewer
+from sync_server.console.auth import AnyUser
 from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import FLAG_LABELS, Names, mask_contact
 from sync_server.console.period import Period, parse_period

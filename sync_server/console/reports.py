@@ -14,19 +14,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection
 
 from haochaping.levels import Level
 from sync_server.console import metrics
-from sync_server.console.auth import AnyUser, Scope, Viewer, client_address, write_audit
+from sync_server.console.accounts import Scope, Viewer, write_audit
+from sync_server.console.auth import AnyUser, client_address
 from sync_server.console.labels import Names, china_time, china_today, gbt_time, level_label, mask_contact
 from sync_server.console.period import report_period
-from sync_server.console.ratings_view import RatingFilter, conditions, excluded_flag, parse_filter
+from sync_server.console.ratings_view import RatingFilter, conditions, parse_filter
 from sync_server.console.settings import ConsoleSettings
 from sync_server.ingest import known_reasons
 from sync_server.sheets import csv_row, xlsx_append, xlsx_stream_row
-from sync_server.storage.rollups import STATUS_LABELS, counted_window
-from sync_server.storage.schema import cases, ratings, records
+from sync_server.storage import reports as stored
+from sync_server.storage.rollups import STATUS_LABELS
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GBT_HEADER = [
@@ -173,7 +174,7 @@ def _closed_cases(conn, scope: Scope, department: str | None, period, names: Nam
     from sync_server.closedcases.reconcile import NOT_CONNECTED, reconcile
     from sync_server.closedcases.settings import CaseFeedSettings
     from sync_server.configs import current_config
-    from sync_server.console.auth import Scope as ViewScope
+    from sync_server.console.accounts import Scope as ViewScope
     from sync_server.storage.rollups import day_bounds
 
     cv = current_config(conn)
@@ -283,15 +284,8 @@ def _rankings(conn, scope: Scope, board, period, names: Names, settings: Console
 
 def _bad_summary(conn, scope: Scope, board, period, names: Names) -> list[Section]:
     f = RatingFilter(period=period, department=board.department, level="bad")
-    where = conditions(f, scope, names) + [ratings.c.role == "counting"]
-    query = (
-        select(records, excluded_flag())
-        .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
-        .where(*where)
-        .order_by(records.c.occurred_at)
-    )
     rows, reasons = [], Counter()
-    for r in conn.execute(query):
+    for r in stored.counting_ratings(conn, conditions(f, scope, names)):
         if r.excluded or '"test": true' in (r.detail or ""):
             continue
         codes = known_reasons(json.loads(r.reasons or "[]"), r.level, frozenset(names.reasons))
@@ -392,39 +386,10 @@ def gbt_rows(conn: Connection, f: RatingFilter, scope: Scope, names: Names, batc
     """Counting ratings and 追评 of the filter, oldest first, in the 表9 field set (plus 备注: why a rating does
     not count), then the 测评内容 codes and names (configured codes only), the matter's code and name, the window
     (where its terminal is enrolled) and its department. 评价人 is masked, or 匿名 where the rating carries none."""
-    where = conditions(f, scope, names) + [ratings.c.role.in_(("counting", "follow_up"))]
+    where = conditions(f, scope, names)
     after = None
     while True:
-        page_where = list(where)
-        if after:
-            page_where.append(
-                or_(records.c.occurred_at > after[0], and_(records.c.occurred_at == after[0], records.c.id > after[1]))
-            )
-        rows = conn.execute(
-            select(
-                records.c.id,
-                records.c.case_no,
-                records.c.channel,
-                records.c.occurred_at,
-                records.c.level,
-                records.c.comment,
-                records.c.detail,
-                records.c.reasons,
-                records.c.matter_code,
-                counted_window().label("counted_window"),
-                ratings.c.assess_number,
-                ratings.c.role,
-                excluded_flag(),
-            )
-            .select_from(
-                records.join(ratings, ratings.c.record_id == records.c.id).outerjoin(
-                    cases, cases.c.case_no == records.c.case_no
-                )
-            )
-            .where(*page_where)
-            .order_by(records.c.occurred_at, records.c.id)
-            .limit(batch)
-        ).all()
+        rows = stored.gbt_page(conn, where, after, batch)
         for r in rows:
             yield _gbt_row(r, names)
         if len(rows) < batch:

@@ -9,27 +9,20 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
 
+from sync_server.console.accounts import ROLES, Viewer, add_user, disable_user, list_users, sign_in, sign_out
 from sync_server.console.auth import (
     LOGIN_CSRF_COOKIE,
-    ROLES,
     SESSION_COOKIE,
     AdminUser,
     AnyUser,
-    Viewer,
-    add_user,
     audit_refusal,
     client_address,
-    disable_user,
-    sign_in,
-    sign_out,
 )
 from sync_server.console.context import console_settings
 from sync_server.console.errorpages import error_page, workflow_title
 from sync_server.console.errors import BadCredentials, BadInput, ConsoleError, SignInRequired, Throttled
 from sync_server.console.pages import NAV, SECURITY_HEADERS, STATIC_DIR, TEMPLATES, names_of, page  # noqa: F401
-from sync_server.storage.schema import users
 from sync_server.workflow.errors import WorkflowError
 
 
@@ -206,8 +199,7 @@ def _users_page(
     request: Request, viewer: Viewer, message: str = "", status: int = 200, field: str = "", typed: dict | None = None
 ) -> Response:
     """The users page; ``field`` set means the new-user form failed there (its message shown at that field)."""
-    with request.app.state.store.read() as conn:
-        rows = conn.execute(select(users).order_by(users.c.id)).all()
+    rows = list_users(request.app.state.store)
     return page(
         request,
         "users.html",

@@ -194,3 +194,8 @@ def _case_no(row: dict) -> str:
 def _chunks(items: list, size: int = CHUNK):
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def any_rating(conn: Connection) -> bool:
+    """Is any rating stored at all?"""
+    return conn.execute(select(ratings.c.record_id).limit(1)).first() is not None

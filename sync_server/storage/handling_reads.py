@@ -208,3 +208,18 @@ def unkept_period_rows(conn: Connection, scope, arrived: tuple[str, str], depart
     query = _rows_query(bad_cases, appeals.c.return_state, appeals.c.status.label("appeal_status"))
     where = _in_scope([bad_cases.c.arrival_day.between(*arrived), UNKEPT_DUES], scope, department)
     return conn.execute(query.where(*where).order_by(bad_cases.c.id)).all()
+
+
+def unfinished_bad_ratings(conn: Connection, finished_states: list[str] | None) -> list:
+    """(record_id, rated_at) of the counting ratings of level 1–2 that no upheld appeal excludes and whose handling
+    record is not in ``finished_states`` (None: no handling records to look at). Bounded by the open 差评."""
+    from sync_server.storage.schema import rating_exclusions, ratings
+
+    excluded = select(rating_exclusions.c.record_id).where(rating_exclusions.c.lifted_at.is_(None))
+    query = select(ratings.c.record_id, ratings.c.rated_at).where(
+        and_(ratings.c.role == "counting", ratings.c.level <= 2, ratings.c.record_id.not_in(excluded))
+    )
+    if finished_states is not None:  # leave out the finished ones in SQL: a year of them is a long list
+        finished = select(bad_cases.c.record_id).where(bad_cases.c.state.in_(finished_states))
+        query = query.where(ratings.c.record_id.not_in(finished))
+    return conn.execute(query).all()

@@ -4,13 +4,14 @@ races it, what a device's batch needs to know about its sequence, integrity flag
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, select
 
 from haochaping.chain import record_hash
 from sync_server.db import Store
-from sync_server.storage.schema import integrity_flags, record_conflicts, records
+from sync_server.storage.schema import integrity_flags, received_ratings, record_conflicts, records
 
 ROW_FIELDS = (
     "id",
@@ -54,7 +55,28 @@ def insert_records(store: Store, conn: Connection, rows: list[dict]) -> set[str]
     if not rows:
         return set()
     stmt = store.insert(records).on_conflict_do_nothing(index_elements=["id"]).returning(records.c.id)
-    return {r.id for r in conn.execute(stmt, rows)}
+    stored = {r.id for r in conn.execute(stmt, rows)}
+    count_received(store, conn, [r for r in rows if r["id"] in stored and r.get("kind") == "rating"])
+    return stored
+
+
+def count_received(store: Store, conn: Connection, rating_rows: Sequence[dict]) -> None:
+    """Add newly stored ratings to ``received_ratings`` (per terminal and source), in the caller's transaction;
+    rows in key order, so that two processes never wait on each other's rows crosswise."""
+    counts = Counter((r["device_id"], r["source"]) for r in rating_rows)
+    for (device_id, source), n in sorted(counts.items()):
+        stmt = store.insert(received_ratings).values(device_id=device_id, source=source, n=n)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["device_id", "source"], set_={"n": received_ratings.c.n + n})
+        )
+
+
+def received_by_source(conn: Connection) -> dict[str, int]:
+    """Ratings received so far, by source (device, qr, default): one row per terminal and source is read."""
+    totals: Counter = Counter()
+    for source, n in conn.execute(select(received_ratings.c.source, received_ratings.c.n)):
+        totals[source] += n
+    return dict(totals)
 
 
 def identities(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -118,3 +140,8 @@ def flag_two_channels(conn: Connection, pairs: Sequence[tuple]) -> None:
                     flagged_at=at,
                 )
             )
+
+
+def record_by_id(conn: Connection, record_id: str):
+    """The stored row of one record, or None."""
+    return conn.execute(select(records).where(records.c.id == record_id)).first()

@@ -771,3 +771,13 @@ contacts = Table(
     Column("stored_at", String(40), nullable=False),
     Column("deleted_at", String(40), comment="when the number was deleted (keep_days after 办结)"),
 )
+
+# How many ratings were received, per terminal and source, kept at every insert of a rating record (migration
+# 0019): /metrics reads these few rows (one per terminal and source) instead of counting every stored rating.
+received_ratings = Table(
+    "received_ratings",
+    METADATA,
+    Column("device_id", String(64), primary_key=True),
+    Column("source", String(16), primary_key=True, comment="device | qr | default"),
+    Column("n", Integer, nullable=False),
+)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, func, or_, select
 
 from haochaping.levels import CHANNEL_DEFAULT
-from sync_server.console.auth import windows_in
+from sync_server.console.accounts import windows_in
 from sync_server.storage.rollups import day_bounds
 from sync_server.storage.schema import case_rollup, cases, ratings, records
 

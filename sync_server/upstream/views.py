@@ -9,7 +9,8 @@ from datetime import timedelta
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from sync_server.console.auth import AdminUser, OverseerUser, client_address, write_audit
+from sync_server.console.accounts import write_audit
+from sync_server.console.auth import AdminUser, OverseerUser, client_address
 from sync_server.console.errorpages import RowId
 from sync_server.console.errors import BadInput
 from sync_server.console.labels import china_today

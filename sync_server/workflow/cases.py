@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, and_, select, update
 
 from sync_server.configs import current_rules
-from sync_server.console.auth import write_audit
+from sync_server.console.accounts import write_audit
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.db import Store
 from sync_server.storage.cases import Settlement

@@ -45,7 +45,7 @@ def _audit_verify(args) -> int:
 
 
 def _webhooks_set(args) -> int:
-    from sync_server.console.auth import write_audit
+    from sync_server.console.accounts import write_audit
     from sync_server.workflow.webhook import set_target
 
     if not args.url.startswith(("http://", "https://")):

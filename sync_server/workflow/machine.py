@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sync_server.console.auth import ADMIN, REVIEWER, SUPERVISOR
+from sync_server.console.accounts import ADMIN, REVIEWER, SUPERVISOR
 from sync_server.workflow.errors import OutsideDepartment, OwnAppeal, RoleRefused, StepRefused
 
 
@@ -213,6 +213,6 @@ def allowed_steps(facts: CaseFacts, actor: Actor) -> list[Step]:
 
 
 def _role_names(roles: tuple[str, ...]) -> str:
-    from sync_server.console.auth import ROLES
+    from sync_server.console.accounts import ROLES
 
     return "或".join(("本部门审核员" if r == REVIEWER else ROLES[r]) for r in roles)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from haochaping.config import read_toml, validate
 from haochaping.errors import ConfigError
-from sync_server.console.auth import write_audit
+from sync_server.console.accounts import write_audit
 from sync_server.db import Store
 from sync_server.storage.schema import utc_iso, workday_schedules
 from sync_server.workdays import OfficialSchedule

@@ -9,13 +9,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from haochaping.errors import ConfigError
-from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, Viewer, audit_refusal, client_address
+from sync_server.console.accounts import Viewer
+from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, audit_refusal, client_address
 from sync_server.console.errorpages import RowId
 from sync_server.console.errors import BadInput
-from sync_server.storage.schema import UNFINISHED_ROWS, appeal_evidence, records
+from sync_server.storage.records import record_by_id
+from sync_server.storage.schema import UNFINISHED_ROWS
 from sync_server.workflow import webhook
 from sync_server.workflow.cases import (
     StepForm,
@@ -137,7 +138,7 @@ def router() -> APIRouter:
     def evidence_file(request: Request, case_id: RowId, evidence_id: RowId, viewer: AnyUser):
         with request.app.state.store.read() as conn:
             _case, appeal = load_case(conn, case_id, viewer.scope)
-            row = conn.execute(select(appeal_evidence).where(appeal_evidence.c.id == evidence_id)).first()
+            row = evidence_file(conn, evidence_id)
         if row is None or appeal is None or row.appeal_id != appeal.id:
             raise CaseNotFound("没有这个证据文件")
         disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
@@ -210,7 +211,7 @@ def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200
     with app.state.store.read() as conn:
         case, appeal = load_case(conn, case_id, viewer.scope)
         line = line_of(_with_return(case, appeal), today, *_rules_and_calendar(conn))
-        rating = conn.execute(select(records).where(records.c.id == case.record_id)).first()
+        rating = record_by_id(conn, case.record_id)
         events = [(e, json.loads(e.detail or "{}")) for e in history(conn, case_id)]
         files = evidence_of(conn, appeal.id) if appeal else []
         sent = webhook.deliveries(conn, case_id=case_id) if viewer.role != "reviewer" else []

@@ -94,7 +94,7 @@ def test_thresholds(moments, expected):
 
 
 def test_the_monthly_report_has_an_attendance_section(sqlite_store):
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.labels import Names
     from sync_server.console.reports import monthly_report, workbook_bytes
     from sync_server.console.settings import ConsoleSettings

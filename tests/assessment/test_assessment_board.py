@@ -72,7 +72,7 @@ def test_the_board_in_chromium_at_1920_by_1080(tmp_path):
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import sync_playwright
 
-    from sync_server.console.auth import add_user
+    from sync_server.console.accounts import add_user
 
     now = datetime.now(UTC)  # the server process runs on the real clock
     store = demo_hall(tmp_path, now)

@@ -131,7 +131,7 @@ def phone_rating(
 def seed_hall(store, with_users: bool = True) -> Hall:
     """The month of the module docstring, through the server's own paths; users for every role."""
     from sync_server.configs import import_config
-    from sync_server.console.auth import add_user
+    from sync_server.console.accounts import add_user
     from sync_server.console.exclusions import exclude_rating
     from sync_server.devices import add_enrolment_code, enrol
     from sync_server.ingest import ingest

@@ -12,7 +12,7 @@ from datetime import timedelta
 from console_helpers import NOW, csrf_of, sign_in
 from sqlalchemy import func, select
 
-from sync_server.console.auth import write_audit
+from sync_server.console.accounts import write_audit
 from sync_server.storage.schema import audit_log
 
 

@@ -13,7 +13,7 @@ from sync_server.closedcases.intake import ClosedCase, take_in
 from sync_server.closedcases.reconcile import reconcile
 from sync_server.closedcases.settings import CaseFeedSettings
 from sync_server.configs import current_config
-from sync_server.console.auth import Scope
+from sync_server.console.accounts import Scope
 from sync_server.console.labels import Names
 from sync_server.console.reports import monthly_report
 from sync_server.console.settings import ConsoleSettings

@@ -9,7 +9,7 @@ import pytest
 from console_helpers import at, seed_hall
 from sqlalchemy import select
 
-from sync_server.console.auth import Scope, scope_for
+from sync_server.console.accounts import Scope, scope_for
 from sync_server.console.errors import RoleForbidden
 from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.console.metrics import dashboard, month_spans, ranking, repeated_bad, unverified_bad

@@ -158,7 +158,7 @@ def test_hcp_server_user_add_then_sign_in(sqlite_store, tmp_path):
         cmd + ["--department", "SC"], cwd=ROOT, input="long-password\n", capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    from sync_server.console.auth import sign_in as open_session
+    from sync_server.console.accounts import sign_in as open_session
     from sync_server.console.settings import ConsoleSettings
 
     assert open_session(sqlite_store, "first", "long-password", "127.0.0.1", at(2), ConsoleSettings())
@@ -279,7 +279,7 @@ def test_the_integrity_flag_filter_reads_the_flagged_records_alone(db_url):
     from datetime import date
 
     from bench.console import generate
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.labels import Names
     from sync_server.console.period import Period
     from sync_server.console.ratings_view import RatingFilter, conditions, list_ratings
@@ -368,7 +368,7 @@ def test_hcp_server_rollup_rebuild_restores_emptied_rollups_and_a_day_recompute_
 
     from sqlalchemy import delete
 
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.metrics import dashboard
     from sync_server.storage.schema import (
         case_rollup,

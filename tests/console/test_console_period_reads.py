@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from sync_server.console.auth import Scope
+from sync_server.console.accounts import Scope
 from sync_server.storage.schema import appeals, bad_cases, handling_rollup, handling_rollup_month
 from sync_server.workflow.deadlines import PENDING_STEP, RED, YELLOW, calendar_of
 from sync_server.workflow.machine import State

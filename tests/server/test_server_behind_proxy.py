@@ -10,7 +10,8 @@ import httpx
 from server_helpers import real_clock, server_process
 from sqlalchemy import select
 
-from sync_server.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, add_user
+from sync_server.console.accounts import add_user
+from sync_server.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from sync_server.db import Store, migrate
 from sync_server.storage.schema import audit_log
 

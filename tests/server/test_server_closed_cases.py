@@ -217,7 +217,7 @@ def test_reconciliation_reads_the_same_on_both_databases(client, kiosk, key, sto
     """One case prompted and rated at A01, one closed and never prompted, one prompted but never reported."""
     from sync_server.closedcases.reconcile import reconcile
     from sync_server.closedcases.settings import CaseFeedSettings
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.storage.schema import utc_iso
 
     now = server_clock()

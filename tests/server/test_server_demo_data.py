@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from haochaping.chain import RECORD_FIELDS, first_break
 from haochaping.config import load_hall_config
 from sync_server.configs import import_config
-from sync_server.console.auth import ADMIN, REVIEWER, Scope
+from sync_server.console.accounts import ADMIN, REVIEWER, Scope
 from sync_server.console.exclusions import is_excluded
 from sync_server.console.integrity import review
 from sync_server.console.metrics import dashboard

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from workflow_helpers import actor, china, empty_pg
 
 from haochaping.cli import main as hcp
-from sync_server.console.auth import write_audit
+from sync_server.console.accounts import write_audit
 from sync_server.db import ALEMBIC_DIR, Store, migrate
 from sync_server.storage.schema import audit_log
 from sync_server.workflow.auditchain import verify_chain

@@ -14,7 +14,7 @@ from workflow_helpers import actor, china, csrf_of, empty_pg, make_hall, sign_in
 
 from sync_server.app import create_app
 from sync_server.console import metrics
-from sync_server.console.auth import Scope
+from sync_server.console.accounts import Scope
 from sync_server.storage.schema import appeal_evidence, audit_log, bad_cases, rating_exclusions, records
 from sync_server.workflow.auditchain import verify_chain
 from sync_server.workflow.cases import StepForm, history, load_case, take_step

@@ -12,7 +12,7 @@ from workflow_helpers import CONFIG_DIR, actor, china, csrf_of, sign_in
 
 from haochaping.cli import main as hcp
 from sync_server.app import create_app
-from sync_server.console.auth import Scope
+from sync_server.console.accounts import Scope
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.deadlines import china_today
 from sync_server.workflow.machine import Step

@@ -86,7 +86,7 @@ def test_the_fix_clock_counts_from_receipt_so_a_late_verification_cannot_make_a_
 
 def report_rows(store) -> dict:
     from sync_server.configs import current_config
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.labels import Names
     from sync_server.console.reports import monthly_report
     from sync_server.console.settings import ConsoleSettings
@@ -151,7 +151,7 @@ def prompt_only(terminal, when, clerk: str = "1001") -> str:
 
 def month_figures(store, first: date, last: date):
     from sync_server.console import metrics
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
 
     with store.read() as conn:
         total = metrics.dashboard(conn, Scope(), first, last).total
@@ -207,7 +207,7 @@ def test_stars_rank_on_citizens_ratings_and_repeated_bad_counts_only_what_was_ve
         step = Step.VERIFY_TRUE if form is true else Step.VERIFY_FALSE
         take_step(store, case_id, step, sc, china(2026, 11, 5, 10), form)
     from sync_server.console import metrics
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.workflow.stats import bad_by_clerk
 
     with store.read() as conn:
@@ -233,7 +233,7 @@ def test_stars_rank_on_citizens_ratings_and_repeated_bad_counts_only_what_was_ve
 
 def report_sections(store) -> dict:
     from sync_server.configs import current_config
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.labels import Names
     from sync_server.console.reports import monthly_report
     from sync_server.console.settings import ConsoleSettings
@@ -257,7 +257,7 @@ def test_a_rating_claiming_another_window_counts_for_the_window_its_terminal_is_
     from sqlalchemy import select
 
     from sync_server.console import metrics
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.storage.schema import bad_cases, records
 
     store, terminals = hall
@@ -349,10 +349,10 @@ def test_thirty_nine_top_ratings_on_staff_typed_numbers_seconds_after_each_promp
     from datetime import timedelta
 
     from sync_server.console import metrics
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.integrity import clerk_signals, review
-    from sync_server.console.rollup import day_bounds
     from sync_server.console.settings import ConsoleSettings
+    from sync_server.storage.rollups import day_bounds
 
     store, terminals = hall
     a01, start = terminals["A01"], china(2026, 11, 3, 17, 40)

@@ -70,7 +70,7 @@ class Terminal(ChainedRecords):
 def make_hall(store, start: datetime, rules: str = "rules/default.toml") -> dict[str, Terminal]:
     """Configuration, one enrolled terminal per window, and users of every role (created at ``start``)."""
     from sync_server.configs import import_config
-    from sync_server.console.auth import add_user
+    from sync_server.console.accounts import add_user
     from sync_server.devices import add_enrolment_code, enrol
 
     import_config(store, CONFIG_DIR, rules, start)
