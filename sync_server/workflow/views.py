@@ -15,6 +15,7 @@ from sync_server.console.accounts import Viewer
 from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, audit_refusal, client_address
 from sync_server.console.errorpages import RowId
 from sync_server.console.errors import BadInput
+from sync_server.storage import handling as stored_handling
 from sync_server.storage.records import record_by_id
 from sync_server.storage.schema import UNFINISHED_ROWS
 from sync_server.workflow import webhook
@@ -138,7 +139,7 @@ def router() -> APIRouter:
     def evidence_file(request: Request, case_id: RowId, evidence_id: RowId, viewer: AnyUser):
         with request.app.state.store.read() as conn:
             _case, appeal = load_case(conn, case_id, viewer.scope)
-            row = evidence_file(conn, evidence_id)
+            row = stored_handling.evidence_file(conn, evidence_id)
         if row is None or appeal is None or row.appeal_id != appeal.id:
             raise CaseNotFound("没有这个证据文件")
         disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
