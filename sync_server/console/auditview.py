@@ -50,6 +50,7 @@ ACTION_LABELS = {
     "upstream.resend": "上报：重新上报",
     "contact.reveal": "查看群众完整手机号",
     "contact.purge": "按规定删除群众手机号",
+    "report.publish": "发布通报",
 }
 CASE_GROUP = "case"  # the action filter's value for every 差评工单 step
 FIELD_LABELS = {
@@ -74,6 +75,10 @@ FIELD_LABELS = {
     "appeal_id": "申诉编号",
     "level": "评价等级",
     "month": "月份",
+    "period": "统计期",
+    "version": "版本",
+    "xlsx_hash": "Excel 文件散列",
+    "csv_hash": "CSV 文件散列",
     "days": "日期",
     "enabled": "启用",
     "window": "窗口",

@@ -67,6 +67,7 @@ def router() -> APIRouter:
             repeated_bad=metrics.repeated_bad(bad, settings.repeated_bad_threshold),
             unverified_bad=metrics.unverified_bad(bad),
             settings=settings,
+            whole_periods=_whole_periods(request.app.state.clock(), board.department),
             drill=lambda **kw: "/console/ratings?" + urlencode({**base, **kw}),
             self_url=lambda **kw: "/console/dashboard?" + urlencode({**base, "by": granularity, **kw}),
         )
@@ -77,6 +78,18 @@ def router() -> APIRouter:
 def _whole_period(q) -> str | None:
     """``month=YYYY-MM``, ``quarter=YYYYQn`` or ``year=YYYY``: a whole period of the 通报."""
     return q.get("month") or q.get("quarter") or q.get("year")
+
+
+def _whole_periods(now, department: str | None) -> list[tuple[str, str]]:
+    """Links to this month, quarter and year (the periods of the 通报), keeping the department."""
+    today = labels.china_today(now)
+    keep = {"department": department} if department else {}
+    specs = (
+        ("本月", {"month": today.strftime("%Y-%m")}),
+        ("本季度", {"quarter": f"{today.year}Q{(today.month - 1) // 3 + 1}"}),
+        ("本年", {"year": str(today.year)}),
+    )
+    return [(label, urlencode({**spec, **keep})) for label, spec in specs]
 
 
 def clerk_bad(conn, scope: Scope, period, department: str | None) -> dict:

@@ -7,6 +7,7 @@ ConsoleError (ServerError)        base of the console's errors
  ├── CsrfRefused (403)            a form came without the session's CSRF token
  ├── NotVisible (404)             no such thing in the viewer's scope
  ├── BadInput (400)               a filter or form value is not understood
+ ├── AlreadyPublished (409)       the 通报 of this period is published: a new version needs a 更正说明
  └── Throttled (429)              too many failed sign-ins: wait before trying again
 """
 
@@ -66,6 +67,13 @@ class BadInput(ConsoleError):
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
         self.field = field
+
+
+class AlreadyPublished(ConsoleError):
+    """The 通报 of this period is published already; a new version needs a 更正说明 (nothing is overwritten)."""
+
+    status = 409
+    title = "通报已发布"
 
 
 class Throttled(ConsoleError):

@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -62,6 +63,9 @@ FIGURE_HEADER = [
 ]
 
 
+CARD_DAY_ROW = "差评处理判定日"  # the day the cards count on and the deadlines are judged
+
+
 @dataclass
 class Section:
     """One table of the report: a sheet of the workbook, a block of the CSV."""
@@ -75,9 +79,20 @@ class Section:
 
 
 def monthly_report(
-    conn: Connection, scope: Scope, month: str, department: str | None, names: Names, settings: ConsoleSettings
+    conn: Connection,
+    scope: Scope,
+    month: str,
+    department: str | None,
+    names: Names,
+    settings: ConsoleSettings,
+    today: date | None = None,
+    corrections: bool = True,
 ) -> list[Section]:
-    period = report_period(month)  # a month, a quarter (2026Q4) or a year (2026)
+    """The 通报 of a month, a quarter (2026Q4) or a year (2026). ``today`` is the China date the report is made:
+    the 差评 cards are counted and the deadlines judged on that day, as the dashboard does on the same day (the
+    rows say which day); without it, on the period's last day (统计期末). A 更正 section follows when a 通报 of the
+    same kind published earlier no longer matches the figures (sync_server.console.publish)."""
+    period = report_period(month)
     board = metrics.dashboard(conn, scope, period.first, period.last, department, "day")
     t = board.total
     scope_name = names.department(board.department) if board.department else "全大厅"
@@ -101,7 +116,7 @@ def monthly_report(
         ["系统默认评价数", t.n - t.active_n],
     ]
     summary += [[f"未计入：{STATUS_LABELS.get(s, s)}", n] for s, n in sorted(board.left_out.items())]
-    summary += _handling_rows(conn, scope, board, period)
+    summary += _handling_rows(conn, scope, board, period, today)
     sections = [Section("概况", ["项目", "数值"], summary)]
     for title, table, name in (
         ("按部门", board.by_department, names.department),
@@ -116,6 +131,15 @@ def monthly_report(
     sections += _bad_summary(conn, scope, board, period, names)
     sections.append(_attendance(conn, scope, board.department, period))
     sections.append(_closed_cases(conn, scope, board.department, period, names))
+    if corrections:
+        from sync_server.console.corrections import CORRECTION_HEADER, CORRECTION_TITLE, correction_rows
+
+        def earlier(spec: str) -> list[Section]:
+            return monthly_report(conn, scope, spec, department, names, settings, today, corrections=False)
+
+        rows = correction_rows(conn, month, board.department, sections, earlier)
+        if rows is not None:
+            sections.append(Section(CORRECTION_TITLE, CORRECTION_HEADER, rows))
     return sections
 
 
@@ -210,15 +234,24 @@ def _closed_cases(conn, scope: Scope, department: str | None, period, names: Nam
     return Section("办件对账", ["项目", "数值"], rows)
 
 
-def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
-    """差评整改率, 按时整改率, 回访率 of the month's bad ratings, and the cards at its end (sync_server.workflow)."""
+def card_moment(today: date | None, period_last: date) -> tuple[date, str]:
+    """The day the 差评 cards of a report count on, and its label: 今日 (the day the report is made, the dashboard's
+    day) or 统计期末 (the period's last day)."""
+    return (today, "今日") if today is not None else (period_last, "统计期末")
+
+
+def _handling_rows(conn, scope: Scope, board, period, today: date | None) -> list[list]:
+    """差评整改率, 按时整改率, 回访率 of the period's bad ratings, and the cards on the report's day
+    (sync_server.workflow)."""
     from sync_server.configs import current_rules
     from sync_server.workflow.deadlines import FIX_CLOCK_LABELS
     from sync_server.workflow.stats import handling
 
-    h = handling(conn, scope, period.first, period.last, board.department, period.last, cards=0)
+    day, moment = card_moment(today, period.last)
+    h = handling(conn, scope, period.first, period.last, board.department, day, cards=0)
     return (
         [
+            [CARD_DAY_ROW, f"{day.isoformat()}（{moment}）"],
             ["差评工单数", h.opened],
             ["申诉成立（已排除）", h.appealed_away],
             ["已撤销（评价被更早的评价取代）", h.withdrawn],
@@ -238,8 +271,8 @@ def _handling_rows(conn, scope: Scope, board, period) -> list[list]:
             for row in ([f"{name}按时（件/应计）", f"{done}/{judged}"], [f"{name}按时率", rate])
         ]
         + [
-            ["黄牌（统计期末）", h.yellow_count],
-            ["红牌（统计期末）", h.red_count],
+            [f"黄牌（{moment}）", h.yellow_count],
+            [f"红牌（{moment}）", h.red_count],
         ]
     )
 
@@ -493,7 +526,8 @@ def router() -> APIRouter:
         dept = viewer.scope.department_filter(department or None)
         with request.app.state.store.read() as conn:
             check_filters(conn, names, department=dept)
-            sections = monthly_report(conn, viewer.scope, month, dept, names, console_settings(request.app))
+            today = china_today(request.app.state.clock())  # the cards count today, as on the dashboard
+            sections = monthly_report(conn, viewer.scope, month, dept, names, console_settings(request.app), today)
         _audit_export(request, viewer, f"monthly.{fmt}", {"month": month, "department": dept})
         filename = f"好差评通报-{month}{'-' + dept if dept else ''}.{fmt}"
         if fmt == "xlsx":

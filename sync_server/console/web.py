@@ -28,7 +28,15 @@ from sync_server.workflow.errors import WorkflowError
 
 def install_console(app: FastAPI) -> None:
     """Add the console to the server app: routes under /console, files under /static, HTML error pages."""
-    from sync_server.console import auditview, dashboard_view, devices_view, integrity, ratings_view, reports
+    from sync_server.console import (
+        auditview,
+        dashboard_view,
+        devices_view,
+        integrity,
+        published_view,
+        ratings_view,
+        reports,
+    )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     from sync_server.closedcases import views as closed_case_views
@@ -41,6 +49,7 @@ def install_console(app: FastAPI) -> None:
         integrity,
         devices_view,
         reports,
+        published_view,
         workflow_views,
         closed_case_views,
         upstream_views,

@@ -38,6 +38,20 @@ def append_entry(
     conn.execute(audit_log.insert().values(**chained(conn, values)))
 
 
+def publication_hashes(conn: Connection, target: str) -> tuple[str, str, str] | None:
+    """(content, xlsx, csv) hashes the audit log holds for the publication of a 通报 (its ``target``), or None."""
+    detail = conn.execute(
+        select(audit_log.c.detail)
+        .where(audit_log.c.action == "report.publish", audit_log.c.target == target)
+        .order_by(audit_log.c.id)
+        .limit(1)
+    ).scalar()
+    if detail is None:
+        return None
+    found = json.loads(detail)
+    return found.get("content_hash"), found.get("xlsx_hash"), found.get("csv_hash")
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     actor: str | None = None

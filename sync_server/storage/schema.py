@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     and_,
     literal_column,
     or_,
@@ -780,4 +781,28 @@ received_ratings = Table(
     Column("device_id", String(64), primary_key=True),
     Column("source", String(16), primary_key=True, comment="device | qr | default"),
     Column("n", Integer, nullable=False),
+)
+
+# ---------------------------------------------------------------- published 通报 (migration 0020)
+# A 通报 of a month, quarter or year frozen when published: the figures as canonical JSON and the files as rendered,
+# each with its sha256 (also written to the audit log). Publishing a period again makes the next version; no row is
+# ever changed or deleted (triggers refuse it).
+published_reports = Table(
+    "published_reports",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False, comment="month | quarter | year"),
+    Column("period", String(8), nullable=False, comment="2026-11 | 2026Q4 | 2026"),
+    Column("department", String(32), nullable=False, comment="department code; empty: the whole hall"),
+    Column("version", Integer, nullable=False, comment="1, then 2… when the period is published again"),
+    Column("content", Text, nullable=False, comment="the figures, canonical JSON"),
+    Column("content_hash", String(64), nullable=False, comment="sha256 of content (UTF-8)"),
+    Column("xlsx", LargeBinary, nullable=False, comment="the workbook as published"),
+    Column("xlsx_hash", String(64), nullable=False),
+    Column("csv", LargeBinary, nullable=False, comment="the CSV as published (UTF-8 with BOM)"),
+    Column("csv_hash", String(64), nullable=False),
+    Column("reason", Text, comment="更正说明 of a second or later version"),
+    Column("published_by", String(64), nullable=False),
+    Column("published_at", String(40), nullable=False),
+    UniqueConstraint("kind", "period", "department", "version", name="uq_published_reports_version"),
 )

@@ -255,3 +255,26 @@ def test_a_refused_step_keeps_the_typed_text_and_a_done_step_shows_in_green(live
     desk.context.clear_cookies()
     desk.goto(f"{base}/console/login")
     assert "hcp server user add" not in desk.content()
+
+
+@pytest.mark.slow
+def test_published_report_pages_pass_axe(live, desk):
+    """已发布的通报: the list with the publish form, one version as published with its 更正, and the form refusing a
+    second publication of the same period (the message tied to its field)."""
+    base, _case, _device = live
+    sign_in(desk, base)
+    desk.goto(f"{base}/console/reports/published")
+    found = axe_violations(desk, "published-list")
+    assert not found, summary(found)
+    desk.fill("input[name=period]", "2026-11")
+    desk.get_by_role("button", name="发布").click()
+    desk.wait_for_url("**/console/reports/published/*")
+    assert desk.locator("#hash-check").inner_text().startswith("一致")
+    found = axe_violations(desk, "published-one")
+    assert not found, summary(found)
+    desk.goto(f"{base}/console/reports/published")
+    desk.fill("input[name=period]", "2026-11")
+    desk.get_by_role("button", name="发布").click()
+    desk.wait_for_selector("#error-reason")
+    found = axe_violations(desk, "published-refused")
+    assert not found, summary(found)
