@@ -273,3 +273,30 @@ def test_hcp_server_demo_data_fills_a_fresh_database_once(tmp_path):
     again = hcp("server", "demo-data", "--db", db)
     assert again.returncode == 1 and again.stdout == ""
     assert again.stderr == "hcp: 数据库中已有评价，示例数据只用于新建的数据库，本次未做任何改动\n"
+
+
+def test_the_reports_cards_agree_with_the_dashboards_on_demo_data(demo):
+    """Issue 10 §5: on the same day the report said 3 红牌/黄牌 and the dashboard 2 — the report counted them on the
+    month's last day, still to come. A report made today counts today, as the dashboard; a report that counts
+    on the period's end says so."""
+    from sync_server.configs import current_config
+    from sync_server.console.dashboard_view import workflow_handling
+    from sync_server.console.labels import Names, china_today
+    from sync_server.console.period import report_period
+    from sync_server.console.reports import monthly_report
+
+    store, _ = demo
+    with store.read() as conn:
+        names = Names.of(current_config(conn).config)
+        board = workflow_handling(conn, Scope(), report_period("2026-11"), None, NOW)
+
+        def summary(today=None) -> dict:
+            sections = monthly_report(conn, Scope(), "2026-11", None, names, ConsoleSettings(), today)
+            return {r[0]: r[1] for r in sections[0].rows}
+
+        made_today, at_end = summary(china_today(NOW)), summary()
+    assert (made_today["黄牌（今日）"], made_today["红牌（今日）"]) == (board.yellow_count, board.red_count)
+    assert made_today["差评处理判定日"] == "2026-11-27（今日）" and at_end["差评处理判定日"] == "2026-11-30（统计期末）"
+    assert "黄牌（今日）" not in at_end and "黄牌（统计期末）" in at_end
+    print("demo data, 2026-11-27: dashboard", (board.yellow_count, board.red_count),
+          "report at 统计期末", (at_end["黄牌（统计期末）"], at_end["红牌（统计期末）"]))  # fmt: skip
