@@ -2,6 +2,7 @@
 
 HaochapingError
  ├── ConfigError        a configuration file is missing, unreadable or invalid
+ ├── MobileInvalid      a typed mobile number is not 11 digits on a mainland mobile prefix
  └── TokenError         a QR token cannot be trusted
       ├── TokenMalformed   the token is not in the expected shape
       ├── TokenForged      the signature does not match
@@ -22,6 +23,10 @@ class ConfigError(HaochapingError):
         self.file, self.key, self.expected = file, key, expected
         where = f"{file}: {key}" if key else file
         super().__init__(f"配置错误 {where}: {expected}")
+
+
+class MobileInvalid(HaochapingError):
+    """A typed mobile number is not 11 digits on a mainland mobile prefix (13x–19x)."""
 
 
 class TokenError(HaochapingError):

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from haochaping.config import Clerk, HallConfig
+from haochaping.errors import MobileInvalid
 from haochaping.levels import Level
+from haochaping.mobile import MOBILE_DIGITS, normalise_mobile
 from haochaping.pins import verify_pin
 from kiosk.errors import TriggerRefused
 
@@ -37,6 +39,7 @@ class Screen(StrEnum):
     IDLE = "idle"
     PROMPT = "prompt"
     REASONS = "reasons"
+    CONTACT = "contact"
     THANKS = "thanks"
     PAUSED = "paused"
     STAFF_PIN = "staff_pin"
@@ -80,6 +83,23 @@ class Submit:
 @dataclass(frozen=True)
 class Reselect:
     """返回重选 on the reasons screen: back to the five levels, the countdown kept (误操作 is undone, not rated)."""
+
+
+@dataclass(frozen=True)
+class ContactKey:
+    """A key of the contact screen's keypad: a digit "0"–"9", or "back" (删除) to take the last one away."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class ContactConfirm:
+    """确定 on the contact screen: store the typed number (if it is a mobile number), then 谢谢."""
+
+
+@dataclass(frozen=True)
+class ContactSkip:
+    """跳过 on the contact screen: no number, straight to 谢谢."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,8 @@ class FlowState:
     withdrawn: tuple[int, ...] = ()  # levels tapped then taken back with 返回重选, kept on the outcome's record
     reasons: tuple[int, ...] = ()
     deadline: datetime | None = None
+    rating_id: str | None = None  # the 差评 just stored, while its contact screen is up
+    contact: str = field(default="", repr=False)  # digits typed on the contact screen: never in a log or repr
     message: str = ""
     large_text: bool = False
     paused_from: Screen | None = None
@@ -287,7 +309,7 @@ class Flow:
             raise TriggerRefused("本窗口尚未签到，不能发起评价", "signed_out")
         if screen is Screen.PAUSED:
             raise TriggerRefused("本窗口暂停服务中，不能发起评价", "paused")
-        if screen in (Screen.PROMPT, Screen.REASONS):
+        if screen in (Screen.PROMPT, Screen.REASONS, Screen.CONTACT):
             raise TriggerRefused("上一位群众正在评价，请稍后", "busy")
         if screen in (Screen.ADMIN_PIN, Screen.MAINTENANCE):
             raise TriggerRefused("评价器维护中，不能发起评价", "maintenance")
@@ -381,15 +403,24 @@ class Flow:
     def _on_Submit(self, _e: Submit) -> None:
         if self.screen is not Screen.REASONS:
             return
-        if Level(self.state.level).is_bad and not self.state.reasons:
+        bad = Level(self.state.level).is_bad
+        if bad and not self.state.reasons:
             self._set(message="请至少选择一项不满意的原因")
+            return
+        if bad and self.config.rules.contact.offer:
+            rating = self._store_rating()
+            self._offer_contact(rating["id"])
             return
         self._commit_rating()
 
     def _commit_rating(self, at: datetime | None = None, **detail) -> None:
         """Store the rating durably, then thank the citizen. If storing fails, no thanks."""
+        self._store_rating(at, **detail)
+        self._thank()
+
+    def _store_rating(self, at: datetime | None = None, **detail) -> dict:
         p = self.state.prompt
-        self._record(
+        return self._record(
             "rating",
             at=at,
             case_no=p.case_no,
@@ -401,7 +432,6 @@ class Flow:
             prompted_at=self._iso(p.prompted_at),
             detail={"source": p.source, **self._withdrawn_detail(), **detail},
         )
-        self._thank()
 
     def _thank(self) -> None:
         self._go(
@@ -412,8 +442,59 @@ class Flow:
             tapped_at=None,
             withdrawn=(),
             reasons=(),
+            rating_id=None,
+            contact="",
             message="",
         )
+
+    # ------------------------------------------------------------ a contact for 核实 and 回访 (after a 差评)
+
+    def _offer_contact(self, rating_id: str) -> None:
+        """The 差评 is stored; now the citizen may leave a mobile number (可不填), with its own countdown. The level
+        is not kept on this screen: nothing after the choice shows it."""
+        self._go(
+            Screen.CONTACT,
+            timedelta(seconds=self.config.rules.reasons_timeout_s),
+            level=None,
+            tapped_at=None,
+            withdrawn=(),
+            reasons=(),
+            rating_id=rating_id,
+            contact="",
+            message="",
+        )
+
+    def _on_ContactKey(self, e: ContactKey) -> None:
+        if self.screen is not Screen.CONTACT:
+            return
+        typed = self.state.contact
+        if e.key == "back":
+            self._set(contact=typed[:-1], message="")
+        elif len(e.key) == 1 and e.key.isdigit() and e.key.isascii():
+            if len(typed) >= MOBILE_DIGITS:
+                self._set(message=f"手机号只有 {MOBILE_DIGITS} 位；输错了请点“删除”")
+                return
+            self._set(contact=typed + e.key, message="")
+
+    def _on_ContactConfirm(self, _e: ContactConfirm) -> None:
+        if self.screen is not Screen.CONTACT:
+            return
+        typed = self.state.contact
+        if not typed:
+            self._thank()  # 可不填: 确定 with nothing typed is the same as 跳过
+            return
+        try:
+            mobile = normalise_mobile(typed)
+        except MobileInvalid:
+            self._set(message=contact_problem(typed))
+            return
+        p = self.state.prompt
+        self._record("contact", case_no=p.case_no, detail={"mobile": mobile, "rating": self.state.rating_id})
+        self._thank()
+
+    def _on_ContactSkip(self, _e: ContactSkip) -> None:
+        if self.screen is Screen.CONTACT:
+            self._thank()
 
     def _withdrawn_detail(self) -> dict:
         return {"withdrawn_levels": list(self.state.withdrawn)} if self.state.withdrawn else {}
@@ -458,6 +539,8 @@ class Flow:
             self._time_out("prompt")
         elif screen is Screen.REASONS:
             self._reasons_left()
+        elif screen is Screen.CONTACT:
+            self._thank()  # the 差评 is stored already; an unconfirmed number is not kept
         elif screen is Screen.THANKS:
             self._go(Screen.IDLE, message="", large_text=self.large_text_default)  # the next citizen starts afresh
         elif screen is Screen.IDLE:
@@ -622,3 +705,10 @@ class Flow:
         if clerk is not None:
             clerk = next((c for c in config.hall.clerks if c.no == clerk.no), clerk)
         self._set(clerk=clerk)  # a new state: the screens redraw with the new names
+
+
+def contact_problem(typed: str) -> str:
+    """What is wrong with a typed number, said so a citizen can put it right (or skip)."""
+    if len(typed) < MOBILE_DIGITS:
+        return f"手机号应为 {MOBILE_DIGITS} 位，现在是 {len(typed)} 位；请补全，或点“跳过”"
+    return "手机号应以 13–19 开头，请核对；也可以点“跳过”"

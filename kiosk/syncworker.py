@@ -2,6 +2,7 @@
 server's triggers through ``kiosk.sync.SyncClient`` (the only module that touches the network).
 
     plan_acks       pure: which records of a batch the server explicitly acknowledged.
+    plan_refusal    pure: after a refused batch, how to find out whether an optional record (a contact) is the cause.
     SyncWorker      background thread: push batches, apply acks, back off with full jitter,
                     pull configuration (ETag, last good copy), report device health.
     TriggerPoller   background thread: long-poll server triggers, hand them to the flow, ack them.
@@ -29,6 +30,14 @@ from kiosk.sync import ACK_STATUSES, Clock, SyncClient, SyncPolicy, backoff_dela
 
 log = logging.getLogger(__name__)
 
+# Records the terminal can do without: a server that refuses one of them (an older server that does not know the kind,
+# or one that will not take this record) gets it set aside, acknowledged locally as "refused" and never sent again,
+# so the records after it are not held up. A rating, a prompt or a timeout is never on this list.
+OPTIONAL_KINDS = ("contact",)
+SET_ASIDE = "refused"
+REFUSED_STATUSES = ("refused", "rejected")  # a per-record result that refuses a record
+BATCH_REFUSED = (400, 422)  # the whole batch refused for its content (not for the signature, the device or size)
+
 # ---------------------------------------------------------------- plan, then apply
 
 
@@ -42,14 +51,31 @@ def plan_acks(sent_records: list[dict], response: dict) -> list[tuple[str, str]]
     results = response.get("results") if isinstance(response, dict) else None
     if not isinstance(results, list):
         return []
+    optional = {r["id"] for r in sent_records if r.get("kind") in OPTIONAL_KINDS}
     plan: dict[str, str] = {}
     for item in results:
         if not isinstance(item, dict):
             continue
         record_id, status = item.get("id"), item.get("status")
-        if record_id in sent and status in ACK_STATUSES and record_id not in plan:
+        if record_id not in sent or record_id in plan:
+            continue
+        if status in ACK_STATUSES:
             plan[record_id] = status
+        elif status in REFUSED_STATUSES and record_id in optional:
+            plan[record_id] = SET_ASIDE  # a refused contact is set aside; a refused rating stays pending
     return list(plan.items())
+
+
+def plan_refusal(batch: list[dict]) -> int | None:
+    """After the server refused a whole batch for its content: how many records to send next so the refusal is pinned
+    on an optional record, or 0 when the batch is that one optional record alone (set it aside). None when the batch
+    holds no optional record: the refusal is not theirs, and is retried like any failure. Pure."""
+    first = next((i for i, r in enumerate(batch) if r.get("kind") in OPTIONAL_KINDS), None)
+    if first is None:
+        return None
+    if len(batch) == 1:
+        return 0
+    return first or 1  # the records before it on their own, else the optional record on its own
 
 
 def apply_acks(outbox, acks: list[tuple[str, str]], at: datetime) -> None:
@@ -89,6 +115,7 @@ class SyncWorker:
         self.policy = policy or SyncPolicy()
         self.rand, self.on_change, self.on_config = rand, on_change, on_config
         self.batch_size = min(self.policy.batch_size, 500)
+        self.next_batch: int | None = None  # a one-off smaller batch, to pin a refusal on an optional record
         self.failures = 0
         self.hold_s = 0.0  # a Retry-After that an early wake must not cut short
         self.status = ""
@@ -114,7 +141,8 @@ class SyncWorker:
     def push_once(self) -> float:
         """Send one batch of pending records; returns the seconds to wait before the next round."""
         self.hold_s = 0.0
-        batch = self.outbox.pending(self.batch_size)
+        size, self.next_batch = min(self.batch_size, self.next_batch or self.batch_size), None
+        batch = self.outbox.pending(size)
         if not batch:
             self._set_status("已同步")
             return self.policy.idle_s
@@ -127,6 +155,8 @@ class SyncWorker:
                 self.batch_size = max(1, self.batch_size // 2)
                 log.warning("batch too large (%s); sending %d at a time", e, self.batch_size)
                 return 0.0
+            if e.status in BATCH_REFUSED and (size := plan_refusal(batch)) is not None:
+                return self._narrow_refusal(batch, size, e)
             return self._failed(f"服务器拒绝：{e}", str(e), None)
         acks = plan_acks(batch, response)
         now = self.clock()
@@ -134,6 +164,22 @@ class SyncWorker:
         if not acks:
             return self._failed("服务器未确认任何记录", "no acknowledgements in the response", None)
         return self._succeeded(now)
+
+    def _narrow_refusal(self, batch: list[dict], size: int, refusal: ServerRefused) -> float:
+        """A refused batch with an optional record in it: send fewer at once until the refused record is alone; then
+        set it aside (kept in the outbox, marked refused) and go on at once with the records after it."""
+        if size:
+            self.next_batch = size
+            return 0.0
+        (record,) = batch
+        log.warning(
+            "server refused %s record seq %s (%s); set aside, the records after it go on",
+            record["kind"],
+            record["seq"],
+            refusal,
+        )
+        apply_acks(self.outbox, [(record["id"], SET_ASIDE)], self.clock())
+        return self._succeeded(self.clock())
 
     def server_answered(self) -> None:
         """Another request got through (trigger long-poll, config pull): the server is back, so stop waiting out the

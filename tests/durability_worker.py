@@ -22,7 +22,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from haochaping.config import load_hall_config  # noqa: E402
-from kiosk.flow import Flow, Screen, SignIn, Submit, TapLevel, Tick, ToggleReason, Trigger  # noqa: E402
+from kiosk.flow import (  # noqa: E402
+    ContactSkip,
+    Flow,
+    Screen,
+    SignIn,
+    Submit,
+    TapLevel,
+    Tick,
+    ToggleReason,
+    Trigger,
+)
 from kiosk.outbox import Outbox  # noqa: E402
 
 
@@ -73,8 +83,10 @@ def main(db_path: str, seed: str, reading_s: str = "0") -> None:
         if level <= 2:
             flow.handle(ToggleReason(config.reasons.for_level(level)[0].code))
         flow.handle(Submit())
-        assert flow.screen is Screen.THANKS
-        print(recording.last_rating["id"], flush=True)  # 谢谢 is on the screen now
+        assert flow.screen in (Screen.THANKS, Screen.CONTACT)  # a 差评 is stored before the contact screen
+        print(recording.last_rating["id"], flush=True)  # 谢谢 (or the contact screen) is on the screen now
+        if flow.screen is Screen.CONTACT:
+            flow.handle(ContactSkip())
         clock.now += timedelta(seconds=config.rules.thanks_s)
         flow.handle(Tick())
 

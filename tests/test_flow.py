@@ -12,6 +12,9 @@ from kiosk.flow import (
     AdminAccess,
     AdminPin,
     Back,
+    ContactConfirm,
+    ContactKey,
+    ContactSkip,
     Reselect,
     Screen,
     SignIn,
@@ -63,7 +66,8 @@ SIGNED_IN = [(SignIn("1001", "1111"), Screen.IDLE)]
                 (TapLevel(1), Screen.REASONS),
                 (Submit(), Screen.REASONS),
                 (ToggleReason(115), Screen.REASONS),
-                (Submit(), Screen.THANKS),
+                (Submit(), Screen.CONTACT),
+                (ContactSkip(), Screen.THANKS),
             ],
         ),
         (
@@ -186,7 +190,8 @@ def test_rating_is_stored_with_everything_the_server_needs(flow, clock, outbox):
             (TapLevel(2), Screen.REASONS),
             (ToggleReason(214), Screen.REASONS),
             (ToggleReason(207), Screen.REASONS),
-            (Submit(), Screen.THANKS),
+            (Submit(), Screen.CONTACT),
+            (ContactSkip(), Screen.THANKS),
         ],
     )
     rating = next(outbox.records(kind="rating"))
@@ -271,9 +276,11 @@ def test_state_never_tells_the_clerk_the_level_after_rating(flow, clock):
             (Trigger("C1"), Screen.PROMPT),
             (TapLevel(1), Screen.REASONS),
             (ToggleReason(115), Screen.REASONS),
-            (Submit(), Screen.THANKS),
+            (Submit(), Screen.CONTACT),
         ],
     )
+    assert seen[-1].level is None and seen[-1].reasons == ()  # the contact screen knows the record, not the level
+    run(flow, clock, [(ContactSkip(), Screen.THANKS)])
     assert seen[-1].level is None and seen[-1].reasons == ()
 
 
@@ -535,5 +542,206 @@ def test_a_citizen_choosing_reasons_is_not_cut_short_by_a_phone_rating(flow, clo
 
     run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (TapLevel(1), Screen.REASONS)])
     run(flow, clock, [(RatedByPhone("C1"), Screen.REASONS), (ToggleReason(115), Screen.REASONS)])
-    run(flow, clock, [(Submit(), Screen.THANKS)])
+    run(flow, clock, [(Submit(), Screen.CONTACT), (RatedByPhone("C1"), Screen.CONTACT), (ContactSkip(), Screen.THANKS)])
     assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]
+
+
+# ---------------------------------------------------------------- a contact for 核实 and 回访, after a 差评
+
+MOBILE = "13800138000"
+
+
+def bad_rating_to_contact(flow, clock, case_no="C1", level=1, reason=115):
+    run(
+        flow,
+        clock,
+        [
+            (Trigger(case_no), Screen.PROMPT),
+            (TapLevel(level), Screen.REASONS),
+            (ToggleReason(reason), Screen.REASONS),
+            (Submit(), Screen.CONTACT),
+        ],
+    )
+
+
+def type_digits(flow, digits: str) -> None:
+    for digit in digits:
+        flow.handle(ContactKey(digit))
+
+
+def test_a_bad_rating_is_stored_before_the_contact_screen_and_the_number_after_it(flow, clock, outbox):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    (rating,) = outbox.records(kind="rating")  # committed first: whatever happens on the contact screen
+    assert (rating["level"], rating["reasons"]) == (1, [115])
+    assert flow.state.rating_id == rating["id"] and flow.state.level is None
+    type_digits(flow, MOBILE)
+    assert flow.state.contact == MOBILE and flow.state.message == ""
+    clock.advance(9)
+    run(flow, clock, [(ContactConfirm(), Screen.THANKS), (4, Screen.IDLE)])
+    (contact,) = outbox.records(kind="contact")
+    assert contact["case_no"] == "C1"
+    assert contact["detail"] == {"mobile": MOBILE, "rating": rating["id"]}
+    assert (contact["window"], contact["clerk_no"], contact["level"], contact["reasons"]) == ("A01", "1001", None, [])
+    assert contact["occurred_at"] == "2026-11-27T09:00:09.000+00:00"
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating", "contact"]
+    assert outbox.verify_chain() is None
+    assert flow.state.contact == "" and flow.state.rating_id is None  # nothing of it is left in the state
+
+
+@pytest.mark.parametrize("level, reason", [(1, 115), (2, 214)])
+def test_both_bad_levels_are_offered_the_contact_screen(flow, clock, outbox, level, reason):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock, level=level, reason=reason)
+    type_digits(flow, "19912345678")
+    run(flow, clock, [(ContactConfirm(), Screen.THANKS)])
+    assert [c["detail"]["mobile"] for c in outbox.records(kind="contact")] == ["19912345678"]
+
+
+@pytest.mark.parametrize("finish", [ContactSkip(), ContactConfirm()], ids=["跳过", "确定 with nothing typed"])
+def test_the_number_may_be_left_out(flow, clock, outbox, finish):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    run(flow, clock, [(finish, Screen.THANKS), (4, Screen.IDLE)])
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]
+
+
+def test_typing_then_skipping_keeps_no_number(flow, clock, outbox):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    type_digits(flow, MOBILE)
+    run(flow, clock, [(ContactSkip(), Screen.THANKS)])
+    assert not list(outbox.records(kind="contact")) and flow.state.contact == ""
+
+
+@pytest.mark.parametrize(
+    "typed, problem",
+    [
+        ("1380013800", "手机号应为 11 位，现在是 10 位；请补全，或点“跳过”"),
+        ("138", "手机号应为 11 位，现在是 3 位；请补全，或点“跳过”"),
+        ("12800138000", "手机号应以 13–19 开头，请核对；也可以点“跳过”"),
+        ("23800138000", "手机号应以 13–19 开头，请核对；也可以点“跳过”"),
+    ],
+)
+def test_a_bad_number_is_explained_on_the_screen_and_can_be_corrected(flow, clock, outbox, typed, problem):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    type_digits(flow, typed)
+    run(flow, clock, [(ContactConfirm(), Screen.CONTACT)])
+    assert flow.state.message == problem
+    assert not list(outbox.records(kind="contact"))
+    for _ in typed:
+        flow.handle(ContactKey("back"))
+    assert flow.state.contact == "" and flow.state.message == ""  # 删除 clears the message too
+    type_digits(flow, MOBILE)
+    run(flow, clock, [(ContactConfirm(), Screen.THANKS)])
+    assert [c["detail"]["mobile"] for c in outbox.records(kind="contact")] == [MOBILE]
+
+
+def test_a_bad_number_can_be_skipped(flow, clock, outbox):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    type_digits(flow, "12345")
+    run(flow, clock, [(ContactConfirm(), Screen.CONTACT), (ContactSkip(), Screen.THANKS)])
+    assert not list(outbox.records(kind="contact"))
+
+
+def test_the_keypad_takes_eleven_digits_and_nothing_else(flow, clock):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    type_digits(flow, MOBILE)
+    flow.handle(ContactKey("9"))
+    assert flow.state.contact == MOBILE and "11 位" in flow.state.message
+    for key in ("x", "", "12", "٣", "+"):
+        flow.handle(ContactKey(key))
+    assert flow.state.contact == MOBILE
+    flow.handle(ContactKey("back"))
+    assert flow.state.contact == MOBILE[:-1]
+
+
+def test_the_contact_screen_has_its_own_countdown_and_a_timeout_only_thanks(flow, clock, outbox):
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (TapLevel(1), Screen.REASONS)])
+    run(flow, clock, [(50, Screen.REASONS), (ToggleReason(115), Screen.REASONS), (Submit(), Screen.CONTACT)])
+    assert flow.state.deadline == clock() + timedelta(seconds=60)  # a fresh countdown (reasons_timeout_s)
+    type_digits(flow, MOBILE)  # typed but never confirmed
+    run(flow, clock, [(59, Screen.CONTACT), (1, Screen.THANKS), (4, Screen.IDLE)])
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]  # the rating is kept, no number
+    assert not list(outbox.records(kind="timeout"))
+    assert flow.state.message == ""
+
+
+def test_no_contact_screen_when_the_province_does_not_offer_it(hall_config, outbox, clock):
+    contact = hall_config.rules.contact.model_copy(update={"offer": False})
+    flow = example_flow(_with_rule(hall_config, contact=contact), outbox, clock)
+    run(
+        flow,
+        clock,
+        SIGNED_IN
+        + [
+            (Trigger("C1"), Screen.PROMPT),
+            (TapLevel(1), Screen.REASONS),
+            (ToggleReason(115), Screen.REASONS),
+            (Submit(), Screen.THANKS),
+            (ContactKey("1"), Screen.THANKS),
+            (ContactConfirm(), Screen.THANKS),
+        ],
+    )
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]
+
+
+@pytest.mark.parametrize("level", [5, 4, 3])
+def test_good_ratings_never_see_the_contact_screen(flow, clock, outbox, level):
+    seen = []
+    flow.listeners.append(lambda state: seen.append(state.screen))
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (TapLevel(level), Screen.REASONS)])
+    run(flow, clock, [(Submit(), Screen.THANKS), (ContactKey("1"), Screen.THANKS), (4, Screen.IDLE)])
+    assert Screen.CONTACT not in seen
+    assert not list(outbox.records(kind="contact"))
+
+
+def test_a_bad_rating_left_on_the_reasons_screen_is_not_offered_the_contact_screen(flow, clock, outbox):
+    """The citizen walked away: nobody is there to type a number."""
+    run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (TapLevel(2), Screen.REASONS)])
+    run(flow, clock, [(ToggleReason(214), Screen.REASONS), (60, Screen.THANKS)])
+    assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]
+
+
+def test_the_window_is_busy_while_the_contact_screen_is_up(flow, clock):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    clock.advance(30)
+    with pytest.raises(TriggerRefused) as busy:
+        flow.handle(Trigger("C2"))
+    assert busy.value.code == "busy" and flow.screen is Screen.CONTACT
+    run(flow, clock, [(StaffHold(), Screen.CONTACT)])
+
+
+def test_the_typed_number_never_appears_in_the_state_repr(flow, clock):
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    type_digits(flow, MOBILE)
+    assert MOBILE not in repr(flow.state) and "1380" not in repr(flow.state)
+
+
+def test_a_full_disk_keeps_the_citizen_on_the_contact_screen_with_the_number(flow, clock, outbox):
+    from kiosk.errors import OutboxFull
+
+    run(flow, clock, SIGNED_IN)
+    bad_rating_to_contact(flow, clock)
+    type_digits(flow, MOBILE)
+    real = flow.outbox
+
+    class Full:
+        def append(self, *_a, **_k):
+            raise OutboxFull("存储空间已满")
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    flow.outbox = Full()
+    with pytest.raises(OutboxFull):
+        flow.handle(ContactConfirm())
+    assert flow.screen is Screen.CONTACT and flow.state.contact == MOBILE
+    flow.outbox = real
+    run(flow, clock, [(ContactConfirm(), Screen.THANKS)])
+    assert len(list(outbox.records(kind="contact"))) == 1

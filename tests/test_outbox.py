@@ -178,7 +178,7 @@ def test_full_disk_no_thanks_without_a_stored_rating(hall_config, outbox, clock)
     assert all(r["case_no"] != "C-FULL" for r in outbox.records(kind="rating"))
     outbox.db.execute("PRAGMA max_page_count = 1073741823")
     flow.handle(Submit())
-    assert flow.screen is Screen.THANKS
+    assert flow.screen is Screen.CONTACT  # stored: only now may the citizen leave a number
     (rating,) = [r for r in outbox.records(kind="rating") if r["case_no"] == "C-FULL"]
     assert (rating["level"], rating["reasons"]) == (1, [115])
 
@@ -293,3 +293,19 @@ def test_tampering_in_a_copy_is_detected(outbox, tmp_path, tamper, breaks_at):
     assert tampered.verify_chain() == breaks_at
     tampered.close()
     assert outbox.verify_chain() is None  # the original is untouched
+
+
+def test_a_contact_is_a_record_of_its_own_chained_and_immutable_like_the_rating(outbox):
+    rating = outbox.append("rating", T0, case_no="C1", level=1, reasons=[115])
+    contact = outbox.append(
+        "contact", T0 + timedelta(seconds=9), case_no="C1", detail={"mobile": "13800138000", "rating": rating["id"]}
+    )
+    assert (contact["kind"], contact["seq"], contact["prev_hash"]) == ("contact", 2, rating["hash"])
+    assert contact["level"] is None and contact["reasons"] == []
+    (stored,) = outbox.records(kind="contact")
+    assert stored["detail"] == {"mobile": "13800138000", "rating": rating["id"]}
+    assert outbox.case_history("C1").rated  # the contact neither rates a case nor ends a prompt
+    assert outbox.verify_chain() is None
+    with pytest.raises(RecordImmutable):
+        with outbox._write():
+            outbox.db.execute("UPDATE outbox SET detail = '{}' WHERE seq = 2")

@@ -10,6 +10,7 @@ from kiosk.flow import Screen
 def screen_classes() -> dict[Screen, type]:
     from kiosk.view.admin_pin import AdminPinScreen
     from kiosk.view.case_entry import CaseEntryScreen
+    from kiosk.view.contact import ContactScreen
     from kiosk.view.idle import IdleScreen
     from kiosk.view.maintenance import MaintenanceScreen
     from kiosk.view.paused import PausedScreen
@@ -25,6 +26,7 @@ def screen_classes() -> dict[Screen, type]:
         Screen.IDLE: IdleScreen,
         Screen.PROMPT: PromptScreen,
         Screen.REASONS: ReasonsScreen,
+        Screen.CONTACT: ContactScreen,
         Screen.THANKS: ThanksScreen,
         Screen.PAUSED: PausedScreen,
         Screen.STAFF_PIN: StaffPinScreen,

@@ -13,12 +13,13 @@ from pathlib import Path
 
 CLERK, CLERK_PIN, ADMIN_PIN = "1001", "1111", "8888"
 CASE_HTTP, CASE_STAFF, CASE_TIMEOUT = "2026112700017", "ZW2026-0042", "2026112700018"
+MOBILE = "13800138000"
 MATTER_2 = "11450102MB1234567X4000112"
 
 
 def full_day(robot, clock):
-    """Sign in, rate a case badly over HTTP, rate one from the staff menu in large text, let one time out,
-    pause and resume, look at maintenance, sign out."""
+    """Sign in, rate a case badly over HTTP and leave a mobile number (a wrong one first), rate one from the staff
+    menu in large text and skip the number, let one time out, pause and resume, look at maintenance, sign out."""
     from kiosk.view.widgets import HoldArea, LevelButton
 
     app = robot.app
@@ -59,6 +60,22 @@ def full_day(robot, clock):
     submit = robot.button("提交")
     robot.tap(submit)
     robot.tap(submit)  # a double tap stores one rating
+    yield robot.screen("contact")  # the 差评 is stored; a number for 核实 and 回访 may follow
+    yield from robot.shoot("contact")
+    robot.summary["contact_keys_px"] = {t: list(robot.button(t).size) for t in ("5", "0", "删除", "跳过", "确定")}
+    robot.summary["touch_px"] = app.touch
+    robot.type_keys(MOBILE[:7])
+    robot.tap("确定")  # seven digits: not a number yet
+    yield robot.until("bad number message", lambda: app.flow.state.message != "")
+    yield from robot.shoot("contact_bad_number")
+    robot.type_keys("9")
+    robot.tap("删除")  # a wrong key taken back
+    robot.type_keys(MOBILE[7:])
+    yield robot.until("eleven digits", lambda: app.flow.state.contact == MOBILE)
+    yield from robot.shoot("contact_typed")
+    confirm = robot.button("确定")
+    robot.tap(confirm)
+    robot.tap(confirm)  # a double tap stores one number
     yield robot.screen("thanks")
     yield from robot.shoot("thanks")
     clock.advance(rules.thanks_s + 1)
@@ -87,6 +104,10 @@ def full_day(robot, clock):
     robot.tap(robot.find(where=lambda w: getattr(w, "value", None) == 113))
     yield from robot.shoot("reasons_large")
     robot.tap("提交")
+    yield robot.screen("contact")
+    robot.type_keys("139")
+    yield from robot.shoot("contact_large")
+    robot.tap("跳过")  # typed, then skipped: no number is kept
     yield robot.screen("thanks")
     yield from robot.shoot("thanks_large")
     clock.advance(rules.thanks_s + 1)

@@ -25,7 +25,7 @@ from kiosk.identity import load_or_create_identity
 from kiosk.outbox import Outbox
 
 from .conftest import keep_screenshots, kivy_env, write_settings
-from .driver import CASE_HTTP, CASE_STAFF, CASE_TIMEOUT, MATTER_2
+from .driver import CASE_HTTP, CASE_STAFF, CASE_TIMEOUT, MATTER_2, MOBILE
 
 pytestmark = pytest.mark.gui
 
@@ -145,7 +145,8 @@ def test_the_ratings_are_stored_with_reasons_case_clerk_and_window_and_the_chain
 
 
 def test_no_screen_after_the_choice_shows_the_level(day):
-    for name in ("thanks", "thanks_large", "idle_large", "idle_timeout", "staff_pin", "staff_menu", "maintenance"):
+    after = ("contact", "contact_typed", "contact_large", "thanks", "thanks_large", "idle_large", "idle_timeout")
+    for name in (*after, "staff_pin", "staff_menu", "maintenance"):
         texts = day.screen(name)["texts"]
         assert not any(label in t for t in texts for label in LEVEL_LABELS.values()), (name, texts)
     assert "谢谢您的评价" in day.screen("thanks")["texts"]
@@ -189,3 +190,57 @@ def test_a_full_disk_shows_a_calm_message_and_no_thanks(xvfb, tmp_path):
         assert box.verify_chain() is None
     finally:
         box.close()
+
+
+# ---------------------------------------------------------------- a contact for 核实 and 回访
+
+
+def test_the_contact_screen_asks_with_the_configured_consent_and_big_keys(day):
+    from haochaping.config import load_hall_config
+
+    consent = load_hall_config(Path(__file__).resolve().parents[2] / "config").rules.contact.consent
+    shot = day.screen("contact")
+    assert "留下手机号，便于核实和回访（可不填）" in shot["texts"]
+    assert consent in shot["texts"]
+    assert {"跳过", "确定", "删除", *"0123456789"} <= set(shot["texts"])
+    touch = day.summary["touch_px"]
+    keys = day.summary["contact_keys_px"]
+    for key in ("5", "0", "删除"):
+        assert min(keys[key]) >= 1.5 * touch, (key, keys[key], touch)  # well over 15 mm: older hands
+    for key in ("跳过", "确定"):
+        assert min(keys[key]) >= 1.3 * touch, (key, keys[key], touch)
+
+
+def test_a_bad_number_is_explained_and_the_corrected_one_is_stored_with_its_rating(day):
+    assert "手机号应为 11 位，现在是 7 位；请补全，或点“跳过”" in day.screen("contact_bad_number")["texts"]
+    assert "138 0013 8000" in day.screen("contact_typed")["texts"]
+    box = Outbox(day.data / "outbox.db", "reader")
+    try:
+        ratings = {r["case_no"]: r for r in box.records(kind="rating")}
+        contacts = list(box.records(kind="contact"))
+        kinds = [r["kind"] for r in box.records()]
+    finally:
+        box.close()
+    assert [(c["case_no"], c["detail"]) for c in contacts] == [
+        (CASE_HTTP, {"mobile": MOBILE, "rating": ratings[CASE_HTTP]["id"]})
+    ]  # one number (a double tap on 确定 stores one), none for the case whose citizen typed 139 and skipped
+    assert kinds.index("contact") == kinds.index("rating") + 1  # the rating first, then the number
+
+
+def test_the_number_is_shown_on_the_contact_screen_only(day):
+    shown = ("138 0013 8000", MOBILE, "0013 8000", "138****8000")
+    for shot in day.summary["screens"]:
+        if shot["screen"] == "contact":
+            continue
+        assert not any(part in text for text in shot["texts"] for part in shown), shot["name"]
+
+
+def test_the_contact_screen_in_large_text_fits_and_is_larger(day):
+    assert day.screen("contact_large")["font_scale"] == pytest.approx(1.4 * day.screen("contact")["font_scale"])
+    assert "139" in day.screen("contact_large")["texts"]
+
+
+def test_the_kiosk_logs_never_hold_the_number(day):
+    logs = list((day.data / "logs").glob("kiosk.log*"))
+    assert logs
+    assert not any(MOBILE in log.read_text(encoding="utf-8", errors="replace") for log in logs)

@@ -14,7 +14,7 @@ from haochaping.signing import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP,
 from kiosk.errors import ServerRefused, ServerUnavailable
 from kiosk.identity import DeviceIdentity
 from kiosk.sync import SyncClient, SyncPolicy, backoff_delay, parse_retry_after
-from kiosk.syncworker import SyncWorker, plan_acks
+from kiosk.syncworker import SyncWorker, plan_acks, plan_refusal
 
 SECRET = bytes(range(32))
 POLICY = SyncPolicy(batch_size=3, backoff_base_s=1.0, backoff_cap_s=300.0)
@@ -301,3 +301,85 @@ def test_a_second_401_is_not_retried_again(client, session, clock):
     with pytest.raises(ServerRefused):
         client.push([])
     assert len(session.sent) == 2
+
+
+# ---------------------------------------------------------------- a contact record an older server refuses
+
+
+def add_kinds(outbox, clock, kinds):
+    """Records of these kinds in this order; a contact carries a number, as the kiosk writes it."""
+    made = []
+    for i, kind in enumerate(kinds):
+        detail = {"mobile": "13800138000", "rating": made[-1]["id"] if made else "r"} if kind == "contact" else {}
+        made.append(outbox.append(kind, clock(), window="A01", case_no=f"C{i:04d}", level=None, detail=detail))
+    return made
+
+
+def older_server(sent):
+    """A server from before the contact record: a batch holding one is refused whole, as pydantic's Literal does."""
+    records = sent.json()["records"]
+    if any(r["kind"] == "contact" for r in records):
+        i = next(i for i, r in enumerate(records) if r["kind"] == "contact")
+        error = f"请求内容不符合要求：records.{i}.kind：Input should be …"
+        return reply(422, {"ok": False, "error": error, "status": 422})
+    return acks(records)
+
+
+def test_a_contact_refused_by_an_older_server_is_set_aside_and_the_records_after_it_go(
+    worker, session, outbox, clock, caplog
+):
+    records = add_kinds(outbox, clock, ["prompt", "rating", "contact", "sign_out", "sign_in", "prompt"])
+    session.script = [older_server] * 10
+    delays = [worker.push_once() for _ in range(5)]
+    sent = [[r["kind"] for r in s.json()["records"]] for s in session.sent]
+    assert sent == [
+        ["prompt", "rating", "contact"],  # refused whole
+        ["prompt", "rating"],  # the records before the contact on their own: stored
+        ["contact", "sign_out", "sign_in"],  # refused again
+        ["contact"],  # alone: refused, so it is the contact → set aside
+        ["sign_out", "sign_in", "prompt"],  # and everything after it goes on
+    ]
+    assert delays == [0.0] * 4 + [POLICY.idle_s] and worker.failures == 0  # no backoff: the server just says no
+    assert outbox.depth() == 0 and outbox.state("sync_status") == "已同步"
+    result = dict(outbox.db.execute("SELECT record_id, result FROM acks").fetchall())
+    assert result[records[2]["id"]] == "refused"
+    assert {result[r["id"]] for r in records if r["kind"] != "contact"} == {"stored"}
+    assert [r["kind"] for r in outbox.records(kind="contact")] == ["contact"]  # kept in the outbox, never sent again
+    assert "13800138000" not in caplog.text
+
+
+def test_a_refused_batch_without_a_contact_is_retried_as_before(worker, session, outbox, clock):
+    add_kinds(outbox, clock, ["prompt", "rating"])
+    session.script = [reply(422, {"ok": False, "error": "请求内容不符合要求", "status": 422})]
+    assert worker.push_once() == 0.5 and worker.failures == 1 and outbox.depth() == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refusal_of_the_device_never_sets_a_contact_aside(worker, session, outbox, clock, status):
+    add_kinds(outbox, clock, ["contact"])
+    session.script = [reply(status, {"ok": False, "error": "设备已停用", "status": status})]
+    worker.push_once()
+    assert outbox.depth() == 1 and worker.failures == 1
+
+
+def test_a_contact_refused_by_its_own_result_is_set_aside_and_a_refused_rating_is_not():
+    sent = [{"id": "r", "kind": "rating"}, {"id": "c", "kind": "contact"}, {"id": "p", "kind": "prompt"}]
+    response = {
+        "results": [
+            {"id": "r", "status": "refused"},
+            {"id": "c", "status": "refused"},
+            {"id": "p", "status": "stored"},
+        ]
+    }
+    assert plan_acks(sent, response) == [("c", "refused"), ("p", "stored")]
+
+
+def test_plan_refusal_narrows_to_the_contact():
+    def kinds(*names):
+        return [{"kind": k} for k in names]
+
+    assert plan_refusal(kinds("prompt", "rating", "contact", "sign_out")) == 2
+    assert plan_refusal(kinds("contact", "sign_out")) == 1
+    assert plan_refusal(kinds("contact")) == 0
+    assert plan_refusal(kinds("prompt", "rating")) is None
+    assert plan_refusal([]) is None
