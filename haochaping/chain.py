@@ -37,7 +37,6 @@ KINDS = (
     "timeout",  # 未评价，已超时: the prompt was not answered in time
     "interrupted",  # 未评价，已中断: the terminal died (power cut, crash) with the prompt on screen; noticed at start
     "phone_rated",  # 已收到您的手机评价: the server said the case was rated by phone while its prompt was on screen
-    "contact",  # after a 差评 the citizen left a mobile number for 核实 and 回访 (detail: mobile, rating id)
     "prompt_refused",  # a trigger was refused (too soon after the previous prompt)
     "contact",  # the mobile number a citizen left after a bad rating (detail: mobile, rating = the rating's id)
     "sign_in",

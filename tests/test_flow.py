@@ -513,7 +513,8 @@ def test_a_citizen_who_did_not_rate_by_phone_can_still_tap_and_the_tap_counts(fl
 
     run(flow, clock, SIGNED_IN + [(Trigger("C1"), Screen.PROMPT), (3, Screen.PROMPT)])
     run(flow, clock, [(RatedByPhone("C1"), Screen.PROMPT), (6, Screen.PROMPT)])
-    run(flow, clock, [(TapLevel(1), Screen.REASONS), (ToggleReason(115), Screen.REASONS), (Submit(), Screen.THANKS)])
+    run(flow, clock, [(TapLevel(1), Screen.REASONS), (ToggleReason(115), Screen.REASONS), (Submit(), Screen.CONTACT)])
+    run(flow, clock, [(ContactSkip(), Screen.THANKS)])
     assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating"]  # no phone_rated, no timeout
     rating = list(outbox.records(kind="rating"))[0]
     assert rating["level"] == 1 and rating["prompted_at"] is not None  # the server orders the phone rating after it
