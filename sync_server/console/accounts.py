@@ -94,12 +94,6 @@ class Viewer:
     def role_label(self) -> str:
         return ROLES[self.role]
 
-    def sees_contact_of(self, window_department: str | None) -> bool:
-        """Contact data is shown to those who must call back: admins and the record's own department."""
-        if self.role == ADMIN:
-            return True
-        return self.role == REVIEWER and window_department is not None and window_department == self.department
-
 
 # ---------------------------------------------------------------- passwords and users
 

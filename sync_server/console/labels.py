@@ -1,17 +1,14 @@
 """Names and formats the console shows: department/window/clerk/matter names from the configuration, levels,
-channels, percentages, China time, and masked contact data."""
+channels, percentages, China time."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from haochaping.levels import CHANNELS, LEVEL_LABELS, Level
 from haochaping.moments import china_today  # noqa: F401 - re-exported for the console views
 from sync_server.storage.rollups import CHINA, STATUS_LABELS
-
-_PHONE = re.compile(r"(\d{3})\d{4}(\d{4})")
 
 
 @dataclass(frozen=True)
@@ -96,18 +93,6 @@ def gbt_time(iso: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(CHINA).strftime("%Y%m%dT%H%M%S")
-
-
-def mask_contact(value: str | None) -> str:
-    """138****1234 for a phone number; other contact text keeps its first and last character only."""
-    if not value:
-        return ""
-    value = str(value)
-    if _PHONE.search(value):
-        return _PHONE.sub(r"\1****\2", value)
-    if len(value) <= 2:
-        return "*" * len(value)
-    return value[0] + "*" * (len(value) - 2) + value[-1]
 
 
 # the integrity flags a record can carry, as the ratings list's filter and the integrity page name them

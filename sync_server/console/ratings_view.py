@@ -14,9 +14,10 @@ from haochaping.levels import CHANNELS
 from sync_server.console.accounts import Scope, Viewer
 from sync_server.console.auth import AnyUser
 from sync_server.console.errors import BadInput, NotVisible
-from sync_server.console.labels import FLAG_LABELS, Names, mask_contact
+from sync_server.console.labels import FLAG_LABELS, Names
 from sync_server.console.period import Period, parse_period
 from sync_server.storage import ratings_list
+from sync_server.storage.contacts import contact_line
 from sync_server.storage.rollups import period_bounds, rating_status
 
 LEVEL_FILTERS = {
@@ -127,13 +128,6 @@ def status_of(row) -> str:
     return rating_status(row.role, bool(row.excluded), row.detail) or "superseded"
 
 
-def contact_for(viewer: Viewer, names: Names, window: str | None, detail: dict) -> str:
-    contact = str(detail.get("contact") or "")
-    if not contact:
-        return ""
-    return contact if viewer.sees_contact_of(names.window_department.get(window or "")) else mask_contact(contact)
-
-
 # ---------------------------------------------------------------- routes
 
 
@@ -232,7 +226,6 @@ def load_detail(conn: Connection, record_id: str, viewer: Viewer, names: Names) 
 
     flags = [with_filled(conn, f) for f in flag_rows]
     active = any(e.lifted_at is None for e in excl)
-    detail = json.loads(rec.detail or "{}")
     prompted = rec.prompted_at or (case.prompted_at if case else None)
     return RatingDetail(
         record=rec,
@@ -241,7 +234,7 @@ def load_detail(conn: Connection, record_id: str, viewer: Viewer, names: Names) 
         status=rating_status(rating.role if rating else None, active, rec.detail) or "superseded",
         reasons=[(c, _reason_label(conn, rec.reasons_version, c, names)) for c in json.loads(rec.reasons or "[]")],
         reasons_version=rec.reasons_version,
-        contact=contact_for(viewer, names, rec.window, detail),
+        contact=contact_line(conn, rec.case_no),  # masked for everyone: in full only on the 差评工单, audited
         prompted_at=prompted,
         seconds_to_rate=_seconds_between(prompted, rec.occurred_at),
         flags=flags,

@@ -21,7 +21,7 @@ from haochaping.levels import Level
 from sync_server.console import metrics
 from sync_server.console.accounts import Scope, Viewer, write_audit
 from sync_server.console.auth import AnyUser, client_address
-from sync_server.console.labels import Names, china_time, china_today, gbt_time, level_label, mask_contact
+from sync_server.console.labels import Names, china_time, china_today, gbt_time, level_label
 from sync_server.console.period import report_period
 from sync_server.console.ratings_view import RatingFilter, conditions, parse_filter
 from sync_server.console.settings import ConsoleSettings
@@ -418,7 +418,7 @@ def _csv_cell(value, header: str, label: str, title: str, i: int) -> str:
 def gbt_rows(conn: Connection, f: RatingFilter, scope: Scope, names: Names, batch: int = 5000) -> Iterator[list]:
     """Counting ratings and 追评 of the filter, oldest first, in the 表9 field set (plus 备注: why a rating does
     not count), then the 测评内容 codes and names (configured codes only), the matter's code and name, the window
-    (where its terminal is enrolled) and its department. 评价人 is masked, or 匿名 where the rating carries none."""
+    (where its terminal is enrolled) and its department. 评价人 is the masked number the citizen left, or 匿名."""
     where = conditions(f, scope, names)
     after = None
     while True:
@@ -449,7 +449,7 @@ def _gbt_row(r, names: Names) -> list:
     return [
         r.case_no or "",
         r.channel if r.channel is not None else "",
-        mask_contact(detail.get("contact")) or "匿名",
+        r.contact_masked or "匿名",
         gbt_time(r.occurred_at),
         r.assess_number or 1,
         level_label(r.level),

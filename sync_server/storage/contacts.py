@@ -65,6 +65,28 @@ def masked_by_case(conn: Connection, case_nos: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def masked_contact(case_no_column):
+    """A column: the masked number most recently left for the row's case and not deleted (NULL: none), for queries
+    that list ratings (the GB/T 39046 export's 评价人, the upload)."""
+    return (
+        select(contacts.c.masked)
+        .where(contacts.c.case_no == case_no_column, contacts.c.deleted_at.is_(None))
+        .order_by(contacts.c.given_at.desc(), contacts.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("contact_masked")
+    )
+
+
+def contact_line(conn: Connection, case_no: str | None) -> str:
+    """What a page shows for a case's number: the masked one, 已按规定删除, or "" when none was left."""
+    left = contacts_of_case(conn, case_no) if case_no else []
+    kept = [c for c in left if not c.deleted]
+    if kept:
+        return kept[-1].masked
+    return "已按规定删除" if left else ""
+
+
 def ciphertext_of(conn: Connection, contact_id: int, case_no: str) -> str | None:
     """The stored ciphertext of one number of this case (None: no such number, or deleted)."""
     query = select(contacts.c.ciphertext).where(contacts.c.id == contact_id, contacts.c.case_no == case_no)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Row, and_, or_, select
 
+from sync_server.storage.contacts import masked_contact
 from sync_server.storage.ratings_list import excluded_flag
 from sync_server.storage.rollups import counted_window
 from sync_server.storage.schema import cases, ratings, records
@@ -42,6 +43,7 @@ def gbt_page(conn: Connection, where: list, after: tuple[str, str] | None, limit
             records.c.detail,
             records.c.reasons,
             records.c.matter_code,
+            masked_contact(records.c.case_no),  # 评价人: the number the citizen left, masked
             counted_window().label("counted_window"),
             ratings.c.assess_number,
             ratings.c.role,

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from sync_server.db import Store
 from sync_server.storage import leases
+from sync_server.storage.contacts import masked_contact
 from sync_server.storage.schema import (
     appeals,
     bad_cases,
@@ -44,6 +45,7 @@ def counting_ratings(conn: Connection, start: str, end: str) -> list:
             records.c.reasons,
             records.c.comment,
             records.c.detail,
+            masked_contact(records.c.case_no),
         )
         .select_from(ratings.join(records, records.c.id == ratings.c.record_id))
         .where(ratings.c.role == "counting", ratings.c.rated_at >= start, ratings.c.rated_at < end)

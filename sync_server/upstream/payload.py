@@ -8,7 +8,7 @@ import hmac
 import json
 
 from haochaping.levels import Level
-from sync_server.console.labels import gbt_time, mask_contact
+from sync_server.console.labels import gbt_time
 
 SIGNATURE_HEADER = "X-HCP-Upstream-Signature"
 KINDS = {"rating": "评价", "step": "差评办理", "appeal": "申诉结果"}
@@ -23,8 +23,8 @@ STEP_NAMES = {  # the workflow's steps the platform hears of: 核实, 整改, �
 
 
 def rating_item(row, region_code: str) -> dict:
-    """A counting rating in the 表9 field set (``row`` from ``storage.upstream``)."""
-    detail = json.loads(row.detail or "{}")
+    """A counting rating in the 表9 field set (``row`` from ``storage.upstream``); 评价人 is the masked number the
+    citizen left (138****1234), or 匿名."""
     return {
         "id": f"rating:{row.record_id}",
         "kind": "rating",
@@ -33,7 +33,7 @@ def rating_item(row, region_code: str) -> dict:
         "matter_code": row.matter_code,
         "window": row.window,
         "channel": row.channel,
-        "rater": mask_contact(detail.get("contact")) or "匿名",
+        "rater": getattr(row, "contact_masked", None) or "匿名",
         "rated_at": gbt_time(row.rated_at),
         "assess_number": row.assess_number or 1,
         "level": row.level,

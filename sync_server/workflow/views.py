@@ -16,6 +16,7 @@ from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, audit_ref
 from sync_server.console.errorpages import RowId
 from sync_server.console.errors import BadInput
 from sync_server.storage import handling as stored_handling
+from sync_server.storage.contacts import contacts_of_case
 from sync_server.storage.records import record_by_id
 from sync_server.storage.schema import UNFINISHED_ROWS
 from sync_server.workflow import webhook
@@ -29,8 +30,9 @@ from sync_server.workflow.cases import (
     load_case,
     take_step,
 )
+from sync_server.workflow.contacts import may_reveal, reveal_number
 from sync_server.workflow.deadlines import CARD_LABELS, calendar_of, china_today
-from sync_server.workflow.errors import CaseNotFound, WorkflowError
+from sync_server.workflow.errors import CaseNotFound, RoleRefused, WorkflowError
 from sync_server.workflow.evidence import accept
 from sync_server.workflow.machine import (
     APPEAL_CATEGORIES,
@@ -135,6 +137,20 @@ def router() -> APIRouter:
             return _case_page(request, case_id, viewer, e.status, failed)
         return RedirectResponse(f"/console/cases/{case_id}?done={quote(step)}", status_code=303)
 
+    @r.post("/cases/{case_id}/contacts/{contact_id}/reveal")
+    def reveal_contact(request: Request, case_id: RowId, contact_id: RowId, viewer: AnyUser):
+        """查看完整号码: only by POST (a GET never shows it), only for 核实 and 回访, written to the audit log."""
+        app = request.app
+        try:
+            number = reveal_number(
+                app.state.store, case_id, contact_id, actor_of(viewer), app.state.clock(),
+                app.state.contact_cipher, viewer.scope, client_address(request),
+            )  # fmt: skip
+        except RoleRefused as e:
+            audit_refusal(request, viewer, e.message)
+            raise
+        return _case_page(request, case_id, viewer, revealed={contact_id: number})
+
     @r.get("/cases/{case_id}/evidence/{evidence_id}")
     def evidence_file(request: Request, case_id: RowId, evidence_id: RowId, viewer: AnyUser):
         with request.app.state.store.read() as conn:
@@ -204,7 +220,14 @@ async def _evidence(form, settings: WorkflowSettings) -> tuple:
     return tuple([accept(f.filename, await f.read(), settings) for f in files])
 
 
-def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200, failed: FailedStep | None = None):
+def _case_page(
+    request: Request,
+    case_id: int,
+    viewer: Viewer,
+    status: int = 200,
+    failed: FailedStep | None = None,
+    revealed: dict[int, str] | None = None,
+):
     from sync_server.console.pages import page
 
     app = request.app
@@ -217,8 +240,10 @@ def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200
         files = evidence_of(conn, appeal.id) if appeal else []
         sent = webhook.deliveries(conn, case_id=case_id) if viewer.role != "reviewer" else []
         extensions = extensions_of(conn, case_id)
+        left = contacts_of_case(conn, case.case_no) if case.case_no else []
     pending = next((e for e in extensions if e.status == "pending"), None)
-    steps = allowed_steps(facts_of(case, appeal, pending), actor_of(viewer))
+    facts = facts_of(case, appeal, pending)
+    steps = allowed_steps(facts, actor_of(viewer))
     return page(
         request,
         "case_detail.html",
@@ -247,6 +272,9 @@ def _case_page(request: Request, case_id: int, viewer: Viewer, status: int = 200
         settings=workflow_settings(app),
         done="" if failed else request.query_params.get("done", ""),
         State=State,
+        contacts=left,
+        may_reveal=may_reveal(facts, actor_of(viewer)),
+        revealed=revealed or {},
     )
 
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from console_helpers import NOW, FakeClock, Hall, _server, seed_hall
+from console_helpers import CONTACT_KEY, NOW, FakeClock, Hall, _server, seed_hall
 
 # The server tests' database fixtures (db_url: sqlite and postgresql; pg_url FAILS, never skips, when PostgreSQL is
 # unreachable), with whatever they depend on.
@@ -51,6 +51,8 @@ def app_client(hall):
     from fastapi.testclient import TestClient
 
     from sync_server.app import create_app
+    from sync_server.settings import ServerSettings
 
-    with TestClient(create_app(hall.store, clock=FakeClock(NOW)), raise_server_exceptions=False) as client:
+    app = create_app(hall.store, clock=FakeClock(NOW), settings=ServerSettings(contact_key=CONTACT_KEY))
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client

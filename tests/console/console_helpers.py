@@ -40,6 +40,7 @@ MATTER_RS = "11450102MB7654321Y3000201"
 MATTER_BDC = "11450102MB5555555Z2000301"
 SCRIPT_COMMENT = "<script>alert('x')</script>态度差"
 CONTACT = "13812341234"
+CONTACT_KEY = "9dcKv8x1Yp0XlQyFa3n8rS2b0zY3j8m5b7XQm2cYt0w="  # the tests' contact_key (server_helpers.TEST_CONTACT_KEY)
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 2026-11-28 10:00 China time
 NOV_CASES_EFFECTIVE = {"C1", "C2", "C3", "C4", "C5", "C8", "C9", "C10", "C11", "C13", "C14"}
 PASSWORDS = {
@@ -78,21 +79,19 @@ class Terminal(ChainedRecords):
         prompted: datetime,
         level: int | None = None,
         rated: datetime | None = None,
+        mobile: str | None = None,
         **rating_fields,
     ) -> list[dict]:
+        """The prompt, the rating when ``level`` is given, and the number the citizen left after it (``mobile``)."""
         common = dict(case_no=case_no, clerk_no=clerk, matter_code=matter)
         out = [self.record("prompt", prompted, **common)]
         if level is not None:
-            out.append(
-                self.record(
-                    "rating",
-                    rated or prompted + timedelta(seconds=20),
-                    level=level,
-                    prompted_at=iso(prompted),
-                    **common,
-                    **rating_fields,
-                )
-            )
+            at = rated or prompted + timedelta(seconds=20)
+            rating = self.record("rating", at, level=level, prompted_at=iso(prompted), **common, **rating_fields)
+            out.append(rating)
+            if mobile is not None:
+                detail = {"mobile": mobile, "rating": rating["id"]}
+                out.append(self.record("contact", at + timedelta(seconds=10), detail=detail, **common))
         return out
 
 
@@ -133,6 +132,7 @@ def seed_hall(store, with_users: bool = True) -> Hall:
     from sync_server.configs import import_config
     from sync_server.console.accounts import add_user
     from sync_server.console.exclusions import exclude_rating
+    from sync_server.contact import ContactCipher
     from sync_server.devices import add_enrolment_code, enrol
     from sync_server.ingest import ingest
     from sync_server.ratings import apply_default_ratings
@@ -151,9 +151,7 @@ def seed_hall(store, with_users: bool = True) -> Hall:
         + a.case("C2", "1001", MATTER_SC, at(2, 10), 5, rated=at(2, 10, 0, 1))
         + a.case("C3", "1002", MATTER_SC, at(3, 9), 4)
         + a.case("C4", "1002", MATTER_SC, at(3, 10), 3)
-        + a.case(
-            "C5", "1001", MATTER_SC, at(4, 9), 1, reasons=[115], comment=SCRIPT_COMMENT, detail={"contact": CONTACT}
-        )
+        + a.case("C5", "1001", MATTER_SC, at(4, 9), 1, reasons=[115], comment=SCRIPT_COMMENT, mobile=CONTACT)
         + a.case("C7", "1002", MATTER_SC, at(5, 9), 2, reasons=[214])
         + a.case("C8", "1001", MATTER_SC, at(6, 9), 5)
     )
@@ -165,7 +163,7 @@ def seed_hall(store, with_users: bool = True) -> Hall:
     )
     batch_c = c.case("C13", "1004", MATTER_BDC, at(3, 9)) + c.case("C14", "1004", MATTER_BDC, at(3, 10))
     for window, batch in (("A01", batch_a), ("B03", batch_b), ("C05", batch_c)):
-        results = ingest(store, hall.devices[window], batch, at(7, 9))
+        results = ingest(store, hall.devices[window], batch, at(7, 9), cipher=ContactCipher(CONTACT_KEY))
         assert {s for _, s in results} == {"stored"}
         for rec in batch:
             if rec["kind"] == "rating":
