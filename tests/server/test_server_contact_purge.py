@@ -48,7 +48,7 @@ def test_a_number_is_deleted_keep_days_after_its_case_closed(client, kiosk: Kios
 
 
 def test_the_case_page_says_deleted(client, kiosk: Kiosk, configured, store, server_clock):
-    from sync_server.console.auth import add_user
+    from sync_server.console.accounts import add_user
 
     kiosk.push(bad_rating_and_contact(kiosk, case_no="P-3"))
     close_case(store, "P-3", server_clock())
