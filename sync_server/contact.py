@@ -1,8 +1,9 @@
 """A citizen's mobile number for 核实 and 回访, protected as 国办发〔2019〕51号 asks: checked, encrypted at rest with
 a key from the server's settings file (never the database), and shown masked (138****1234).
 
-    normalise_mobile  the number a citizen typed, checked: 11 digits on a mainland mobile prefix, or ContactInvalid.
-    mask_mobile       138****1234.
+    normalise_mobile  the number a citizen typed, checked as the kiosk checks it (``haochaping.mobile``): 11 digits on a
+                      mainland mobile prefix, or ContactInvalid.
+    mask_mobile       138****1234 (``haochaping.mobile``).
     ContactCipher     Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``) with the configured key.
     protect_record    a terminal's ``contact`` record as it is stored (the number masked) and the ``contacts`` row
                       with the ciphertext, or why the number is refused (bad number, no key configured).
@@ -11,14 +12,14 @@ a key from the server's settings file (never the database), and shown masked (13
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from haochaping import mobile
+from haochaping.errors import MobileInvalid
+from haochaping.mobile import mask_mobile
 from sync_server.errors import ServerError
-
-MOBILE = re.compile(r"^1[3-9]\d{9}$")  # mainland mobile numbers: 13x–19x
 
 
 class ContactInvalid(ServerError):
@@ -37,19 +38,10 @@ class ContactUnreadable(ServerError):
 
 def normalise_mobile(text: str) -> str | None:
     """The number without spaces or dashes (and without +86), None when left empty; ContactInvalid when wrong."""
-    digits = re.sub(r"[\s\-]", "", text or "")
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    if not digits:
-        return None
-    if not MOBILE.match(digits):
-        raise ContactInvalid("手机号格式不正确：应为 11 位数字、以 13–19 开头；也可以不填")
-    return digits
-
-
-def mask_mobile(number: str) -> str:
-    """138****1234: enough to recognise, not enough to call."""
-    return f"{number[:3]}****{number[-4:]}" if len(number) >= 7 else "****"
+    try:
+        return mobile.normalise_mobile(text)
+    except MobileInvalid as e:
+        raise ContactInvalid(str(e)) from None
 
 
 class ContactCipher:
