@@ -46,10 +46,14 @@ KINDS = (
 )
 
 
+HASHED_FIELDS = tuple(k for k in RECORD_FIELDS if k != "hash")
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # made once
+
+
 def canonical(record: Mapping) -> bytes:
     """The bytes that are hashed: every field but ``hash``, keys sorted, compact UTF-8 JSON."""
-    body = {k: record.get(k) for k in RECORD_FIELDS if k != "hash"}
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    get = record.get
+    return _CANONICAL_JSON.encode({k: get(k) for k in HASHED_FIELDS}).encode()
 
 
 def record_hash(record: Mapping) -> str:

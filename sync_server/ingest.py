@@ -36,8 +36,8 @@ from sync_server.storage.records import (
     add_flags,
     device_sequence,
     identities,
-    insert_records,
-    record_row,
+    insert_batch,
+    record_values,
 )
 from sync_server.storage.schema import utc_iso
 
@@ -258,19 +258,20 @@ def configured_reasons(conn: Connection) -> frozenset[int] | None:
 
 
 def apply_plan(store: Store, conn: Connection, plan: Plan, now_iso: str) -> list[tuple[str, str]]:
-    batch_id = secrets.token_hex(8)
+    batch_id = secrets.token_hex(8)  # unique to this ingest: it tells our rows from a racing ingest's
+    flags, hashes = plan.flags, plan.content_hashes
     rows = [
-        record_row(
+        record_values(
             r,
             "device",
             now_iso,
             batch_id,
-            ",".join(k for k, _ in plan.flags.get(r["id"], ())),
-            plan.content_hashes[r["id"]],
+            ",".join(k for k, _ in flags[r["id"]]) if r["id"] in flags else "",
+            hashes[r["id"]],
         )
         for r in plan.to_store
     ]
-    mine = insert_records(store, conn, rows)
+    mine = insert_batch(store, conn, rows, batch_id)
     lost = _lost_races(conn, plan, mine)
     results = [(rid, _status(rid, status, lost, plan)) for rid, status in plan.results]
     stored = [r for r in plan.to_store if r["id"] in mine]

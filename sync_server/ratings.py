@@ -118,20 +118,21 @@ def settle_records(store: Store, conn: Connection, stored: Iterable[dict]) -> Se
     case_nos = {r["case_no"] for r in stored}
     lock_cases(conn, case_nos)
     before = load_cases(conn, case_nos)
-    after_rows = _completed_rows(before, [case_row(r) for r in stored])
-    save_case_rows(store, conn, [{"case_no": c, **row} for c, row in after_rows.items() if row != before[c].row])
+    after_rows = _completed_rows(before, stored)
+    save_case_rows(store, conn, [(c, row) for c, row in after_rows.items() if row != before[c].row])
     follow_up = current_rules(conn).follow_up_allowed
     after, changed = {}, []
     for case_no, state in before.items():
         settled = _settled(state.ratings, follow_up)
-        flag_two_channels(conn, live_prompt_pairs(_facts(settled)))
+        if len(settled) > 1:
+            flag_two_channels(conn, live_prompt_pairs(_facts(settled)))
         changed += [
             r
             for r, old in zip(settled, state.ratings, strict=True)
-            if (r.role, r.assess_number) != (old.role, old.assess_number)
+            if r.role != old.role or r.assess_number != old.assess_number
         ]
         after[case_no] = CaseState(case_no, after_rows[case_no], settled)
-    save_roles(store, conn, [_role_row(r) for r in changed])
+    save_roles(store, conn, changed)
     rated = frozenset(r["case_no"] for r in stored if r["kind"] == "rating")
     settlement = Settlement(before, after, rated)
     for hook in _hooks:
@@ -139,17 +140,18 @@ def settle_records(store: Store, conn: Connection, stored: Iterable[dict]) -> Se
     return settlement
 
 
-def _completed_rows(before: dict[str, CaseState], rows: list[dict]) -> dict[str, dict | None]:
-    """Each case's row once the new rows are in: a field already set is kept (as ``save_case_rows`` does)."""
+def _completed_rows(before: dict[str, CaseState], records: list[dict]) -> dict[str, dict | None]:
+    """Each case's row once these records are in: a field already set is kept (as ``save_case_rows`` does)."""
     merged = {c: (dict(s.row) if s.row else None) for c, s in before.items()}
-    for row in rows:
-        into = merged[row["case_no"]]
+    for record in records:
+        values = case_values(record)
+        into = merged[record["case_no"]]
         if into is None:
-            merged[row["case_no"]] = {k: row.get(k) for k in CASE_FIELDS}
+            merged[record["case_no"]] = dict(zip(CASE_FIELDS, values, strict=True))
             continue
-        for key in CASE_FIELDS:
-            if into.get(key) is None:
-                into[key] = row.get(key)
+        for key, value in zip(CASE_FIELDS, values, strict=True):
+            if into[key] is None:
+                into[key] = value
     return merged
 
 
@@ -169,32 +171,21 @@ def _facts(stored: Iterable[StoredRating]) -> list[RatingFact]:
 
 
 def _settled(stored: tuple[StoredRating, ...], follow_up: bool) -> tuple[StoredRating, ...]:
+    if len(stored) == 1:  # the usual case: its one rating counts (what ``settle`` makes of a single fact)
+        only = stored[0]
+        if only.role == COUNTING and only.assess_number == 1:
+            return stored
+        return (only._replace(role=COUNTING, assess_number=1),)
     facts = _facts(stored)
     roles = settle(facts, follow_up) if facts else {}
     return tuple(r._replace(role=roles[r.record_id][0], assess_number=roles[r.record_id][1]) for r in stored)
 
 
-def _role_row(r: StoredRating) -> dict:
-    return dict(
-        record_id=r.record_id,
-        case_no=r.case_no,
-        level=r.level,
-        channel=r.channel,
-        rated_at=r.rated_at,
-        role=r.role,
-        assess_number=r.assess_number,
-    )
-
-
-def case_row(record: dict) -> dict:
-    return {
-        "case_no": record["case_no"],
-        "window": record.get("window"),
-        "device_id": record.get("device_id"),
-        "matter_code": record.get("matter_code"),
-        "clerk_no": record.get("clerk_no"),
-        "prompted_at": record.get("prompted_at") or record["occurred_at"],
-    }
+def case_values(record: dict) -> tuple:
+    """What a record tells about its case, in ``CASE_FIELDS`` order."""
+    get = record.get
+    prompted_at = get("prompted_at") or record["occurred_at"]
+    return (get("window"), get("device_id"), get("matter_code"), get("clerk_no"), prompted_at)
 
 
 # ---------------------------------------------------------------- default ratings (系统默认评价)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Row, and_, bindparam, case, func, select, text
 
 from sync_server.db import Store
+from sync_server.storage.bulk import execute_many, positional_sql, select_in
 from sync_server.storage.schema import cases, devices, rating_exclusions, ratings, records
 
 CASE_FIELDS = ("window", "device_id", "matter_code", "clerk_no", "prompted_at")
@@ -77,11 +78,22 @@ def load_cases(conn: Connection, case_nos: Iterable[str]) -> dict[str, CaseState
     rows: dict[str, dict] = {}
     found: dict[str, list[StoredRating]] = {c: [] for c in wanted}
     for chunk in _chunks(wanted):
-        for r in conn.execute(select(cases).where(cases.c.case_no.in_(chunk))):
-            rows[r.case_no] = {k: getattr(r, k) for k in CASE_FIELDS}
-        for r in conn.execute(_RATINGS_OF_CASES, {"case_nos": chunk}):
-            found[r.case_no].append(StoredRating._make(r))
+        for r in select_in(conn, "cases.load_cases.rows", _case_rows_query, chunk):
+            rows[r[0]] = dict(zip(CASE_FIELDS, r[1:], strict=True))
+        for r in select_in(conn, "cases.load_cases.ratings", _ratings_of_cases_query, chunk):
+            rating = StoredRating._make(r)
+            found[rating.case_no].append(rating._replace(excluded=bool(rating.excluded)))
     return {c: CaseState(c, rows.get(c), tuple(found[c])) for c in wanted}
+
+
+def _case_rows_query():  # built once per dialect by ``select_in``
+    return select(cases.c.case_no, *(cases.c[k] for k in CASE_FIELDS)).where(
+        cases.c.case_no.in_(bindparam("case_nos", expanding=True))
+    )
+
+
+def _ratings_of_cases_query():
+    return _RATINGS_OF_CASES
 
 
 def counted_window():
@@ -130,25 +142,38 @@ _RATINGS_OF_CASES = (
 )
 
 
-def save_case_rows(store: Store, conn: Connection, rows: list[dict]) -> None:
-    """Insert or complete case rows (a field already set is kept), in case-number order."""
+def save_case_rows(store: Store, conn: Connection, rows: list[tuple[str, dict]]) -> None:
+    """Insert or complete case rows, (case number, row with every ``CASE_FIELDS``) pairs: a field already set is
+    kept. In case-number order (two writers on PostgreSQL take the rows in the same order)."""
     if not rows:
         return
-    stmt = store.insert(cases)
-    keep = {c: func.coalesce(cases.c[c], stmt.excluded[c]) for c in CASE_FIELDS}
-    conn.execute(stmt.on_conflict_do_update(index_elements=["case_no"], set_=keep), sorted(rows, key=_case_no))
+
+    def build():
+        stmt = store.insert(cases)
+        keep = {c: func.coalesce(cases.c[c], stmt.excluded[c]) for c in CASE_FIELDS}
+        return stmt.on_conflict_do_update(index_elements=["case_no"], set_=keep)
+
+    sql = positional_sql(conn, "cases.save_case_rows", build, ("case_no", *CASE_FIELDS))
+    execute_many(conn, sql, [(c, *(row[k] for k in CASE_FIELDS)) for c, row in sorted(rows, key=_first)])
 
 
-def save_roles(store: Store, conn: Connection, rows: list[dict]) -> None:
-    """Insert or update the role and assessNumber of ratings (dicts with every ``ratings`` column)."""
-    if not rows:
+ROLE_COLUMNS = ("record_id", "case_no", "level", "channel", "rated_at", "role", "assess_number")
+
+
+def save_roles(store: Store, conn: Connection, settled: list[StoredRating]) -> None:
+    """Insert or update the role and assessNumber of settled ratings."""
+    if not settled:
         return
-    stmt = store.insert(ratings)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["record_id"],
-        set_={"role": stmt.excluded.role, "assess_number": stmt.excluded.assess_number},
+
+    def build():
+        stmt = store.insert(ratings)
+        update = {"role": stmt.excluded.role, "assess_number": stmt.excluded.assess_number}
+        return stmt.on_conflict_do_update(index_elements=["record_id"], set_=update)
+
+    sql = positional_sql(conn, "cases.save_roles", build, ROLE_COLUMNS)
+    execute_many(
+        conn, sql, [(r.record_id, r.case_no, r.level, r.channel, r.rated_at, r.role, r.assess_number) for r in settled]
     )
-    conn.execute(stmt, rows)
 
 
 def case_is_rated(conn: Connection, case_no: str) -> bool:
@@ -187,8 +212,8 @@ def device_and_case(conn: Connection, device_id: str, case_no: str) -> Row | Non
     return conn.execute(_QR_LOOKUP, {"device_id": device_id, "case_no": case_no}).first()
 
 
-def _case_no(row: dict) -> str:
-    return row["case_no"]
+def _first(pair: tuple) -> str:
+    return pair[0]
 
 
 def _chunks(items: list, size: int = CHUNK):

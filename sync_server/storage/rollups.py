@@ -22,6 +22,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, text
 
 from haochaping.levels import CHANNEL_DEFAULT
 from sync_server.configs import current_config
+from sync_server.storage.bulk import execute_many, positional_sql
 from sync_server.storage.cases import CaseState, Settlement, counted_window
 from sync_server.storage.schema import (
     case_rollup,
@@ -221,13 +222,18 @@ def cases_of_records(conn: Connection, record_ids: Iterable[str]) -> set[str]:
     return {c for c in case_nos if c}
 
 
-def _upsert(conn: Connection, table, rows: list[dict], columns: tuple[str, ...]):
-    from sqlalchemy.dialects import postgresql, sqlite
+def _upsert(conn: Connection, table, rows: list[tuple], counts: tuple[str, ...]) -> None:
+    """Add ``rows`` (a bucket's key columns, then its ``counts``) to the buckets of ``table``."""
 
-    stmt = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in columns})
-    conn.execute(stmt, rows)
+    def build():
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        stmt = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+        keys = [c.name for c in table.primary_key.columns]
+        return stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in counts})
+
+    columns = (*(c.name for c in table.primary_key.columns), *counts)
+    execute_many(conn, positional_sql(conn, f"rollups.add.{table.name}", build, columns), rows)
 
 
 RATING_COLUMNS = ("department", "window", "clerk_no", "matter_code", "channel", "level", "status")
@@ -257,7 +263,7 @@ def project_cases(counts: dict) -> dict:
 
 def _add_rating_counts(conn: Connection, counts: dict) -> None:
     for table, projected in project_ratings(counts).items():
-        rows = [_row(table, k, {"n": n}) for k, n in projected.items() if n]
+        rows = [(*k, n) for k, n in projected.items() if n]
         if rows:
             _upsert(conn, table, rows, ("n",))
 
@@ -267,14 +273,9 @@ def _add_case_counts(conn: Connection, counts: dict) -> None:
         by_key: dict[tuple, dict] = {}
         for k, n in projected.items():
             by_key.setdefault(k[:-1], dict.fromkeys(CASE_COUNTS, 0))[k[-1]] += n
-        rows = [_row(table, k, v) for k, v in by_key.items() if any(v.values())]
+        rows = [(*k, *(v[c] for c in CASE_COUNTS)) for k, v in by_key.items() if any(v.values())]
         if rows:
             _upsert(conn, table, rows, CASE_COUNTS)
-
-
-def _row(table, key: tuple, counts: dict) -> dict:
-    names = [c.name for c in table.primary_key.columns]
-    return {**dict(zip(names, key, strict=True)), **counts}
 
 
 def recompute_days(conn: Connection, days: Iterable[str | date]) -> None:
