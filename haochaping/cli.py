@@ -1,6 +1,6 @@
 """The ``hcp`` command line: one root, each installed part adds its own subcommands.
 
-Which parts are there depends on the extras installed (``[kiosk]``, ``[server]``, ``[all]`` for the benchmarks);
+Which parts are there depends on the extras installed (``[kiosk]``, ``[server]``, ``[bench]``, or ``[all]``);
 a part that is missing still has its command, which says which extra to install. Every error the project raises
 on purpose is a ``HaochapingError``: it is printed as one readable line and the exit code is 2.
 """
@@ -18,7 +18,7 @@ from haochaping.errors import HaochapingError
 PARTS = (
     ("kiosk", ("kivy", "requests"), "kiosk", "kiosk.cli"),
     ("server", ("fastapi", "sqlalchemy", "holidays"), "server", "sync_server.cli"),
-    ("bench", ("bench", "kivy", "fastapi", "httpx"), "all", "bench.cli"),
+    ("bench", ("bench", "kivy", "fastapi", "httpx"), "bench", "bench.cli"),
 )
 
 
@@ -44,7 +44,7 @@ def _register_missing(sub, command: str, extra: str, missing: list[str]) -> None
     hint = f"需要安装 haochaping[{extra}]（pip install 'haochaping[{extra}]'；缺少 {', '.join(missing)}）"
     part = sub.add_parser(command, help=hint, add_help=False)
     part.add_argument("rest", nargs=argparse.REMAINDER)
-    part.set_defaults(func=lambda _args: _missing(command, hint))
+    part.set_defaults(func=lambda _args: _missing(command, hint), missing_part=True)
 
 
 def _missing(command: str, hint: str) -> int:
@@ -63,7 +63,10 @@ def _pin_hash(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "missing_part", False):  # a missing part takes any arguments: it only says why
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args) or 0
     except HaochapingError as e:
