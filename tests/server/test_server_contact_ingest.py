@@ -95,3 +95,18 @@ def test_a_conflicting_copy_is_kept_masked(client, kiosk, configured, store):
     other = dict(contact, detail={"mobile": "13987654321", "rating": rating["id"]})
     assert kiosk.push([other]).json()["results"][0]["status"] == "conflict"
     assert "13987654321" not in everything_stored(store)
+
+
+def test_the_upload_to_the_province_names_the_rater_masked(client, kiosk, configured, store, server_clock):
+    from datetime import timedelta
+
+    from sync_server.storage.schema import utc_iso
+    from sync_server.upstream.sender import should_send
+
+    kiosk.push(bad_rating_and_contact(kiosk) + [kiosk.record(case_no="C-101", level=5)])
+    start, end = server_clock() - timedelta(days=1), server_clock() + timedelta(days=1)
+    with store.read() as conn:
+        items = [item for item, _, _ in should_send(conn, utc_iso(start), utc_iso(end), "450102")]
+    raters = {i["case_no"]: i["rater"] for i in items if i["kind"] == "rating"}
+    assert raters == {"C-100": "138****5678", "C-101": "匿名"}
+    assert NUMBER not in repr(items)
