@@ -10,7 +10,7 @@ from sync_server.closedcases.settings import CaseFeedSettings
 from sync_server.console.auth import AnyUser
 from sync_server.console.context import current_version
 from sync_server.console.labels import china_today
-from sync_server.console.period import parse_period
+from sync_server.console.period import parse_period, whole_period
 from sync_server.storage.rollups import day_bounds
 
 
@@ -29,7 +29,7 @@ def router() -> APIRouter:
 
         q = request.query_params
         now = request.app.state.clock()
-        period = parse_period(now, q.get("from"), q.get("to"), q.get("month"))
+        period = parse_period(now, q.get("from"), q.get("to"), whole_period(q))
         start, end = day_bounds(period.first)[0], day_bounds(period.last)[1]
         cv = current_version(request.app)
         settings = case_settings(request.app)

@@ -15,7 +15,7 @@ from sync_server.console.auth import AnyUser
 from sync_server.console.context import console_settings
 from sync_server.console.errors import BadInput
 from sync_server.console.known import check_filters
-from sync_server.console.period import parse_period
+from sync_server.console.period import parse_period, whole_period
 
 CARD_LIST_SIZE = 10  # the earliest cards the 差评处理 panel lists
 LEVEL_COLORS = {5: "#0e9f6e", 4: "#57b894", 3: "#9ccfb4", 2: "#f08c8c", 1: "#c8161d"}
@@ -30,9 +30,7 @@ def router() -> APIRouter:
         from sync_server.storage import closed_cases as closed_case_storage
 
         q = request.query_params
-        period = parse_period(
-            request.app.state.clock(), q.get("from"), q.get("to"), q.get("month") or q.get("quarter") or q.get("year")
-        )
+        period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), whole_period(q))
         granularity = q.get("by") or "day"
         if granularity not in metrics.GRANULARITIES:
             raise BadInput("趋势粒度只能是 day、week 或 month")
@@ -73,11 +71,6 @@ def router() -> APIRouter:
         )
 
     return r
-
-
-def _whole_period(q) -> str | None:
-    """``month=YYYY-MM``, ``quarter=YYYYQn`` or ``year=YYYY``: a whole period of the 通报."""
-    return q.get("month") or q.get("quarter") or q.get("year")
 
 
 def _whole_periods(now, department: str | None) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from sync_server.configs import current_rules
 from sync_server.console.accounts import Scope
 from sync_server.console.auth import OverseerUser
-from sync_server.console.period import parse_period
+from sync_server.console.period import parse_period, whole_period
 from sync_server.console.settings import ConsoleSettings
 from sync_server.storage import devices as stored_devices
 from sync_server.storage import integrity as stored
@@ -234,7 +234,7 @@ def router() -> APIRouter:
         q = request.query_params
         now = request.app.state.clock()
         start_default = q.get("from") or ("" if q.get("month") else _week_before(now))
-        period = parse_period(now, start_default, q.get("to"), q.get("month"))
+        period = parse_period(now, start_default, q.get("to"), whole_period(q))
         settings = console_settings(request.app)
         start, end = day_bounds(period.first)[0], day_bounds(period.last)[1]
         with request.app.state.store.read() as conn:

@@ -58,6 +58,11 @@ def month_period(month: str) -> Period:
     return Period(first, date(year, mon, calendar.monthrange(year, mon)[1]))
 
 
+def whole_period(query) -> str | None:
+    """``month=YYYY-MM``, ``quarter=YYYYQn`` or ``year=YYYY`` of a page's query: a whole period of the 通报."""
+    return query.get("month") or query.get("quarter") or query.get("year")
+
+
 def parse_period(now: datetime, start: str | None, end: str | None, month: str | None = None) -> Period:
     """The requested period; refuses malformed dates, reversed or over-long ranges."""
     if month:

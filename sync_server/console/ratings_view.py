@@ -15,7 +15,7 @@ from sync_server.console.accounts import Scope, Viewer
 from sync_server.console.auth import AnyUser
 from sync_server.console.errors import BadInput, NotVisible
 from sync_server.console.labels import FLAG_LABELS, Names
-from sync_server.console.period import Period, parse_period
+from sync_server.console.period import Period, parse_period, whole_period
 from sync_server.storage import ratings_list
 from sync_server.storage.contacts import contact_line
 from sync_server.storage.rollups import period_bounds, rating_status
@@ -54,7 +54,7 @@ class RatingFilter:
 
 def parse_filter(request: Request, scope: Scope) -> RatingFilter:
     q = request.query_params
-    period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), q.get("month"))
+    period = parse_period(request.app.state.clock(), q.get("from"), q.get("to"), whole_period(q))
     level = q.get("level") or None
     if level and level not in LEVEL_FILTERS:
         raise BadInput("评价等级筛选无效")

@@ -292,3 +292,22 @@ def test_a_quarter_and_a_year_cover_their_months(hall):
     y = json.loads(stored(store, publish_as(store, "2026", china(2027, 1, 4, 9)).id).content)
     assert summary_of(q["sections"])["统计期"] == "2026 年第四季度（2026-10-01 至 2026-12-31）"
     assert (summary_of(q["sections"])["有效评价数"], summary_of(y["sections"])["有效评价数"]) == (3, 3)
+
+
+def test_every_page_with_a_period_takes_a_quarter_or_a_year(hall):
+    """The ratings list (and its GB/T 39046 export), 办件对账 and the integrity page take ``quarter=`` and ``year=``
+    as the dashboard and the report do, instead of falling back to the current month."""
+    store, terminals = hall
+    for month in (8, 10, 11, 12):
+        terminals["A01"].rate(5, china(2026, month, 2, 10))
+    with TestClient(create_app(store, clock=lambda: china(2027, 1, 4, 9))) as client:
+        sign_in(client, "admin")
+        for query, n in (({"quarter": "2026Q4"}, 3), ({"year": "2026"}, 4), ({"month": "2026-11"}, 1)):
+            exported = client.get("/console/export/gbt39046.csv", params=query).text.lstrip("\ufeff")
+            assert len(list(csv.reader(io.StringIO(exported)))) == 1 + n, query
+        first = 'name="from" value="2026-10-01"'
+        for path in ("/console/ratings", "/console/closed-cases", "/console/integrity", "/console/dashboard"):
+            page = client.get(path, params={"quarter": "2026Q4"})
+            assert page.status_code == 200 and first in page.text, path
+        assert 'name="from" value="2026-01-01"' in client.get("/console/ratings", params={"year": "2026"}).text
+        assert "本季度" in client.get("/console/dashboard").text  # links to this month, quarter and year

@@ -470,6 +470,6 @@ def test_the_report_and_the_dashboard_cover_a_quarter_or_a_year_and_the_cards_sa
         sign_in(client, "admin")
         board = client.get("/console/dashboard", params={"quarter": "2026Q4"}).text
         assert "2026 年第四季度" in board and re.search(r'id="kpi-count"><b>3</b>', board)
-        assert "红牌（今日）" in board and "黄牌（今日）" in board  # the report's are labelled 统计期末
+        assert "红牌（今日）" in board and "黄牌（今日）" in board  # a report made today counts its cards today too
         yearly = client.get("/console/reports/monthly.csv", params={"year": "2026"})
         assert yearly.status_code == 200 and "2026 年（2026-01-01 至 2026-12-31）" in yearly.text
