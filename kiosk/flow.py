@@ -472,7 +472,7 @@ class Flow:
             self._set(contact=typed[:-1], message="")
         elif len(e.key) == 1 and e.key.isdigit() and e.key.isascii():
             if len(typed) >= MOBILE_DIGITS:
-                self._set(message=f"手机号只有 {MOBILE_DIGITS} 位；输错了请点“删除”")
+                self._set(message=f"手机号只有 {MOBILE_DIGITS} 位\n输错了请点“删除”")
                 return
             self._set(contact=typed + e.key, message="")
 
@@ -708,7 +708,8 @@ class Flow:
 
 
 def contact_problem(typed: str) -> str:
-    """What is wrong with a typed number, said so a citizen can put it right (or skip)."""
+    """What is wrong with a typed number, said so a citizen can put it right (or skip); two short lines, so a narrow
+    screen in 大字 never breaks them in the middle of a phrase."""
     if len(typed) < MOBILE_DIGITS:
-        return f"手机号应为 {MOBILE_DIGITS} 位，现在是 {len(typed)} 位；请补全，或点“跳过”"
-    return "手机号应以 13–19 开头，请核对；也可以点“跳过”"
+        return f"手机号应为 {MOBILE_DIGITS} 位，现在是 {len(typed)} 位\n请补全，或点“跳过”"
+    return "手机号应以 13–19 开头，请核对\n也可以点“跳过”"

@@ -212,7 +212,7 @@ def test_the_contact_screen_asks_with_the_configured_consent_and_big_keys(day):
 
 
 def test_a_bad_number_is_explained_and_the_corrected_one_is_stored_with_its_rating(day):
-    assert "手机号应为 11 位，现在是 7 位；请补全，或点“跳过”" in day.screen("contact_bad_number")["texts"]
+    assert "手机号应为 11 位，现在是 7 位\n请补全，或点“跳过”" in day.screen("contact_bad_number")["texts"]
     assert "138 0013 8000" in day.screen("contact_typed")["texts"]
     box = Outbox(day.data / "outbox.db", "reader")
     try:
