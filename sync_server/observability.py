@@ -182,13 +182,13 @@ def bad_ratings(conn, now: datetime) -> tuple[int, int]:
     card); a bad rating without a handling record yet is overdue once the contact deadline
     (``deadlines.contact_days`` working days after the rating day, China time) has passed.
     """
-    handling = _handling_records(conn)
-    bad = unfinished_bad_ratings(conn, handling.finished_states() if handling is not None else None)
+    handling = _Handling(conn)
+    bad = unfinished_bad_ratings(conn, handling.finished_states())
     rules, today = _deadline_rules(conn), (now.astimezone(UTC) + CHINA).date()
-    calendar = handling.calendar if handling else _calendar()
+    calendar = handling.calendar
     open_, overdue = 0, 0
     for record_id, rated_at in bad:
-        case = handling.cases.get(record_id) if handling else None
+        case = handling.cases.get(record_id)
         if case is not None:
             late = handling.overdue(case, today, rules)
             if late is None:  # closed, or the appeal was upheld
@@ -202,11 +202,11 @@ def bad_ratings(conn, now: datetime) -> tuple[int, int]:
 
 
 class _Handling:
-    """The 差评 workflow's handling records, when its tables exist (migration 0004)."""
+    """The 差评 workflow's unfinished handling records and the working-day calendar their deadlines run on."""
 
     def __init__(self, conn):
+        from sync_server.storage.handling import open_case_rows
         from sync_server.storage.schema import UNFINISHED_ROWS
-        from sync_server.workflow.cases import open_case_rows
         from sync_server.workflow.deadlines import calendar_of
 
         self.cases = {row.record_id: row for row in open_case_rows(conn, where=[UNFINISHED_ROWS])}
@@ -229,30 +229,6 @@ class _Handling:
         return_state = State(case.return_state) if case.return_state else None
         due = pending_due(case, State(case.state), return_state, step_dues(case, rules, self.calendar))
         return card(due, today, rules, self.calendar) == RED
-
-
-def _handling_records(conn) -> _Handling | None:
-    from sqlalchemy import inspect
-
-    try:
-        import sync_server.workflow.cases  # noqa: F401
-    except ImportError:
-        return None
-    if not inspect(conn).has_table("bad_cases"):
-        return None
-    return _Handling(conn)
-
-
-_CALENDAR = None
-
-
-def _calendar():
-    global _CALENDAR
-    if _CALENDAR is None:
-        from sync_server.workdays import WorkdayCalendar
-
-        _CALENDAR = WorkdayCalendar.from_dir(Path(__file__).resolve().parents[1] / "config" / "workdays")
-    return _CALENDAR
 
 
 # ---------------------------------------------------------------- /metrics

@@ -9,7 +9,7 @@ For code built on top of it (the 差评 workflow, appeals):
 - ``viewer.scope`` (``accounts.Scope``) goes into every query: ``scope.window_condition(column)`` for SQL,
   ``scope.department_filter(requested)`` refuses another department, ``scope.allows_window(w)`` for one row.
 - ``accounts.write_audit(conn, now, actor, action, target, detail, address)`` appends to the audit log.
-- ``exclusions.exclude_rating`` / ``exclusions.lift_exclusion`` write ``rating_exclusions`` and keep the
+- ``storage.exclusions.exclude_rating`` / ``lift_exclusion`` write ``rating_exclusions`` and keep the
   dashboard's rollup in step, in the caller's transaction.
 - ``web.page(request, template, viewer, **context)`` renders a page in the console's layout.
 """

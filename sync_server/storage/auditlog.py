@@ -1,18 +1,48 @@
 """The audit log: the one writer (:func:`append_entry`, an append-only hash chain) and the reading side: one filter
 (who, which action, which object, which China dates) for the console page, its total and its CSV export; pages go
-back by id (keyset), so every entry ever written can be reached."""
+back by id (keyset), so every entry ever written can be reached.
+
+Every entry carries the hash of the entry before it and a hash over its own content (``entry_hash``). Entries are
+chained under a lock: SQLite write transactions are serialised already (BEGIN IMMEDIATE), PostgreSQL takes a
+transaction-level advisory lock, so two writers never chain onto the same predecessor. Checking the chain is
+``workflow.auditchain.verify_chain``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from sync_server.storage.rollups import day_bounds
 from sync_server.storage.schema import audit_log, utc_iso
+
+GENESIS = "0" * 64
+_PG_AUDIT_LOCK = 4_502_105
+CONTENT = ("at", "actor", "action", "target", "detail", "address")
+
+
+def entry_hash(prev_hash: str, at, actor, action, target, detail, address) -> str:
+    """sha256 over the previous hash and the entry's stored content (the migration keeps a frozen copy)."""
+    payload = json.dumps([prev_hash, at, actor, action, target, detail, address], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def chained(conn: Connection, values: dict) -> dict:
+    """``values`` of a new audit entry with ``prev_hash`` and ``hash`` added (call inside the write transaction)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+    prev = conn.execute(last).scalar() or GENESIS
+    return {**values, "prev_hash": prev, "hash": entry_hash(prev, *(values.get(k) for k in CONTENT))}
+
+
+def entries_after(conn: Connection, after: int, limit: int) -> list:
+    """Up to ``limit`` entries with an id above ``after``, in id order (the chain's order)."""
+    return conn.execute(select(audit_log).where(audit_log.c.id > after).order_by(audit_log.c.id).limit(limit)).all()
 
 
 def append_entry(
@@ -25,8 +55,6 @@ def append_entry(
     address: str | None = None,
 ) -> None:
     """Append one row to the audit log (the table refuses UPDATE and DELETE), chained to the row before it."""
-    from sync_server.workflow.auditchain import chained
-
     values = dict(
         at=utc_iso(now),
         actor=actor,

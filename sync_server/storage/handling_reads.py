@@ -223,3 +223,17 @@ def unfinished_bad_ratings(conn: Connection, finished_states: list[str] | None) 
         finished = select(bad_cases.c.record_id).where(bad_cases.c.state.in_(finished_states))
         query = query.where(ratings.c.record_id.not_in(finished))
     return conn.execute(query).all()
+
+
+def count_extended(conn: Connection, scope, arrived: tuple[str, str], department: str | None) -> int:
+    """The records that arrived in ``arrived`` (China days, inclusive) with an approved 延期."""
+    from sync_server.storage.schema import case_extensions
+
+    c = bad_cases.c
+    approved = select(case_extensions.c.case_id).where(case_extensions.c.status == "approved")
+    where = [c.arrival_day.between(*arrived), c.id.in_(approved)]
+    if scope is not None and scope.restricted:
+        where.append(scope.window_condition(c.window))
+    if department:
+        where.append(c.department == department)
+    return conn.execute(select(func.count()).select_from(bad_cases).where(*where)).scalar()

@@ -1,38 +1,18 @@
-"""The audit log's hash chain: every entry carries the hash of the entry before it and a hash over its own content,
-so an entry changed or removed in the database breaks the chain at that point (``hcp server audit verify``).
+"""Checking the audit log's hash chain: every entry carries the hash of the entry before it and a hash over its own
+content, so an entry changed or removed in the database breaks the chain at that point (``hcp server audit verify``).
 
-Entries are chained under a lock: SQLite write transactions are serialised already (BEGIN IMMEDIATE), PostgreSQL
-takes a transaction-level advisory lock, so two writers never chain onto the same predecessor.
+The chain is written by ``storage.auditlog.append_entry`` (under a lock, see there).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection
 
-from sync_server.storage.schema import audit_log
+from sync_server.storage.auditlog import CONTENT, GENESIS, entries_after, entry_hash
 
-GENESIS = "0" * 64
-_PG_AUDIT_LOCK = 4_502_105
-CONTENT = ("at", "actor", "action", "target", "detail", "address")
-
-
-def entry_hash(prev_hash: str, at, actor, action, target, detail, address) -> str:
-    """sha256 over the previous hash and the entry's stored content (the migration keeps a frozen copy)."""
-    payload = json.dumps([prev_hash, at, actor, action, target, detail, address], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def chained(conn: Connection, values: dict) -> dict:
-    """``values`` of a new audit entry with ``prev_hash`` and ``hash`` added (call inside the write transaction)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
-    prev = conn.execute(last).scalar() or GENESIS
-    return {**values, "prev_hash": prev, "hash": entry_hash(prev, *(values.get(k) for k in CONTENT))}
+__all__ = ["GENESIS", "ChainBreak", "entry_hash", "verify_chain"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +31,7 @@ def verify_chain(conn: Connection, chunk: int = 1000) -> tuple[int, ChainBreak |
     """(entries checked, the first broken entry or None)."""
     expected, checked, after = GENESIS, 0, 0
     while True:
-        rows = conn.execute(select(audit_log).where(audit_log.c.id > after).order_by(audit_log.c.id).limit(chunk)).all()
+        rows = entries_after(conn, after, chunk)
         if not rows:
             return checked, None
         for row in rows:

@@ -6,6 +6,8 @@ the citizen rated by phone) is withdrawn by the system: kept with its history, n
 
 An upheld appeal excludes the rating through ``rating_exclusions`` (the rating stays stored and visible); a
 supervisor's reversal on review lifts that exclusion, or applies it when the appeal had been rejected.
+
+The reads and writes themselves are in ``storage/handling.py``; this module holds what is done with them.
 """
 
 from __future__ import annotations
@@ -14,26 +16,16 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection
 
 from sync_server.configs import current_rules
 from sync_server.console.accounts import write_audit
-from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.db import Store
+from sync_server.storage import handling as stored
 from sync_server.storage.cases import Settlement
-from sync_server.storage.rollups import china_day, counted_window, department_of_windows
-from sync_server.storage.schema import (
-    appeal_evidence,
-    appeals,
-    bad_cases,
-    case_events,
-    case_extensions,
-    cases,
-    ratings,
-    records,
-    users,
-    utc_iso,
-)
+from sync_server.storage.exclusions import exclude_rating, lift_exclusion
+from sync_server.storage.rollups import china_day, department_of_windows
+from sync_server.storage.schema import utc_iso
 from sync_server.workflow import webhook
 from sync_server.workflow.deadlines import PENDING_STEP, STEP_NAMES, calendar_of, fix_clock_start, kept_due, step_dues
 from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefused
@@ -81,23 +73,14 @@ def handle_settled(store: Store, conn: Connection, settlement: Settlement) -> No
 def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[int]:
     """Open a handling record for every counting bad rating (level 1–2, not a test) of these cases that has none;
     inside the settling transaction. Returns the new records' ids."""
-    query = (
-        select(records, cases.c.clerk_no.label("case_clerk"), counted_window().label("counted_window"))
-        .select_from(
-            records.join(ratings, ratings.c.record_id == records.c.id)
-            .outerjoin(cases, cases.c.case_no == records.c.case_no)
-            .outerjoin(bad_cases, bad_cases.c.record_id == records.c.id)
-        )
-        .where(ratings.c.case_no.in_(case_nos), ratings.c.role == "counting", ratings.c.level <= 2)
-        .where(bad_cases.c.id.is_(None))
-    )
-    found = [rec for rec in conn.execute(query).all() if '"test": true' not in (rec.detail or "")]
+    found = [
+        rec for rec in stored.counting_bad_without_case(conn, case_nos) if '"test": true' not in (rec.detail or "")
+    ]
     if not found:
         return []
     clock, departments = _deadline_clock(conn), department_of_windows(conn)
     rows = [_case_row(rec, clock, departments) for rec in found]
-    stmt = store.insert(bad_cases).on_conflict_do_nothing(index_elements=["record_id"])
-    ids = {r.record_id: r.id for r in conn.execute(stmt.returning(bad_cases.c.id, bad_cases.c.record_id), rows)}
+    ids = stored.insert_cases(store, conn, rows)
     opened = [(ids[rec.id], row, rec) for row, rec in zip(rows, found, strict=True) if rec.id in ids]
     if not opened:  # another transaction opened them first
         return []
@@ -105,7 +88,7 @@ def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[i
         _event_row(i, rec.received_at, SYSTEM, "open", None, State.PENDING, {"level": rec.level})
         for i, _, rec in opened
     ]
-    conn.execute(case_events.insert(), events)
+    stored.insert_events(conn, events)
     deliveries = [(i, "bad_rating.created", _webhook_payload(i, row, rec), rec.received_at) for i, row, rec in opened]
     webhook.enqueue_many(conn, deliveries)
     return [case_id for case_id, _, _ in opened]
@@ -134,20 +117,9 @@ def _case_row(rec, clock, departments: dict) -> dict:
 def withdraw_displaced(conn: Connection, case_nos: set[str]) -> list[int]:
     """Withdraw every unfinished handling record of these cases whose rating no longer counts (it became the 追评 or
     was superseded when an earlier rating of the case arrived); inside the settling transaction. Returns their ids."""
-    query = (
-        select(bad_cases.c.id, bad_cases.c.case_no, bad_cases.c.record_id, bad_cases.c.state, bad_cases.c.opened_at)
-        .select_from(bad_cases.join(ratings, ratings.c.record_id == bad_cases.c.record_id))
-        .where(ratings.c.case_no.in_(case_nos), ratings.c.role != "counting")  # by the ratings' case index
-        .where(bad_cases.c.state.not_in([s.value for s in FINISHED]))
-        .order_by(bad_cases.c.id)
-    )
     withdrawn = []
-    for case in conn.execute(query).all():
-        counting = conn.execute(
-            select(records.c.id, records.c.received_at)
-            .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
-            .where(ratings.c.case_no == case.case_no, ratings.c.role == "counting")
-        ).first()
+    for case in stored.unfinished_of_displaced(conn, case_nos, [s.value for s in FINISHED]):
+        counting = stored.counting_rating(conn, case.case_no)
         at = counting.received_at if counting else case.opened_at
         detail = {
             "reason": "同一办件更早的评价后到达，该评价不再计入统计，工单撤销",
@@ -183,7 +155,7 @@ def _webhook_payload(case_id: int, row: dict, rec) -> dict:
 
 
 def _event(conn, case_id: int, at: str, actor: Actor, step: str, before, after, detail: dict) -> None:
-    conn.execute(case_events.insert(), [_event_row(case_id, at, actor, step, before, after, detail)])
+    stored.insert_events(conn, [_event_row(case_id, at, actor, step, before, after, detail)])
 
 
 def _event_row(case_id: int, at: str, actor: Actor, step: str, before, after, detail: dict) -> dict:
@@ -212,33 +184,28 @@ def facts_of(case, appeal, extension=None) -> CaseFacts:
 
 def pending_extension(conn: Connection, case_id: int):
     """The record's 延期 request waiting for a decision, or None."""
-    query = select(case_extensions).where(case_extensions.c.case_id == case_id, case_extensions.c.status == "pending")
-    return conn.execute(query).first()
+    return stored.pending_extension(conn, case_id)
 
 
 def extensions_of(conn: Connection, case_id: int) -> list:
-    query = select(case_extensions).where(case_extensions.c.case_id == case_id).order_by(case_extensions.c.id)
-    return conn.execute(query).all()
+    return stored.extensions_of(conn, case_id)
 
 
 def load_case(conn: Connection, case_id: int, scope=None, lock: bool = False):
     """(case row, appeal row or None); CaseNotFound when missing or outside the viewer's scope."""
-    query = select(bad_cases).where(bad_cases.c.id == case_id)
-    case = conn.execute(query.with_for_update() if lock else query).first()
+    case = stored.case_by_id(conn, case_id, lock)
     if case is None or (scope is not None and not scope.allows_window(case.window)):
         raise CaseNotFound("没有这张差评工单，或不在您的查看范围内")
-    appeal = conn.execute(select(appeals).where(appeals.c.case_id == case_id)).first()
+    appeal = stored.appeal_of(conn, case_id)
     return case, appeal
 
 
 def history(conn: Connection, case_id: int) -> list:
-    return conn.execute(select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.id)).all()
+    return stored.history(conn, case_id)
 
 
 def evidence_of(conn: Connection, appeal_id: int) -> list:
-    cols = [c for c in appeal_evidence.c if c.name != "content"]
-    query = select(*cols).where(appeal_evidence.c.appeal_id == appeal_id).order_by(appeal_evidence.c.id)
-    return conn.execute(query).all()
+    return stored.evidence_list(conn, appeal_id)
 
 
 def appeal_outcome(appeal) -> str | None:
@@ -281,7 +248,7 @@ def take_step(
         before = State(case.state)
         after = decide(facts_of(case, appeal, pending_extension(conn, case_id)), step, actor)
         detail = APPLY[step](conn, case, appeal, actor, now, form, settings)
-        conn.execute(update(bad_cases).where(bad_cases.c.id == case_id).values(state=after.value))
+        stored.update_case(conn, case_id, state=after.value)
         _event(conn, case_id, utc_iso(now), actor, step.value, before, after, detail)
         audit = {"step": step.label, "from": before.label, "to": after.label, **detail}
         write_audit(conn, now, actor.username, f"case.{step.value}", f"差评工单 {case_id}", audit, address)
@@ -298,7 +265,7 @@ def _text(form: StepForm, what: str, required: bool = True) -> str:
 
 
 def _set(conn, case, **values) -> None:
-    conn.execute(update(bad_cases).where(bad_cases.c.id == case.id).values(**values))
+    stored.update_case(conn, case.id, **values)
 
 
 def _verify_true(conn, case, appeal, actor, now, form, settings) -> dict:
@@ -341,8 +308,9 @@ def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
     statement = _text(form, "申诉理由")
     if len(form.evidence) > settings.evidence_max_files:
         raise StepInputInvalid(f"证据文件最多 {settings.evidence_max_files} 个", "evidence")
-    appeal_id = conn.execute(
-        appeals.insert().values(
+    appeal_id = stored.insert_appeal(
+        conn,
+        dict(
             case_id=case.id,
             record_id=case.record_id,
             category=form.category,
@@ -351,11 +319,12 @@ def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
             filed_at=utc_iso(now),
             return_state=case.state,
             status=PENDING_APPEAL,
-        )
-    ).inserted_primary_key[0]
+        ),
+    )
     for ev in form.evidence:
-        conn.execute(
-            appeal_evidence.insert().values(
+        stored.insert_evidence(
+            conn,
+            dict(
                 appeal_id=appeal_id,
                 filename=ev.filename,
                 content_type=ev.content_type,
@@ -363,7 +332,7 @@ def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
                 sha256=ev.sha256,
                 content=ev.content,
                 uploaded_at=utc_iso(now),
-            )
+            ),
         )
     files = [{"name": ev.filename, "sha256": ev.sha256, "size": ev.size} for ev in form.evidence]
     return {"category": APPEAL_CATEGORIES[form.category], "statement": statement, "evidence": files}
@@ -371,15 +340,14 @@ def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
 
 def _only_administrator(conn: Connection, filer: str) -> bool:
     """Whether the filer is the hall's only active administrator, so nobody else could decide the appeal."""
-    query = select(users.c.username).where(users.c.role == "admin", users.c.disabled_at.is_(None)).limit(2)
-    return [row.username for row in conn.execute(query)] == [filer]
+    return stored.active_administrators(conn, limit=2) == [filer]
 
 
 def _decide(status: str):
     def apply(conn, case, appeal, actor, now, form, settings) -> dict:
         note = _text(form, "审核意见", required=status == REJECTED_APPEAL)
         values = dict(status=status, decided_by=actor.username, decided_at=utc_iso(now), decision_note=note)
-        conn.execute(update(appeals).where(appeals.c.id == appeal.id).values(**values))
+        stored.update_appeal(conn, appeal.id, **values)
         if status == UPHELD_APPEAL:
             reason = f"申诉成立：{APPEAL_CATEGORIES[appeal.category]}" + (f"（{note}）" if note else "")
             exclude_rating(conn, case.record_id, reason, now, appeal_id=str(appeal.id))
@@ -392,7 +360,7 @@ def _review(outcome: str):
     def apply(conn, case, appeal, actor, now, form, settings) -> dict:
         note = _text(form, "复核意见", required=outcome == "reversed")
         values = dict(reviewed_by=actor.username, reviewed_at=utc_iso(now), review_note=note, review_outcome=outcome)
-        conn.execute(update(appeals).where(appeals.c.id == appeal.id).values(**values))
+        stored.update_appeal(conn, appeal.id, **values)
         if outcome == "reversed" and appeal.status == UPHELD_APPEAL:
             if not lift_exclusion(conn, case.record_id, now):
                 raise StepRefused("这条评价当前没有生效的排除，无法改判")
@@ -416,8 +384,8 @@ def _extend(conn, case, appeal, actor, now, form, settings) -> dict:
     if wanted <= due:
         raise StepInputInvalid(f"延期后的截止日期应晚于现在的截止日期 {due.isoformat()}")
     row = dict(case_id=case.id, step=step, old_due=due.isoformat(), new_due=wanted.isoformat(), reason=reason)
-    conn.execute(case_extensions.insert().values(**row, requested_by=actor.username, requested_at=utc_iso(now),
-                                                 status="pending"))  # fmt: skip
+    stored.insert_extension(conn, {**row, "requested_by": actor.username, "requested_at": utc_iso(now),
+                                   "status": "pending"})  # fmt: skip
     return {"step": STEP_NAMES[step], "old_due": row["old_due"], "new_due": row["new_due"], "reason": reason}
 
 
@@ -434,7 +402,7 @@ def _decide_extension(approved: bool):
             raise StepRefused("申请延期的环节已经办理，无需批准")
         status = "approved" if approved else "refused"
         values = dict(status=status, decided_by=actor.username, decided_at=utc_iso(now), decision_note=note)
-        conn.execute(update(case_extensions).where(case_extensions.c.id == ext.id).values(**values))
+        stored.update_extension(conn, ext.id, **values)
         if approved:
             _set(conn, case, **{f"{ext.step}_due": ext.new_due})
         return {"step": STEP_NAMES[ext.step], "old_due": ext.old_due, "new_due": ext.new_due, "note": note}
@@ -458,34 +426,3 @@ APPLY = {
     Step.EXTEND_APPROVE: _decide_extension(True),
     Step.EXTEND_REFUSE: _decide_extension(False),
 }
-
-
-def open_case_rows(
-    conn: Connection,
-    scope=None,
-    states: list[str] | tuple[str, ...] | None = None,
-    arrived: tuple[str, str] | None = None,
-    department: str | None = None,
-    limit: int | None = None,
-    where: list | None = None,
-    newest_first: bool = True,
-) -> list:
-    """Handling records in the scope (newest first), optionally of some states, arrived between two China dates
-    (inclusive), of one department, meeting further ``where`` conditions, at most ``limit`` of them. Every filter
-    runs in SQL: a province gathers hundreds of thousands of records a year."""
-    where = list(where or [])
-    if scope is not None and scope.restricted:
-        where.append(scope.window_condition(bad_cases.c.window))
-    if states:
-        where.append(bad_cases.c.state.in_(list(states)))
-    if arrived:
-        where.append(bad_cases.c.arrival_day.between(*arrived))
-    if department:
-        where.append(bad_cases.c.department == department)
-    query = select(bad_cases, appeals.c.return_state, appeals.c.status.label("appeal_status")).select_from(
-        bad_cases.outerjoin(appeals, appeals.c.case_id == bad_cases.c.id)
-    )
-    query = query.where(and_(True, *where))
-    if newest_first:  # without an order the database may pick the state or arrival index over a scan by id
-        query = query.order_by(bad_cases.c.id.desc())
-    return conn.execute(query.limit(limit) if limit else query).all()

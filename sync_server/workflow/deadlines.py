@@ -20,12 +20,12 @@ import functools
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from haochaping.config import DeadlineRules
 from haochaping.moments import china_today  # noqa: F401 - re-exported for the workflow views
 from sync_server.storage.rollups import china_day
-from sync_server.storage.schema import workday_schedules
+from sync_server.storage.schedules import schedule_contents
 from sync_server.workdays import UNCONFIRMED_WARNING, OfficialSchedule, WorkdayCalendar
 from sync_server.workflow.machine import State
 
@@ -146,8 +146,7 @@ _CALENDARS: dict[tuple, WorkdayCalendar] = {}
 
 def calendar_of(conn: Connection) -> WorkdayCalendar:
     """The calendar with every loaded official schedule (the newest of each year wins); cached by content."""
-    rows = conn.execute(select(workday_schedules.c.year, workday_schedules.c.content).order_by(workday_schedules.c.id))
-    latest = {row.year: row.content for row in rows}
+    latest = dict(schedule_contents(conn))
     key = tuple(sorted(latest.items()))
     if key not in _CALENDARS:
         _CALENDARS[key] = WorkdayCalendar([OfficialSchedule.model_validate_json(c) for c in latest.values()])

@@ -7,13 +7,14 @@ import tomllib
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from haochaping.config import read_toml, validate
 from haochaping.errors import ConfigError
 from sync_server.console.accounts import write_audit
 from sync_server.db import Store
-from sync_server.storage.schema import utc_iso, workday_schedules
+from sync_server.storage import schedules as stored
+from sync_server.storage.schema import utc_iso
 from sync_server.workdays import OfficialSchedule
 
 
@@ -22,14 +23,8 @@ def load_schedule(
 ) -> None:
     """Store the schedule of one year (the newest load of a year wins) and audit it."""
     with store.write() as conn:
-        conn.execute(
-            workday_schedules.insert().values(
-                year=schedule.year,
-                content=schedule.model_dump_json(),
-                source=schedule.source or source,
-                loaded_at=utc_iso(now),
-                loaded_by=actor,
-            )
+        stored.insert_schedule(
+            conn, schedule.year, schedule.model_dump_json(), schedule.source or source, utc_iso(now), actor
         )
         detail = {"source": schedule.source or source, "holidays": len(schedule.holidays)}
         detail["workdays"] = [d.isoformat() for d in schedule.workdays]
@@ -51,4 +46,4 @@ def parse_schedule(name: str, content: bytes) -> OfficialSchedule:
 
 
 def loaded_schedules(conn: Connection) -> list:
-    return conn.execute(select(workday_schedules).order_by(workday_schedules.c.id.desc())).all()
+    return stored.loaded_schedules(conn)

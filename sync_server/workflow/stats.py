@@ -17,14 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from haochaping.config import DeadlineRules
 from sync_server.configs import current_rules
 from sync_server.storage import handling_reads as reads
-from sync_server.storage.schema import bad_cases, case_extensions
+from sync_server.storage.handling import open_case_rows
 from sync_server.workdays import WorkdayCalendar
-from sync_server.workflow.cases import open_case_rows
 from sync_server.workflow.deadlines import (
     PENDING_STEP,
     RED,
@@ -163,14 +162,7 @@ def _add_kept_cards(conn: Connection, figures: Handling, scope, department, toda
 
 def _count_extended(conn: Connection, scope, arrived: tuple[str, str], department) -> int:
     """The period's records with an approved 延期, counted apart ("经批准延期 N 件")."""
-    c = bad_cases.c
-    approved = select(case_extensions.c.case_id).where(case_extensions.c.status == "approved")
-    where = [c.arrival_day.between(*arrived), c.id.in_(approved)]
-    if scope is not None and scope.restricted:
-        where.append(scope.window_condition(c.window))
-    if department:
-        where.append(c.department == department)
-    return conn.execute(select(func.count()).select_from(bad_cases).where(*where)).scalar()
+    return reads.count_extended(conn, scope, arrived, department)
 
 
 def _kept_line(row, colour: str) -> CaseLine:

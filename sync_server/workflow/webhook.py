@@ -21,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from sync_server import outbound
 from sync_server.db import Store
 from sync_server.storage import leases
-from sync_server.storage.schema import utc_iso, webhook_deliveries, webhook_targets
+from sync_server.storage import webhook as stored
+from sync_server.storage.schema import utc_iso
 from sync_server.workflow.settings import WorkflowSettings
 
 SIGNATURE_HEADER = "X-HCP-Webhook-Signature"
@@ -48,18 +49,14 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
 
 
 def current_target(conn: Connection):
-    return conn.execute(select(webhook_targets).order_by(webhook_targets.c.id.desc()).limit(1)).first()
+    return stored.current_target(conn)
 
 
 def set_target(conn: Connection, url: str, secret: str | None, enabled: bool, actor: str, now: datetime) -> str:
     """Configure the target (a new row; the newest wins). Returns the secret in force (generated when None)."""
     previous = current_target(conn)
     secret = secret or (previous.secret if previous and previous.url == url else None) or secrets.token_urlsafe(32)
-    conn.execute(
-        webhook_targets.insert().values(
-            url=url, secret=secret, enabled=int(enabled), created_at=utc_iso(now), created_by=actor
-        )
-    )
+    stored.insert_target(conn, url, secret, enabled, utc_iso(now), actor)
     return secret
 
 
@@ -69,18 +66,8 @@ def enqueue(conn: Connection, case_id: int, event: str, payload: dict, at: str) 
     if target is None or not target.enabled:
         return None
     body = json.dumps({"event": event, **payload}, ensure_ascii=False, sort_keys=True)
-    return conn.execute(
-        webhook_deliveries.insert().values(
-            target_id=target.id,
-            case_id=case_id,
-            event=event,
-            body=body,
-            state=PENDING,
-            attempts=0,
-            next_attempt_at=at,
-            created_at=at,
-        )
-    ).inserted_primary_key[0]
+    row = dict(target_id=target.id, case_id=case_id, event=event, body=body, state=PENDING, attempts=0)
+    return stored.insert_delivery(conn, row | {"next_attempt_at": at, "created_at": at})
 
 
 def enqueue_many(conn: Connection, deliveries: list[tuple[int, str, dict, str]]) -> None:
@@ -101,7 +88,7 @@ def enqueue_many(conn: Connection, deliveries: list[tuple[int, str, dict, str]])
         )
         for case_id, event, payload, at in deliveries
     ]
-    conn.execute(webhook_deliveries.insert(), rows)
+    stored.insert_deliveries(conn, rows)
 
 
 def backoff_s(attempts: int, settings: WorkflowSettings) -> float:
@@ -113,15 +100,7 @@ def claim(store: Store, owner: str, now: datetime, settings: WorkflowSettings, l
     """Lease up to ``limit`` due deliveries to ``owner``; rows leased by a live lease elsewhere are skipped."""
     until = utc_iso(now + timedelta(seconds=settings.webhook_lease_s))
     with store.write() as conn:
-        ids = leases.lease_due(conn, webhook_deliveries, owner, utc_iso(now), until, limit)
-        if not ids:
-            return []
-        rows = select(webhook_deliveries, webhook_targets.c.url, webhook_targets.c.secret).join(
-            webhook_targets, webhook_targets.c.id == webhook_deliveries.c.target_id
-        )
-        return conn.execute(
-            rows.where(webhook_deliveries.c.id.in_(ids), leases.held_by(webhook_deliveries, owner))
-        ).all()
+        return stored.lease_due(conn, owner, utc_iso(now), until, limit)
 
 
 @dataclass(frozen=True)
@@ -158,8 +137,7 @@ def _record(store: Store, row, owner: str, now: datetime, status, error: str, se
     else:
         values["next_attempt_at"] = utc_iso(now + timedelta(seconds=backoff_s(attempts, settings)))
     with store.write() as conn:
-        mine = (webhook_deliveries.c.id == row.id) & leases.held_by(webhook_deliveries, owner)
-        conn.execute(update(webhook_deliveries).where(mine).values(**values))
+        stored.write_back(conn, row.id, owner, values)
     return Attempt(row.id, status, ok)
 
 
@@ -169,7 +147,4 @@ def urllib_post(url: str, body: bytes, headers: dict, timeout_s: float) -> tuple
 
 
 def deliveries(conn: Connection, limit: int = 200, case_id: int | None = None) -> list:
-    query = select(webhook_deliveries).order_by(webhook_deliveries.c.id.desc()).limit(limit)
-    if case_id is not None:
-        query = query.where(webhook_deliveries.c.case_id == case_id)
-    return conn.execute(query).all()
+    return stored.deliveries(conn, limit, case_id)

@@ -131,11 +131,11 @@ def seed_hall(store, with_users: bool = True) -> Hall:
     """The month of the module docstring, through the server's own paths; users for every role."""
     from sync_server.configs import import_config
     from sync_server.console.accounts import add_user
-    from sync_server.console.exclusions import exclude_rating
     from sync_server.contact import ContactCipher
     from sync_server.devices import add_enrolment_code, enrol
     from sync_server.ingest import ingest
     from sync_server.ratings import apply_default_ratings
+    from sync_server.storage.exclusions import exclude_rating
 
     import_config(store, CONFIG_DIR, "rules/guangxi.toml", at(1, 8))
     hall = Hall(store)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from sync_server.console.accounts import Scope, scope_for
 from sync_server.console.errors import RoleForbidden
-from sync_server.console.exclusions import exclude_rating, lift_exclusion
 from sync_server.console.metrics import dashboard, month_spans, ranking, repeated_bad, unverified_bad
+from sync_server.storage.exclusions import exclude_rating, lift_exclusion
 from sync_server.storage.rollups import rebuild
 from sync_server.storage.schema import (
     case_rollup,

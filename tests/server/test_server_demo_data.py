@@ -19,13 +19,13 @@ from haochaping.chain import RECORD_FIELDS, first_break
 from haochaping.config import load_hall_config
 from sync_server.configs import import_config
 from sync_server.console.accounts import ADMIN, REVIEWER, Scope
-from sync_server.console.exclusions import is_excluded
 from sync_server.console.integrity import review
 from sync_server.console.metrics import dashboard
 from sync_server.console.settings import ConsoleSettings
 from sync_server.db import Store
 from sync_server.demo import DemoDataRefused, generate
 from sync_server.errors import NotConfigured
+from sync_server.storage.exclusions import is_excluded
 from sync_server.storage.rollups import CHINA, china_day
 from sync_server.storage.schema import (
     appeal_evidence,

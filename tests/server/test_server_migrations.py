@@ -66,10 +66,19 @@ def test_a_revision_0001_database_is_upgraded_in_place_and_keeps_working(tmp_pat
     store.dispose()
 
 
+def received_counted(conn) -> dict[str, int]:
+    """Ratings received by source, counted from every stored record (what /metrics read before migration 0019)."""
+    from sqlalchemy import func
+
+    query = select(records.c.source, func.count()).where(records.c.kind == "rating").group_by(records.c.source)
+    return dict(conn.execute(query).all())
+
+
 def test_a_hall_database_made_by_the_release_before_the_storage_layer_upgrades_with_everything_intact(tmp_path):
     """The file the previous release (revision 0010) made for a hall with eight days of sample activity: every
     record, rating, 差评工单 and audit entry survives the upgrade, the audit chain still verifies, the rollups kept
     then equal a rebuild now, its administrator still signs in to the dashboard, and terminals sync on."""
+    from sync_server.storage.records import received_by_source
     from sync_server.storage.schema import audit_log, bad_cases, users
     from sync_server.workflow.auditchain import verify_chain
 
@@ -88,6 +97,7 @@ def test_a_hall_database_made_by_the_release_before_the_storage_layer_upgrades_w
     with store.read() as conn:
         assert [r.id for r in conn.execute(select(records.c.id).order_by(records.c.seq))] == kept_ids
         assert verify_chain(conn) == (before["audit_log"], None)
+        assert received_by_source(conn) == received_counted(conn)  # /metrics's counter is filled by the upgrade
     kept, rebuilt = kept_and_rebuilt_rollups(store)
     assert kept == rebuilt
     with make_client(store, real_clock) as client:
@@ -99,4 +109,6 @@ def test_a_hall_database_made_by_the_release_before_the_storage_layer_upgrades_w
         kiosk = Kiosk(client, real_clock)
         assert kiosk.push([kiosk.record(case_no="AFTER-RELEASE")]).json()["results"][0]["status"] == "stored"
     assert count(store, records) == before["records"] + 1
+    with store.read() as conn:
+        assert received_by_source(conn) == received_counted(conn)  # and kept at every stored rating
     store.dispose()

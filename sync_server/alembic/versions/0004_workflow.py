@@ -23,7 +23,7 @@ GENESIS = "0" * 64
 
 
 def _entry_hash(prev_hash, at, actor, action, target, detail, address) -> str:
-    # Frozen copy of sync_server.workflow.auditchain.entry_hash (a migration must not change with the code).
+    # Frozen copy of sync_server.storage.auditlog.entry_hash (a migration must not change with the code).
     payload = json.dumps([prev_hash, at, actor, action, target, detail, address], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
