@@ -1,7 +1,8 @@
 """``GET /board``: the public results board for a lobby screen (1920×1080), with no sign-in.
 
 It shows this month's and this quarter's 最佳服务窗口 and 服务之星 (the console's own rankings), the window
-holding the 流动红旗 (the best window of the last complete month), the hall's 好评率 and 差评整改率 this month, and
+holding the 流动红旗 (the best window of the last complete month), the hall's 好评率 (as the dashboard counts it,
+系统默认评价 included and said so, with the 主动评价好评率 beside it) and 差评整改率 this month, and
 the 优秀 clerks of the latest closed year (张榜公布). Only aggregates and names: no single rating, no citizen data,
 no deductions. The page reloads itself every ``REFRESH_S`` seconds (``static/board.js``, only when the server answers).
 """
@@ -92,9 +93,14 @@ def board_context(conn, names: Names, today: date, min_n: int) -> dict:
         "clerks_quarter": _ranked(quarter.by_clerk, _clerk_name(names), min_n, _verified(conn, quarter_first, today)),
         "flag": names.window(flag[0][0]) if flag else None,
         "flag_month": flag_month,
+        # the dashboard's two figures, each named with what it counts: 好评率 over every effective rating (系统默认评价
+        # included, as the dashboard and the report count it) and 主动评价好评率 over the citizens' own ratings
         "good_rate": percent(month.total.good_rate),
+        "active_good_rate": percent(month.total.active_good_rate),
         "rectify_rate": percent(rectify),
         "rated": month.total.n,
+        "active_rated": month.total.active_n,
+        "default_rated": month.total.n - month.total.active_n,
         "excellent": excellent,
         "excellent_year": year,
     }

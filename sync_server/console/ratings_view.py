@@ -219,7 +219,7 @@ class RatingDetail:
 def load_detail(conn: Connection, record_id: str, viewer: Viewer, names: Names) -> RatingDetail:
     """One rating, or NotVisible when it does not exist or lies outside the viewer's scope."""
     rec = ratings_list.rating_record(conn, record_id)
-    if rec is None or not viewer.scope.allows_window(rec.window):
+    if rec is None or not viewer.scope.allows_window(rec.counted_window):
         raise NotVisible("没有这条评价，或不在您的查看范围内")
     rating, case, excl, flag_rows = ratings_list.rating_facts(conn, record_id, rec.case_no)
     from sync_server.console.integrity import with_filled

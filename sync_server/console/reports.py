@@ -327,7 +327,7 @@ def _bad_summary(conn, scope: Scope, board, period, names: Names) -> list[Sectio
             [
                 china_time(r.occurred_at),
                 level_label(r.level),
-                names.window(r.window),
+                names.window(r.true_window),
                 names.clerk(r.clerk_no),
                 names.matter(r.matter_code),
                 r.case_no or "",

@@ -102,12 +102,31 @@ def _ratings_of_cases_query(dialect: str):
     return _RATINGS_OF_CASES.where(literal_column("+records.kind") == "rating")
 
 
+def window_mismatched():
+    """SQL on ``records``: the record is flagged ``window_mismatch`` (its terminal is enrolled at one window, the
+    record claims another)."""
+    return records.c.flags.contains("window_mismatch")
+
+
+def enrolled_window():
+    """SQL on ``records``: the window the record's terminal is enrolled at (NULL for a record of no terminal)."""
+    return select(devices.c.window).where(devices.c.id == records.c.device_id).scalar_subquery()
+
+
+def true_window():
+    """SQL on ``records`` alone (no join): the window a rating counts for, as ``counted_window`` without the case:
+    the claimed window, unless the record is flagged ``window_mismatch``, then the window its terminal is enrolled
+    at. For the ratings list, its filters and scope, and the provincial upload."""
+    # a function's ")" last: SQLite reads "... window END AS x" as the start of a WINDOW clause
+    return func.coalesce(case((window_mismatched(), enrolled_window())), records.c.window)
+
+
 def counted_window():
     """SQL (the query joins ``cases``): the window a rating counts for. A record flagged ``window_mismatch`` (its
     terminal is enrolled at one window, the record claims another) counts for the window its terminal is enrolled
     at (as its case, which ingest sets so), never the claimed one."""
-    matches = ~records.c.flags.contains("window_mismatch")
-    enrolled = select(devices.c.window).where(devices.c.id == records.c.device_id).scalar_subquery()
+    matches = ~window_mismatched()
+    enrolled = enrolled_window()
     # ends with ")": SQLite reads "window END AS x" as the start of a WINDOW clause
     return case((matches, records.c.window), else_=func.coalesce(enrolled, cases.c.window, records.c.window))
 

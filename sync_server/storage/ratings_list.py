@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from sync_server.storage.cases import enrolled_window, true_window, window_mismatched
 from sync_server.storage.schema import (
     FLAGGED,
     cases,
@@ -30,15 +31,21 @@ def conditions(f, bounds: tuple[str, str], scope, department_windows: Iterable[s
     viewer's scope; ``department_windows``: the windows of the department asked for (None: any)."""
     start, end = bounds
     where = [records.c.kind == "rating", records.c.occurred_at >= start, records.c.occurred_at < end]
-    in_scope = scope.window_condition(records.c.window)
+    # the window a rating counts for (the enrolled one of a ``window_mismatch`` record), as the rollups count it
+    window = true_window()
+    in_scope = scope.window_condition(window)
     if in_scope is not None:
         where.append(in_scope)
     if department_windows is not None:
         # through coalesce, so that SQLite keeps walking the time index in order (an IN over the window index
         # would fetch and sort every row of those windows in the period before the first page)
-        where.append(func.coalesce(records.c.window, "").in_(sorted(department_windows) or ["\x00none"]))
+        where.append(func.coalesce(window, "").in_(sorted(department_windows) or ["\x00none"]))
+    if f.window:
+        # either branch reads an index: the window's own records, or the flagged records (few) of its terminal
+        claimed_here = and_(records.c.window == f.window, ~window_mismatched())
+        enrolled_here = and_(FLAGGED, window_mismatched(), enrolled_window() == f.window)
+        where.append(or_(claimed_here, enrolled_here))
     for value, column in (
-        (f.window, records.c.window),
         (f.clerk, records.c.clerk_no),
         (f.matter, records.c.matter_code),
     ):
@@ -81,7 +88,8 @@ def page(
         select(
             records.c.id,
             records.c.occurred_at,
-            records.c.window,
+            true_window().label("window"),
+            records.c.window.label("claimed_window"),
             records.c.clerk_no,
             records.c.matter_code,
             records.c.level,
@@ -108,8 +116,10 @@ def page(
 
 
 def rating_record(conn: Connection, record_id: str):
-    """The stored rating record, or None."""
-    return conn.execute(select(records).where(records.c.id == record_id, records.c.kind == "rating")).first()
+    """The stored rating record with ``counted_window`` (the window it counts for: the enrolled one of a
+    ``window_mismatch`` record), or None."""
+    query = select(records, true_window().label("counted_window"))
+    return conn.execute(query.where(records.c.id == record_id, records.c.kind == "rating")).first()
 
 
 def rating_facts(conn: Connection, record_id: str, case_no: str | None) -> tuple:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Row, and_, or_, select
 
+from sync_server.storage.cases import true_window
 from sync_server.storage.contacts import masked_contact
 from sync_server.storage.ratings_list import excluded_flag
 from sync_server.storage.rollups import counted_window
@@ -14,9 +15,10 @@ from sync_server.storage.schema import cases, ratings, records
 
 
 def counting_ratings(conn: Connection, where: list) -> Iterator[Row]:
-    """Every record column plus ``excluded`` of the counting ratings matching ``where``, oldest first."""
+    """Every record column plus ``excluded`` and ``true_window`` (the window it counts for: the enrolled one of a
+    ``window_mismatch`` record) of the counting ratings matching ``where``, oldest first."""
     query = (
-        select(records, excluded_flag())
+        select(records, excluded_flag(), true_window().label("true_window"))
         .select_from(records.join(ratings, ratings.c.record_id == records.c.id))
         .where(*where, ratings.c.role == "counting")
         .order_by(records.c.occurred_at)

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from sync_server.db import Store
 from sync_server.storage import leases
+from sync_server.storage.cases import true_window
 from sync_server.storage.contacts import masked_contact
 from sync_server.storage.schema import (
     appeals,
@@ -41,7 +42,7 @@ def counting_ratings(conn: Connection, start: str, end: str) -> list:
             ratings.c.channel,
             records.c.case_no,
             records.c.matter_code,
-            records.c.window,
+            true_window().label("window"),  # the enrolled window of a window_mismatch record, as counted
             records.c.reasons,
             records.c.comment,
             records.c.detail,

@@ -222,6 +222,13 @@ def test_stars_rank_on_citizens_ratings_and_repeated_bad_counts_only_what_was_ve
     with TestClient(create_app(store, clock=lambda: china(2026, 11, 30, 15))) as client:
         sign_in(client, "admin")
         page = client.get("/console/dashboard?from=2026-11-01&to=2026-11-30").text
+        lobby = client.get("/board").text
+    # the public board's 好评率 is the dashboard's (30 good of 37, defaults included), labelled so, beside the
+    # 主动评价好评率 (10 of the citizens' own 17) that the rankings use
+    assert re.search(r'id="kpi-good-rate"><b>81.1%</b>', page) and re.search(r'id="good-rate">81.1%<', lobby)
+    assert "有效评价 37 条，含系统默认评价 20 条" in lobby
+    assert re.search(r'id="kpi-active-good-rate"><b>58.8%</b>', page)
+    assert re.search(r'id="active-good-rate">主动评价好评率 58.8%（主动评价 17 条）', lobby)
     stars = re.search(r'<ol class="rank" id="stars">(.*?)</ol>', page).group(1)
     assert stars.index("1002") < stars.index("1001") and "主动评价 8 条" in stars
     assert "1002" not in re.search(r'id="repeated-bad">(.*?)</ol>', page).group(1)
@@ -274,6 +281,53 @@ def test_a_rating_claiming_another_window_counts_for_the_window_its_terminal_is_
     assert tuple(handled) == ("A01", "SC")  # the 差评工单 goes to the enrolled window's department, not RS
     assert {w: f.n for w, f in board.by_window.items()} == {"A01": 1}
     assert {d: (f.n, f.prompted) for d, f in board.by_department.items()} == {"SC": (1, 1)}
+
+
+def test_the_ratings_list_and_the_provincial_upload_use_the_enrolled_window_of_a_mismatched_record(hall):
+    """A01's terminal claims B03: the ratings list finds it under A01 (never B03), a reviewer of A01's department
+    sees it and one of B03's does not, and the upload sends window A01."""
+    from sync_server.console.auth import Scope
+    from sync_server.console.labels import Names
+    from sync_server.console.period import Period
+    from sync_server.console.ratings_view import RatingFilter, list_ratings, load_detail, rating_total
+    from sync_server.upstream.sender import should_send
+
+    store, terminals = hall
+    a01, b03, when = terminals["A01"], terminals["B03"], china(2026, 11, 3, 10)
+    case = dict(case_no="B03-claimed", clerk_no="1001", window="B03")
+    prompt = a01.record("prompt", when, **case)
+    rating = a01.record("rating", when, level=1, reasons=[115], prompted_at=prompt["occurred_at"], **case)
+    push(store, a01, when, prompt, rating)
+    own = b03.rate(4, china(2026, 11, 3, 11), clerk="1003")  # B03's own rating stays B03's
+    with store.read() as conn:
+        from sync_server.configs import current_config
+
+        names = Names.of(current_config(conn).config)
+        period = Period(*NOVEMBER)
+
+        def listed(window=None, scope=None, department=None):
+            f = RatingFilter(period=period, window=window, department=department)
+            rows, _ = list_ratings(conn, f, scope or Scope(), names, None, 50)
+            return sorted((r.id, r.window, r.claimed_window) for r in rows), rating_total(
+                conn, f, scope or Scope(), names
+            )
+
+        assert listed("A01") == ([(rating["id"], "A01", "B03")], 1)  # the list and its total agree
+        assert listed("B03") == ([(own, "B03", "B03")], 1)
+        assert listed(department="SC")[0] == [(rating["id"], "A01", "B03")]
+        sc, rs = Scope("SC", frozenset({"A01"})), Scope("RS", frozenset({"B03"}))
+        assert [r[0] for r in listed(scope=sc)[0]] == [rating["id"]]
+        assert [r[0] for r in listed(scope=rs)[0]] == [own]
+        viewer = type("V", (), {"scope": sc, "sees_contact_of": lambda self, d: True})()
+        assert load_detail(conn, rating["id"], viewer, names).record.counted_window == "A01"
+        sent = {src: item for item, src, _ in should_send(conn, "2026-11-01", "2026-12-01", "450102")}
+    assert sent[rating["id"]]["window"] == "A01" and sent[own]["window"] == "B03"
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 4, 9))) as client:
+        sign_in(client, "sc_reviewer")
+        page = client.get(f"/console/ratings/{rating['id']}")
+        assert page.status_code == 200 and "按登记窗口统计" in page.text
+        listing = client.get("/console/ratings?from=2026-11-01&to=2026-11-30&window=A01").text
+        assert rating["id"] in listing and "报送 B03" in listing
 
 
 def test_reason_codes_outside_the_configured_list_are_flagged_and_never_counted(hall):
