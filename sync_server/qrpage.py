@@ -12,6 +12,12 @@ have. Each rendered form also carries a form nonce, ``<issued unix time>.<HMAC(d
 that the POST must return within ``qr_form_ttl_s``: a POST that did not come from a page this server rendered
 for this case is refused. The nonce needs no storage (showing the page writes nothing, which keeps the page
 fast for a hall full of phones); a second submission is refused by the one-rating-per-case id above.
+
+The phone mark: the page sets a first-party cookie ``hcp_phone`` (a random opaque id, HttpOnly, SameSite=Lax, path
+``/r``, 400 days, Secure over HTTPS) and a phone rating stores its SHA-256 (``detail.phone``, 16 hex digits), never
+the id itself and nothing about the person. The integrity page counts the cases one phone rated (one phone rating
+many cases is a 刷好评 signal of 篇5【篇三】); no rating is ever refused for it, and a phone without the cookie rates
+as any other.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -280,6 +287,37 @@ def parse_mobile(rating: PhoneRating, typed: str, offer: ContactOffer | None) ->
     return normalise_mobile(typed)
 
 
+PHONE_COOKIE = "hcp_phone"
+PHONE_COOKIE_MAX_AGE_S = 400 * 86400  # the longest a browser keeps a cookie
+_PHONE_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+
+
+def phone_id(request: Request) -> str | None:
+    """The phone's opaque id from its cookie, or None (no cookie, or not one this page set)."""
+    value = request.cookies.get(PHONE_COOKIE, "")
+    return value if _PHONE_ID.match(value) else None
+
+
+def phone_key(phone: str) -> str:
+    """What a rating stores of the phone: a hash of the random id (no personal data)."""
+    return hashlib.sha256(f"hcp-phone|{phone}".encode()).hexdigest()[:16]
+
+
+def with_phone_cookie(request: Request, response: HTMLResponse, phone: str | None) -> HTMLResponse:
+    """Give a phone without the cookie a new random id (the same one kept by ``phone`` when it is new)."""
+    if phone_id(request) is None:
+        response.set_cookie(
+            PHONE_COOKIE,
+            phone or secrets.token_urlsafe(24),
+            max_age=PHONE_COOKIE_MAX_AGE_S,
+            path="/r",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
 def store_rating(
     store: Store,
     conn,
@@ -288,10 +326,11 @@ def store_rating(
     now: datetime,
     mobile: str | None = None,
     cipher: ContactCipher | None = None,
+    phone: str | None = None,
 ) -> None:
     """Store the channel-3 rating (at most one per case), and the number left with it encrypted, in the caller's
-    transaction."""
-    rec = _phone_record(view, rating, now)
+    transaction; ``phone``: the phone's opaque id (only its hash is kept with the rating)."""
+    rec = _phone_record(view, rating, now, phone)
     if not store_server_records(store, conn, [rec], "qr", utc_iso(now)):
         raise PageProblem(409, "该办件已评价", f"办件 {view.claims.case_no} 已完成评价，感谢您的参与。")
     if mobile is not None:
@@ -302,7 +341,10 @@ def store_rating(
         add_contacts(store, conn, [row])
 
 
-def _phone_record(view: CaseView, rating: PhoneRating, now: datetime) -> dict:
+def _phone_record(view: CaseView, rating: PhoneRating, now: datetime, phone: str | None = None) -> dict:
+    detail = {"token_issued_at": utc_iso(view.claims.issued_at)}
+    if phone:
+        detail["phone"] = phone_key(phone)
     return server_record(
         id=f"qr:{view.claims.case_no}",
         kind="rating",
@@ -318,7 +360,7 @@ def _phone_record(view: CaseView, rating: PhoneRating, now: datetime) -> dict:
         channel=CHANNEL_QR,
         prompted_at=view.prompted_at,
         occurred_at=utc_iso(now),
-        detail={"token_issued_at": utc_iso(view.claims.issued_at)},
+        detail=detail,
     )
 
 
@@ -388,7 +430,8 @@ def _rating_page(request: Request, token: str) -> HTMLResponse:
             view = load_case(conn, token, now)
     except PageProblem as p:
         return problem_page(p, _hall_name(store))
-    return form_page(view, form_nonce(view, now), offer=contact_offer(view, request.app.state.contact_cipher))
+    page = form_page(view, form_nonce(view, now), offer=contact_offer(view, request.app.state.contact_cipher))
+    return with_phone_cookie(request, page, None)
 
 
 @dataclass(frozen=True)
@@ -413,6 +456,7 @@ class PhoneForm:
 def _submit(request: Request, token: str, form: PhoneForm) -> HTMLResponse:
     state = request.app.state
     store, now, cipher = state.store, state.clock(), state.contact_cipher
+    phone = phone_id(request) or secrets.token_urlsafe(24)  # a phone that refused the cookie still rates
     try:
         with store.write() as conn:
             view = load_case(conn, token, now)
@@ -430,10 +474,10 @@ def _submit(request: Request, token: str, form: PhoneForm) -> HTMLResponse:
             except ContactInvalid as e:
                 wrong = ContactOffer(offer.consent, form.mobile[:20], e.message)
                 return form_page(view, form.nonce, 400, "", wrong, **form.chosen())
-            store_rating(store, conn, view, rating, now, mobile, cipher)
+            store_rating(store, conn, view, rating, now, mobile, cipher, phone)
     except PageProblem as p:
         return problem_page(p, _hall_name(store))
-    return render(
+    thanks = render(
         "thanks.html",
         level_label=Level(rating.level).label,
         case_no=view.claims.case_no,
@@ -441,3 +485,4 @@ def _submit(request: Request, token: str, form: PhoneForm) -> HTMLResponse:
         hall_name=view.hall_name,
         masked=mask_mobile(mobile) if mobile else "",
     )
+    return with_phone_cookie(request, thanks, phone)

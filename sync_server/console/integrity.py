@@ -1,11 +1,13 @@
 """``GET /console/integrity``: what the server flagged on ingest (sequence gaps, broken hash links, reused sequence
 numbers, conflicting content) and what it computes for review: bursts of top ratings seconds apart on one terminal,
-and ratings given faster after the prompt than a person can read."""
+ratings given faster after the prompt than a person can read, and per clerk and day the 刷好评 signals of 篇5【篇三】
+(staff-typed case numbers, ratings seconds after the prompt, one phone rating many cases, ratings outside office
+hours). Every signal only lists ratings for review: none is ever refused or left out of the figures."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -184,6 +186,123 @@ def clerk_signals(conn: Connection, scope: Scope, start: str, end: str, settings
     return clerk_days(stored.clerk_rating_rows(conn, scope, start, end), settings.quick_rating_s)
 
 
+@dataclass
+class PhoneDay:
+    """One phone (its hashed cookie mark) that rated more than the configured number of one clerk's cases on one
+    China day (篇5【篇三】: ratings made for the citizens by someone else)."""
+
+    clerk_no: str | None
+    day: str
+    phone: str
+    ratings: list = field(default_factory=list)
+
+    @property
+    def cases(self) -> int:
+        return len({r.case_no or r.id for r in self.ratings})
+
+    @property
+    def top(self) -> int:
+        return sum(r.level == 5 for r in self.ratings)
+
+
+def many_case_phones(rows: list, max_cases: int) -> list[PhoneDay]:
+    """Phones that rated more than ``max_cases`` cases of one clerk on one day, the most cases first (pure: ``rows``
+    are ``storage.integrity_reads.PersonRating``)."""
+    from sync_server.console.rollup import china_day
+
+    days: dict[tuple, PhoneDay] = {}
+    for row in rows:
+        if row.phone:
+            key = (row.clerk_no, china_day(row.occurred_at), row.phone)
+            days.setdefault(key, PhoneDay(*key)).ratings.append(row)
+    shown = [d for d in days.values() if d.cases > max_cases]
+    return sorted(shown, key=lambda d: (-d.cases, d.day, d.clerk_no or "", d.phone))
+
+
+@dataclass(frozen=True)
+class OffHours:
+    """A rating made outside office hours: ``why`` is 非工作日 or 办公时间外."""
+
+    rating: object
+    why: str
+
+
+@dataclass
+class OffHoursDay:
+    """One clerk's ratings of one China day made outside office hours or on a non-working day, at the terminal and
+    by phone."""
+
+    clerk_no: str | None
+    day: str
+    ratings: list[OffHours] = field(default_factory=list)
+
+    @property
+    def kiosk(self) -> int:
+        return sum(o.rating.source == "device" for o in self.ratings)
+
+    @property
+    def phone(self) -> int:
+        return sum(o.rating.source == "qr" for o in self.ratings)
+
+    @property
+    def top(self) -> int:
+        return sum(o.rating.level == 5 for o in self.ratings)
+
+
+def off_hours_reason(occurred_at: str, sessions, is_working_day, grace_minutes: int) -> str | None:
+    """None for a moment within office hours (a session ± ``grace_minutes`` on a working day), else why not
+    (pure: ``sessions`` have ``start`` and ``end`` China times, ``is_working_day`` takes a date)."""
+    from datetime import UTC, timedelta
+
+    from sync_server.console.labels import CHINA
+
+    moment = datetime.fromisoformat(occurred_at)
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(CHINA)
+    if not is_working_day(local.date()):
+        return "非工作日"
+    grace = timedelta(minutes=grace_minutes)
+    for session in sessions:
+        start = datetime.combine(local.date(), session.start, tzinfo=CHINA) - grace
+        end = datetime.combine(local.date(), session.end, tzinfo=CHINA) + grace
+        if start <= local < end:
+            return None
+    return "办公时间外"
+
+
+def off_hours_days(rows: list, sessions, is_working_day, grace_minutes: int) -> list[OffHoursDay]:
+    """Each clerk-day with ratings made outside office hours, the most first (pure: ``rows`` are
+    ``storage.integrity_reads.PersonRating``)."""
+    from sync_server.console.rollup import china_day
+
+    days: dict[tuple, OffHoursDay] = {}
+    for row in rows:
+        why = off_hours_reason(row.occurred_at, sessions, is_working_day, grace_minutes)
+        if why:
+            key = (row.clerk_no, china_day(row.occurred_at))
+            days.setdefault(key, OffHoursDay(*key)).ratings.append(OffHours(row, why))
+    return sorted(days.values(), key=lambda d: (-d.kiosk, -len(d.ratings), d.day, d.clerk_no or ""))
+
+
+def people_signals(conn: Connection, scope: Scope, start: str, end: str, settings: ConsoleSettings):
+    """(phones rating many cases, ratings outside office hours) of the period within the scope."""
+    from sync_server.assessment.rules import current_rules as assessment_rules
+    from sync_server.storage.integrity_reads import people_ratings
+    from sync_server.workflow.deadlines import calendar_of
+
+    rows = people_ratings(conn, start, end, scope.window_condition)
+    sessions, calendar = assessment_rules(conn).attendance.sessions, calendar_of(conn)
+    off = off_hours_days(rows, sessions, calendar.is_working_day, settings.office_hours_grace_minutes)
+    return many_case_phones(rows, settings.phone_max_cases), off
+
+
+def office_hours_label(conn: Connection) -> str:
+    """The office hours as the page states them, e.g. 09:00–12:00、13:00–17:00."""
+    from sync_server.assessment.rules import current_rules as assessment_rules
+
+    sessions = assessment_rules(conn).attendance.sessions
+    return "、".join(f"{s.start:%H:%M}–{s.end:%H:%M}" for s in sessions)
+
+
 @dataclass(frozen=True)
 class BadTapsWithoutReason:
     """Per clerk: bad levels tapped at the kiosk and left without a reason (counted as 差评, or held for review)."""
@@ -244,6 +363,8 @@ def router() -> APIRouter:
             unreported = unreported_cases(conn, viewer.scope, start, end, now, case_settings(request.app))
             connected = closed_case_storage.connected(conn)
             no_reason = bad_taps_without_reason(conn, viewer.scope, start, end)
+            phones, off_hours = people_signals(conn, viewer.scope, start, end, settings)
+            office_hours = office_hours_label(conn)
         return page(
             request,
             "integrity.html",
@@ -256,6 +377,9 @@ def router() -> APIRouter:
             signals=signals,
             fast=fast,
             no_reason=no_reason,
+            phones=phones,
+            off_hours=off_hours,
+            office_hours=office_hours,
             settings=settings,
             flag_labels=FLAG_LABELS,
             unreported=unreported,

@@ -27,4 +27,15 @@ class ConsoleSettings(BaseModel):
         description="提示后多少秒内即评价算“秒评”：连续秒评（手输办件号）列入复核，并按工作人员逐日统计",
     )
     min_read_s: float = Field(default=2.0, ge=0, description="提示后短于多少秒的评价视为快于正常阅读，列入复核")
+    phone_max_cases: int = Field(
+        default=3,
+        ge=1,
+        description="一部手机同一天为同一工作人员评价超过多少件办件即列入复核（扫码页的匿名 Cookie，只列出，照常计入）",
+    )
+    office_hours_grace_minutes: int = Field(
+        default=15,
+        ge=0,
+        le=120,
+        description="办公时间前后多少分钟内的评价仍算办公时间内（办公时间见 assessment.toml 的 [attendance] sessions）",
+    )
     page_size: int = Field(default=50, ge=10, le=500, description="评价列表每页条数")

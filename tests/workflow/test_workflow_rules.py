@@ -3,9 +3,10 @@ day the 差评 was received (or from 核实, by province rule), and an on-time r
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -400,7 +401,6 @@ def test_every_export_writes_a_formula_like_comment_as_text_and_table_9_has_the_
 def test_thirty_nine_top_ratings_on_staff_typed_numbers_seconds_after_each_prompt_are_flagged(hall):
     """The issue's scenario: with the default 20-second minimum between prompts, 39 非常满意 on case numbers the
     clerk typed, each 2.1 s after its prompt, over 12.7 minutes. Flagged for review; every rating still counts."""
-    from datetime import timedelta
 
     from sync_server.console import metrics
     from sync_server.console.accounts import Scope
@@ -527,3 +527,147 @@ def test_the_report_and_the_dashboard_cover_a_quarter_or_a_year_and_the_cards_sa
         assert "红牌（今日）" in board and "黄牌（今日）" in board  # a report made today counts its cards today too
         yearly = client.get("/console/reports/monthly.csv", params={"year": "2026"})
         assert yearly.status_code == 200 and "2026 年（2026-01-01 至 2026-12-31）" in yearly.text
+
+
+# ---------------------------------------------------------------- §7 one phone, many cases; ratings out of hours
+
+
+def prompted(store, terminal, when, clerk: str, n: int, tag: str) -> list[str]:
+    """``n`` cases prompted at ``terminal`` for ``clerk`` (not rated there); their case numbers."""
+    batch, numbers = [], []
+    for i in range(n):
+        case = dict(case_no=f"{terminal.window}-{tag}-{i}", clerk_no=clerk, matter_code=MATTER_SC)
+        batch.append(terminal.record("prompt", when + timedelta(minutes=i), **case))
+        numbers.append(case["case_no"])
+    assert {s for _, s in push(store, terminal, when + timedelta(minutes=n), *batch)} == {"stored"}
+    return numbers
+
+
+def rate_by_phone(phone, store, terminal, case_no: str, issued, level: int):
+    """GET the QR page of the case and submit ``level`` from the phone (a TestClient: it keeps its cookies)."""
+    from sqlalchemy import select
+
+    from haochaping.qrtoken import make_token
+    from sync_server.storage.schema import devices
+
+    with store.read() as conn:
+        secret = conn.execute(select(devices.c.secret_hex).where(devices.c.id == terminal.device_id)).scalar_one()
+    token = make_token(terminal.device_id, case_no, issued, bytes.fromhex(secret))
+    page = phone.get(f"/r/{token}")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)
+    reasons = {1: ["115"], 2: ["213"]}.get(level, [])
+    sent = phone.post(f"/r/{token}", data={"level": str(level), "reasons": reasons, "nonce": nonce})
+    assert sent.status_code == 200 and "感谢" in sent.text, sent.text  # never refused
+    return page
+
+
+def signals_of(store, day: date, **settings):
+    from sync_server.console.auth import Scope
+    from sync_server.console.integrity import people_signals
+    from sync_server.console.rollup import day_bounds
+    from sync_server.console.settings import ConsoleSettings
+
+    with store.read() as conn:
+        return people_signals(conn, Scope(), *day_bounds(day), ConsoleSettings(**settings))
+
+
+def test_one_phone_rating_more_than_n_of_a_clerks_cases_in_a_day_is_listed_and_every_rating_counts(hall):
+    import random
+
+    from sqlalchemy import select
+    from testkit import FakeClock
+
+    from sync_server.console import metrics
+    from sync_server.console.auth import Scope
+    from sync_server.storage.schema import records
+
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")  # noqa: T201 - a random test prints its seed
+    rng = random.Random(seed)
+    store, terminals = hall
+    a01, prompt_at = terminals["A01"], china(2026, 11, 3, 10)
+    cases = prompted(store, a01, prompt_at, "1002", 7, "phone")
+    clock = FakeClock(china(2026, 11, 3, 10, 30))
+    app = create_app(store, clock=clock)
+    with TestClient(app) as phone_a, TestClient(app) as phone_b:
+        for n, case_no in enumerate(cases):
+            clock.advance(rng.randint(20, 90))
+            phone, level = (phone_a, 5) if n < 4 else (phone_b, rng.choice((3, 4, 5)))
+            first = rate_by_phone(phone, store, a01, case_no, prompt_at, level)
+            if n == 0:
+                cookie = first.headers["set-cookie"]
+                assert cookie.startswith("hcp_phone=") and "HttpOnly" in cookie and "SameSite=lax" in cookie
+                assert "Path=/r" in cookie and f"Max-Age={400 * 86400}" in cookie and "Secure" not in cookie
+                assert len(cookie.split(";")[0].split("=", 1)[1]) >= 22  # a random opaque id
+                own = phone_a.cookies["hcp_phone"]
+            else:
+                assert "set-cookie" not in first.headers or phone is phone_b and n == 4  # set once per phone
+    with store.read() as conn:
+        rows = conn.execute(select(records.c.id, records.c.detail).where(records.c.source == "qr")).all()
+        counted = metrics.dashboard(conn, Scope(), *NOVEMBER).by_clerk["1002"].n
+    marks = {r.id: json.loads(r.detail)["phone"] for r in rows}
+    assert all(re.fullmatch(r"[0-9a-f]{16}", m) for m in marks.values())
+    assert own not in " ".join(r.detail for r in rows)  # only the hash is stored
+    assert len({marks[f"qr:{c}"] for c in cases[:4]}) == 1 and len({marks[f"qr:{c}"] for c in cases[4:]}) == 1
+    phones, _ = signals_of(store, date(2026, 11, 3))
+    assert [(p.clerk_no, p.day, p.phone, p.cases, p.top) for p in phones] == [
+        ("1002", "2026-11-03", marks[f"qr:{cases[0]}"], 4, 4)
+    ]  # phone B rated 3 cases: not more than 3
+    assert signals_of(store, date(2026, 11, 3), phone_max_cases=4)[0] == []  # a higher N: nothing fires
+    assert signals_of(store, date(2026, 11, 4))[0] == []
+    assert counted == 7  # every rating counts
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 4, 9))) as client:
+        sign_in(client, "admin")
+        page = client.get("/console/integrity?from=2026-11-03&to=2026-11-03").text
+    table = re.search(r'<table id="phone-signals">(.*?)</table>', page, re.S).group(1)
+    assert f"手机 {marks[f'qr:{cases[0]}'][:6]}" in table and "4 条评价" in table
+    assert all(f"/console/ratings/qr%3A{c}" in table for c in cases[:4])
+    assert not any(f"/console/ratings/qr%3A{c}" in table for c in cases[4:])
+
+
+def test_ratings_outside_office_hours_or_on_a_rest_day_are_listed_per_clerk_and_day(hall):
+    """Office hours 09:00–12:00 and 13:00–17:00 (assessment.toml), 15 minutes' grace: a kiosk rating at 12:09 is
+    within, 12:19, 18:59 and a Saturday are not, nor a phone rating at 21:00. Seeded ratings within hours never show."""
+    import random
+
+    from sync_server.console import metrics
+    from sync_server.console.auth import Scope
+
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")  # noqa: T201 - a random test prints its seed
+    rng = random.Random(seed)
+    store, terminals = hall
+    a01 = terminals["A01"]
+    inside = []
+    for _ in range(12):  # random moments well inside a session of a working day (rate() rates 30 s before)
+        day = rng.choice((2, 3, 4, 5, 6))
+        start = rng.choice((9 * 60 + 1, 13 * 60 + 1))
+        minute = start + rng.randint(0, 170)
+        inside.append(a01.rate(rng.choice((3, 4, 5)), china(2026, 11, day, minute // 60, minute % 60), clerk="1002"))
+    in_grace = a01.rate(5, china(2026, 11, 3, 12, 10), clerk="1001")  # 12:09:30
+    noon = a01.rate(5, china(2026, 11, 3, 12, 20), clerk="1001")  # 12:19:30
+    evening = a01.rate(5, china(2026, 11, 3, 19), clerk="1001")  # 18:59:30
+    saturday = a01.rate(5, china(2026, 11, 7, 10), clerk="1001")  # 2026-11-07: a Saturday, no make-up day
+    (case_no,) = prompted(store, a01, china(2026, 11, 3, 16), "1001", 1, "evening")
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 3, 21))) as phone:
+        rate_by_phone(phone, store, a01, case_no, china(2026, 11, 3, 16), 5)
+    listed = {}
+    for day in (2, 3, 4, 5, 6, 7):
+        for d in signals_of(store, date(2026, 11, day))[1]:
+            listed[(d.clerk_no, d.day)] = (d.kiosk, d.phone, sorted((o.rating.id, o.why) for o in d.ratings))
+    out = "办公时间外"
+    assert listed == {
+        ("1001", "2026-11-03"): (2, 1, sorted([(noon, out), (evening, out), (f"qr:{case_no}", out)])),
+        ("1001", "2026-11-07"): (1, 0, [(saturday, "非工作日")]),
+    }
+    assert in_grace not in str(listed) and not any(i in str(listed) for i in inside)
+    wide = {(d.clerk_no, d.day) for d in signals_of(store, date(2026, 11, 3), office_hours_grace_minutes=120)[1]}
+    assert wide == {("1001", "2026-11-03")}  # 12:19 is now within; 18:59 and 21:00 are not
+    with store.read() as conn:
+        assert metrics.dashboard(conn, Scope(), *NOVEMBER).total.n == 12 + 5  # all counted
+    with TestClient(create_app(store, clock=lambda: china(2026, 11, 9, 9))) as client:
+        sign_in(client, "admin")
+        page = client.get("/console/integrity?from=2026-11-02&to=2026-11-08").text
+    table = re.search(r'<table id="off-hours">(.*?)</table>', page, re.S).group(1)
+    assert "非工作日" in table and f"/console/ratings/{saturday}" in table and f"/console/ratings/{noon}" in table
+    assert f"/console/ratings/{in_grace}" not in table and "办公时间 09:00–12:00、13:00–17:00" in page
