@@ -129,3 +129,38 @@ def test_appeal_upheld_then_reversed_moves_the_good_rate(live, store, browser_pa
         assert stage in history
     page.screenshot(path=str(SHOTS / "case-appeal-reversed.png"), full_page=True)
     assert good_rate(page, base) == "75.0%"
+
+
+@pytest.mark.slow
+def test_integrity_page_with_every_signal_showing_passes_axe(live, store, terminals, browser_page):
+    """On 2026-11-03 one phone rates four of 1002's cases and a terminal rates at 19:00 and on Saturday: the page
+    shows both signals with their ratings opened, in Chinese, at WCAG 2.1 AA."""
+    from axe_playwright_python.sync_playwright import Axe
+    from fastapi.testclient import TestClient
+    from testkit import FakeClock
+    from workflow_helpers import china, prompted, rate_by_phone
+
+    from sync_server.app import create_app
+
+    a01 = terminals["A01"]
+    cases = prompted(store, a01, china(2026, 11, 3, 10), "1002", 4, "axe")
+    with TestClient(create_app(store, clock=FakeClock(china(2026, 11, 3, 10, 30)))) as phone:
+        for case_no in cases:
+            rate_by_phone(phone, store, a01, case_no, china(2026, 11, 3, 10), 5)
+    a01.rate(5, china(2026, 11, 3, 19), clerk="1001")
+    a01.rate(4, china(2026, 11, 7, 10), clerk="1001")
+    page = browser_page
+    sign_in(page, live, "admin")
+    page.goto(f"{live}/console/integrity?from=2026-11-02&to=2026-11-08")
+    assert page.locator("#phone-signals tbody tr").count() == 1
+    assert page.locator("#off-hours tbody tr").count() == 2
+    for summary in page.locator("#phone-signals summary, #off-hours summary").all():
+        summary.click()
+    assert page.locator("#phone-signals details a").count() == 4
+    assert "非工作日" in page.locator("#off-hours").inner_text()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-integrity-signals.png"), full_page=True)
+    results = Axe().run(
+        page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    )
+    assert results.violations_count == 0, results.generate_report()

@@ -10,7 +10,17 @@ from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from workflow_helpers import CONFIG_DIR, MATTER_SC, actor, china, empty_pg, make_hall, sign_in
+from workflow_helpers import (
+    CONFIG_DIR,
+    MATTER_SC,
+    actor,
+    china,
+    empty_pg,
+    make_hall,
+    prompted,
+    rate_by_phone,
+    sign_in,
+)
 
 from sync_server.app import create_app
 from sync_server.workflow.cases import StepForm, take_step
@@ -530,35 +540,6 @@ def test_the_report_and_the_dashboard_cover_a_quarter_or_a_year_and_the_cards_sa
 
 
 # ---------------------------------------------------------------- §7 one phone, many cases; ratings out of hours
-
-
-def prompted(store, terminal, when, clerk: str, n: int, tag: str) -> list[str]:
-    """``n`` cases prompted at ``terminal`` for ``clerk`` (not rated there); their case numbers."""
-    batch, numbers = [], []
-    for i in range(n):
-        case = dict(case_no=f"{terminal.window}-{tag}-{i}", clerk_no=clerk, matter_code=MATTER_SC)
-        batch.append(terminal.record("prompt", when + timedelta(minutes=i), **case))
-        numbers.append(case["case_no"])
-    assert {s for _, s in push(store, terminal, when + timedelta(minutes=n), *batch)} == {"stored"}
-    return numbers
-
-
-def rate_by_phone(phone, store, terminal, case_no: str, issued, level: int):
-    """GET the QR page of the case and submit ``level`` from the phone (a TestClient: it keeps its cookies)."""
-    from sqlalchemy import select
-
-    from haochaping.qrtoken import make_token
-    from sync_server.storage.schema import devices
-
-    with store.read() as conn:
-        secret = conn.execute(select(devices.c.secret_hex).where(devices.c.id == terminal.device_id)).scalar_one()
-    token = make_token(terminal.device_id, case_no, issued, bytes.fromhex(secret))
-    page = phone.get(f"/r/{token}")
-    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)
-    reasons = {1: ["115"], 2: ["213"]}.get(level, [])
-    sent = phone.post(f"/r/{token}", data={"level": str(level), "reasons": reasons, "nonce": nonce})
-    assert sent.status_code == 200 and "感谢" in sent.text, sent.text  # never refused
-    return page
 
 
 def signals_of(store, day: date, **settings):

@@ -105,3 +105,35 @@ def csrf_of(text: str) -> str:
 
 
 empty_pg = _server._empty_pg
+
+
+def prompted(store, terminal, when, clerk: str, n: int, tag: str) -> list[str]:
+    """``n`` cases prompted at ``terminal`` for ``clerk`` (not rated there); their case numbers."""
+    batch, numbers = [], []
+    for i in range(n):
+        case = dict(case_no=f"{terminal.window}-{tag}-{i}", clerk_no=clerk, matter_code=MATTER_SC)
+        batch.append(terminal.record("prompt", when + timedelta(minutes=i), **case))
+        numbers.append(case["case_no"])
+    from sync_server.ingest import ingest
+
+    results = ingest(store, terminal.device_id, batch, when + timedelta(minutes=n), terminal.window)
+    assert {s for _, s in results} == {"stored"}
+    return numbers
+
+
+def rate_by_phone(phone, store, terminal, case_no: str, issued, level: int):
+    """GET the QR page of the case and submit ``level`` from the phone (a TestClient: it keeps its cookies)."""
+    from sqlalchemy import select
+
+    from haochaping.qrtoken import make_token
+    from sync_server.storage.schema import devices
+
+    with store.read() as conn:
+        secret = conn.execute(select(devices.c.secret_hex).where(devices.c.id == terminal.device_id)).scalar_one()
+    token = make_token(terminal.device_id, case_no, issued, bytes.fromhex(secret))
+    page = phone.get(f"/r/{token}")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)
+    reasons = {1: ["115"], 2: ["213"]}.get(level, [])
+    sent = phone.post(f"/r/{token}", data={"level": str(level), "reasons": reasons, "nonce": nonce})
+    assert sent.status_code == 200 and "感谢" in sent.text, sent.text  # never refused
+    return page
