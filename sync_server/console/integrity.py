@@ -207,8 +207,8 @@ class PhoneDay:
 
 def many_case_phones(rows: list, max_cases: int) -> list[PhoneDay]:
     """Phones that rated more than ``max_cases`` cases of one clerk on one day, the most cases first (pure: ``rows``
-    are ``storage.integrity_reads.PersonRating``)."""
-    from sync_server.console.rollup import china_day
+    are ``storage.integrity.PersonRating``)."""
+    from sync_server.storage.rollups import china_day
 
     days: dict[tuple, PhoneDay] = {}
     for row in rows:
@@ -271,8 +271,8 @@ def off_hours_reason(occurred_at: str, sessions, is_working_day, grace_minutes: 
 
 def off_hours_days(rows: list, sessions, is_working_day, grace_minutes: int) -> list[OffHoursDay]:
     """Each clerk-day with ratings made outside office hours, the most first (pure: ``rows`` are
-    ``storage.integrity_reads.PersonRating``)."""
-    from sync_server.console.rollup import china_day
+    ``storage.integrity.PersonRating``)."""
+    from sync_server.storage.rollups import china_day
 
     days: dict[tuple, OffHoursDay] = {}
     for row in rows:
@@ -286,10 +286,9 @@ def off_hours_days(rows: list, sessions, is_working_day, grace_minutes: int) -> 
 def people_signals(conn: Connection, scope: Scope, start: str, end: str, settings: ConsoleSettings):
     """(phones rating many cases, ratings outside office hours) of the period within the scope."""
     from sync_server.assessment.rules import current_rules as assessment_rules
-    from sync_server.storage.integrity_reads import people_ratings
     from sync_server.workflow.deadlines import calendar_of
 
-    rows = people_ratings(conn, start, end, scope.window_condition)
+    rows = stored.people_ratings(conn, start, end, scope.window_condition)
     sessions, calendar = assessment_rules(conn).attendance.sessions, calendar_of(conn)
     off = off_hours_days(rows, sessions, calendar.is_working_day, settings.office_hours_grace_minutes)
     return many_case_phones(rows, settings.phone_max_cases), off

@@ -297,7 +297,7 @@ def test_a_rating_claiming_another_window_counts_for_the_window_its_terminal_is_
 def test_the_ratings_list_and_the_provincial_upload_use_the_enrolled_window_of_a_mismatched_record(hall):
     """A01's terminal claims B03: the ratings list finds it under A01 (never B03), a reviewer of A01's department
     sees it and one of B03's does not, and the upload sends window A01."""
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.labels import Names
     from sync_server.console.period import Period
     from sync_server.console.ratings_view import RatingFilter, list_ratings, load_detail, rating_total
@@ -543,10 +543,10 @@ def test_the_report_and_the_dashboard_cover_a_quarter_or_a_year_and_the_cards_sa
 
 
 def signals_of(store, day: date, **settings):
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.console.integrity import people_signals
-    from sync_server.console.rollup import day_bounds
     from sync_server.console.settings import ConsoleSettings
+    from sync_server.storage.rollups import day_bounds
 
     with store.read() as conn:
         return people_signals(conn, Scope(), *day_bounds(day), ConsoleSettings(**settings))
@@ -559,7 +559,7 @@ def test_one_phone_rating_more_than_n_of_a_clerks_cases_in_a_day_is_listed_and_e
     from testkit import FakeClock
 
     from sync_server.console import metrics
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
     from sync_server.storage.schema import records
 
     seed = random.randrange(2**32)
@@ -612,7 +612,7 @@ def test_ratings_outside_office_hours_or_on_a_rest_day_are_listed_per_clerk_and_
     import random
 
     from sync_server.console import metrics
-    from sync_server.console.auth import Scope
+    from sync_server.console.accounts import Scope
 
     seed = random.randrange(2**32)
     print(f"seed {seed}")  # noqa: T201 - a random test prints its seed
