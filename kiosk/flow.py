@@ -8,6 +8,7 @@ No Kivy here. Time comes from an injected clock; records go to an injected outbo
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -489,7 +490,12 @@ class Flow:
             self._set(message=contact_problem(typed))
             return
         p = self.state.prompt
-        self._record("contact", case_no=p.case_no, detail={"mobile": mobile, "rating": self.state.rating_id})
+        # The salt keeps the record's hash (kept in the server's chain) from being brute-forced back to the number:
+        # the server drops it with the number and never stores either.
+        salt = secrets.token_hex(16)
+        self._record(
+            "contact", case_no=p.case_no, detail={"mobile": mobile, "rating": self.state.rating_id, "salt": salt}
+        )
         self._thank()
 
     def _on_ContactSkip(self, _e: ContactSkip) -> None:

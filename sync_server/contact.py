@@ -109,6 +109,7 @@ def protect_record(rec: dict, cipher: ContactCipher | None, now_iso: str) -> Pro
     detail = dict(rec.get("detail") or {})
     typed = detail.get("mobile")
     detail["mobile"] = None
+    detail.pop("salt", None)  # with it, the chain's hash of the record could not be brute-forced; never stored
     try:
         number = normalise_mobile(typed) if isinstance(typed, str) else None
         if number is None:
@@ -132,6 +133,7 @@ def masked_record(rec: dict) -> dict:
         return rec
     detail = dict(rec.get("detail") or {})
     typed = detail.get("mobile")
+    detail.pop("salt", None)
     try:
         number = normalise_mobile(typed) if isinstance(typed, str) else None
     except ContactInvalid:

@@ -582,7 +582,9 @@ def test_a_bad_rating_is_stored_before_the_contact_screen_and_the_number_after_i
     run(flow, clock, [(ContactConfirm(), Screen.THANKS), (4, Screen.IDLE)])
     (contact,) = outbox.records(kind="contact")
     assert contact["case_no"] == "C1"
+    salt = contact["detail"].pop("salt")
     assert contact["detail"] == {"mobile": MOBILE, "rating": rating["id"]}
+    assert len(salt) == 32  # 128 random bits: the record's hash cannot be brute-forced back to the number
     assert (contact["window"], contact["clerk_no"], contact["level"], contact["reasons"]) == ("A01", "1001", None, [])
     assert contact["occurred_at"] == "2026-11-27T09:00:09.000+00:00"
     assert [r["kind"] for r in outbox.records()] == ["sign_in", "prompt", "rating", "contact"]

@@ -13,11 +13,13 @@ from sync_server.contact import ContactCipher
 from sync_server.storage.schema import METADATA, contacts, integrity_flags, records
 
 NUMBER = "13812345678"
+SALT = "5f0c1e2d3a4b5c6d7e8f901a2b3c4d5e"
 
 
 def bad_rating_and_contact(kiosk: Kiosk, mobile: str = NUMBER, case_no: str = "C-100") -> list[dict]:
     rating = kiosk.record(case_no=case_no, level=1, reasons=[108])
-    contact = kiosk.record("contact", case_no=case_no, detail={"mobile": mobile, "rating": rating["id"]})
+    detail = {"mobile": mobile, "rating": rating["id"], "salt": SALT}  # as the kiosk sends it
+    contact = kiosk.record("contact", case_no=case_no, detail=detail)
     return [rating, contact]
 
 
@@ -41,6 +43,7 @@ def test_a_number_is_stored_encrypted_and_the_record_keeps_only_the_masked_form(
     assert '"mobile": "138****5678"' in stored
     assert flags == []  # the chain holds: the stored record is checked by the hash of what was received
     assert NUMBER not in everything_stored(store)
+    assert SALT not in everything_stored(store)  # without it the chain's hash of the record cannot be brute-forced
     again = kiosk.push(sent).json()  # resent after a lost answer: a duplicate, not a conflict
     assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate"]
     assert count(store, contacts) == 1
