@@ -172,7 +172,15 @@ class DeadlineRules(_Strict):
     contact_days: int = Field(default=2, ge=1, le=30, description="差评核实：联系群众的期限（工作日）")
     simple_fix_days: int = Field(default=5, ge=1, le=60, description="简单问题整改期限（工作日）")
     complex_fix_days: int = Field(default=15, ge=1, le=90, description="复杂问题整改期限（工作日）")
-    revisit_days: int = Field(default=5, ge=1, le=30, description="整改后回访期限（工作日）")
+    revisit_days: int = Field(
+        default=5, ge=1, le=30, description="回访期限（工作日）：自整改完成（属实）或解释说明（不属实）之日起算"
+    )
+    revisit_reopen_max: int = Field(
+        default=1,
+        ge=0,
+        le=5,
+        description="回访“不满意”重新整改（或重新解释说明）的最多次数；此后“不满意”如实记录并结束回访",
+    )
     yellow_card_days: int = Field(default=1, ge=0, le=10, description="到期前多少个工作日亮黄牌")
     fix_clock_from: Literal["received", "verified"] = Field(
         default="received",

@@ -4,7 +4,9 @@ hours on working days after its rating arrived, so the 差评处理 figures of t
 something. Deterministic from the seed.
 
 Records older than ``SETTLED_AGE`` working days are mostly settled: 属实 → 整改 → 回访 → 办结 (a few fixed late),
-some 不属实 → 解释说明 → 办结, exactly one appeal upheld by a second administrator, the rest stopped at an open stage.
+some 不属实 → 解释说明 → 回访 → 办结, exactly one appeal upheld by a second administrator, the rest stopped at an open
+stage. The 回访 is the hall's (the sample 回访员 or administrator), with the citizen's answer: mostly 满意 or 基本满意,
+some 未能联系, and now and then 不满意, which sends the record back to 整改 once before its second 回访.
 Younger records follow the same courses cut off at the present, so the newest stay 待核实.
 """
 
@@ -16,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from haochaping.config import DeadlineRules, HallConfig
 from sync_server.configs import current_rules
-from sync_server.console.accounts import ADMIN, REVIEWER
+from sync_server.console.accounts import ADMIN, REVIEWER, REVISITOR
 from sync_server.db import Store
 from sync_server.storage.handling import cases_in_state, counts_by_state
 from sync_server.storage.rollups import CHINA
@@ -27,9 +29,11 @@ from sync_server.workflow.machine import Actor, State, Step
 
 SAMPLE_ADMIN = Actor("示例-管理员", ADMIN)
 SAMPLE_APPEAL_JUDGE = Actor("示例-管理员2", ADMIN)  # four eyes: an appeal is decided by another administrator
+SAMPLE_REVISITOR = Actor("示例-回访员", REVISITOR)  # the hall's 回访, never the rated department
+REVISIT_ANSWERS = {"satisfied": 60, "basically": 22, "unreached": 8, "unsatisfied": 10}  # weights of the answers
 SETTLED_AGE = 5  # working days after which a record is usually settled
-OLDER_SHARES = {"unfounded": 0.10, "late": 0.08, "overdue": 0.04, "stalled": 0.10}  # of the older records
-AT_LEAST_ONE = ("unfounded", "late")  # so the demo always shows a 不属实 record and a fix that came late
+OLDER_SHARES = {"unfounded": 0.10, "late": 0.08, "overdue": 0.04, "stalled": 0.10, "reopened": 0.04}  # of the older
+AT_LEAST_ONE = ("unfounded", "late", "reopened")  # the demo always shows a 不属实 record, a late fix, a 不满意 回访
 YOUNG_WEIGHTS = {"rectified": 90, "unfounded": 10}
 COMPLEX_SHARE = 0.15  # 复杂问题: 15 working days to fix
 STALLED_AFTER = {0: 1, 1: 1, 2: 3, 3: 3}  # how many steps an unsettled older record got through (weights)
@@ -52,11 +56,12 @@ FIXES = (
     "已调整窗口高峰时段人员安排，增设咨询引导岗，减少群众等候时间。",
     "已为群众补办相关手续，并在科室例会上通报，要求全体人员落实首问负责和一次性告知制度。",
 )
-VISITS = (
-    "电话回访群众，群众对整改情况表示满意。",
-    "电话回访，群众表示问题已解决，认可整改措施。",
-    "回访群众，群众表示理解，对后续服务表示认可。",
-)
+VISITS = {
+    "satisfied": ("电话回访群众，群众对整改情况表示满意。", "电话回访，群众表示问题已解决，认可整改措施。"),
+    "basically": ("回访群众，群众表示基本满意，希望进一步缩短等候时间。", "短信回访，群众回复基本满意。"),
+    "unsatisfied": ("电话回访，群众认为整改未解决实际问题，仍不满意。",),
+    "unreached": ("工作日两次拨打群众电话均无人接听，短信未获回复，未能联系。",),
+}
 EXPLANATIONS = (
     "已电话向群众解释相关政策规定和不予受理的依据，并告知补齐材料后可再次申请，群众表示理解。",
     "已向群众说明该事项的法定办理时限及进度查询方式，群众表示理解。",
@@ -131,15 +136,45 @@ class SampleHandling:
         return [
             Move(Step.VERIFY_TRUE, reviewer, self.contact(), StepForm(self.pick(FINDINGS), fix_kind=kind)),
             Move(Step.RECTIFY, reviewer, fix, StepForm(self.pick(FIXES))),
-            Move(Step.REVISIT, reviewer, self.soon(self.rules.revisit_days), StepForm(self.pick(VISITS))),
+            *self.revisits(reviewer, again=Step.RECTIFY, what=FIXES),
             Move(Step.CLOSE, SAMPLE_ADMIN, self.rng.randint(1, 2), StepForm(self.pick(CLOSING_NOTES))),
         ]
 
+    def revisits(self, reviewer: Actor, again: Step, what: tuple[str, ...], after: int | None = None) -> list[Move]:
+        """The hall's 回访 within its deadline; a 不满意 (while the rule allows reopening) sends the record back to
+        ``again`` once, done by the department, and the second 回访 is answered 满意 or 基本满意."""
+        answer = self.rng.choices(list(REVISIT_ANSWERS), weights=list(REVISIT_ANSWERS.values()))[0]
+        moves = [self.revisit(answer, after)]
+        if answer == "unsatisfied" and self.rules.revisit_reopen_max > 0:
+            moves.append(Move(again, reviewer, after or self.soon(3), StepForm(self.pick(what))))
+            moves.append(self.revisit(self.rng.choice(("satisfied", "basically")), after))
+        return moves
+
+    def revisit(self, answer: str, after: int | None = None) -> Move:
+        by = self.rng.choice((SAMPLE_REVISITOR, SAMPLE_REVISITOR, SAMPLE_ADMIN))
+        method = "unreached" if answer == "unreached" else self.rng.choice(("phone", "phone", "sms"))
+        form = StepForm(self.pick(VISITS[answer]), method=method, answer="" if answer == "unreached" else answer)
+        return Move(Step.REVISIT, by, after or self.soon(self.rules.revisit_days), form)
+
+    def reopened(self, reviewer: Actor) -> list[Move]:
+        """属实 → 整改 → 回访 不满意 → 整改 again → 回访 → 办结, briskly (one working day between steps)."""
+        if self.rules.revisit_reopen_max == 0:
+            return self.rectified(reviewer)
+        return [
+            Move(Step.VERIFY_TRUE, reviewer, 1, StepForm(self.pick(FINDINGS), fix_kind="simple")),
+            Move(Step.RECTIFY, reviewer, 1, StepForm(self.pick(FIXES))),
+            self.revisit("unsatisfied", 1),
+            Move(Step.RECTIFY, reviewer, 1, StepForm(self.pick(FIXES))),
+            self.revisit(self.rng.choice(("satisfied", "basically")), 1),
+            Move(Step.CLOSE, SAMPLE_ADMIN, 1, StepForm(self.pick(CLOSING_NOTES))),
+        ]
+
     def unfounded(self, reviewer: Actor) -> list[Move]:
-        """不属实 → 解释说明 → 办结, quickly: an older one is always closed."""
+        """不属实 → 解释说明 → 回访 → 办结, quickly: an older one is always closed."""
         return [
             Move(Step.VERIFY_FALSE, reviewer, self.contact(), StepForm(self.pick(UNFOUNDED_FINDINGS))),
             Move(Step.EXPLAIN, reviewer, self.soon(2), StepForm(self.pick(EXPLANATIONS))),
+            *self.revisits(reviewer, again=Step.EXPLAIN, what=EXPLANATIONS, after=1),
             Move(Step.CLOSE, SAMPLE_ADMIN, 1, StepForm(self.pick(EXPLAINED_NOTES))),
         ]
 

@@ -27,9 +27,9 @@ from sync_server.storage import users as stored
 from sync_server.storage.auditlog import append_entry
 from sync_server.storage.schema import utc_iso
 
-ADMIN, REVIEWER, SUPERVISOR = "admin", "reviewer", "supervisor"
-ROLES = {ADMIN: "大厅管理员", REVIEWER: "部门审核员", SUPERVISOR: "督查"}
-ANY_ROLE = (ADMIN, REVIEWER, SUPERVISOR)
+ADMIN, REVIEWER, SUPERVISOR, REVISITOR = "admin", "reviewer", "supervisor", "revisitor"
+ROLES = {ADMIN: "大厅管理员", REVIEWER: "部门审核员", SUPERVISOR: "督查", REVISITOR: "回访员"}
+ANY_ROLE = (ADMIN, REVIEWER, SUPERVISOR, REVISITOR)  # 回访员: the hall's 回访 of 差评工单, hall-wide, no department
 _HASHER = PasswordHasher()  # argon2id, memory-hard (64 MiB, 3 passes)
 
 

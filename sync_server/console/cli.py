@@ -17,8 +17,8 @@ def register(ssub, command) -> None:
     add.add_argument(
         "--role",
         required=True,
-        choices=["admin", "reviewer", "supervisor"],
-        help="角色：admin 大厅管理员，reviewer 部门审核员，supervisor 督查",
+        choices=["admin", "reviewer", "supervisor", "revisitor"],
+        help="角色：admin 大厅管理员，reviewer 部门审核员，supervisor 督查，revisitor 回访员（差评工单的回访）",
     )
     add.add_argument("--department", help="部门编码（部门审核员必填）")
     add.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（否则交互输入两次）")

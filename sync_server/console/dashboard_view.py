@@ -50,6 +50,7 @@ def router() -> APIRouter:
             names=names,
             board=board,
             handling=handling,
+            revisit_definitions=revisit_definitions(),
             case_system_connected=case_system_connected,
             not_connected=NOT_CONNECTED,
             card_list_size=CARD_LIST_SIZE,
@@ -131,3 +132,10 @@ def _channel_bars(by_channel: dict[int, int], total: int) -> str:
         for c, n in sorted(by_channel.items(), key=lambda cn: -cn[1])
     ]
     return charts.bars(items, title="评价渠道") if items else ""
+
+
+def revisit_definitions() -> tuple[str, str]:
+    """回访率 and 回访满意率 as defined in ``workflow.stats``, written beside them."""
+    from sync_server.workflow.stats import REVISIT_RATE_DEFINITION, SATISFACTION_RATE_DEFINITION
+
+    return REVISIT_RATE_DEFINITION, SATISFACTION_RATE_DEFINITION

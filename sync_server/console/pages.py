@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sync_server.console import labels
-from sync_server.console.accounts import ADMIN, REVIEWER, SUPERVISOR, Viewer
+from sync_server.console.accounts import ADMIN, REVIEWER, REVISITOR, SUPERVISOR, Viewer
 from sync_server.console.context import current_version
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
@@ -37,9 +37,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 NAV = (
-    ("dashboard", "/console/dashboard", "统计概览", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("dashboard", "/console/dashboard", "统计概览", (ADMIN, REVIEWER, SUPERVISOR, REVISITOR)),
     ("ratings", "/console/ratings", "评价明细", (ADMIN, REVIEWER, SUPERVISOR)),
-    ("cases", "/console/cases", "差评处理", (ADMIN, REVIEWER, SUPERVISOR)),
+    ("cases", "/console/cases", "差评处理", (ADMIN, REVIEWER, SUPERVISOR, REVISITOR)),
     ("closed", "/console/closed-cases", "办件对账", (ADMIN, REVIEWER, SUPERVISOR)),
     ("upstream", "/console/upstream", "上报", (ADMIN, SUPERVISOR)),
     ("integrity", "/console/integrity", "数据完整性", (ADMIN, SUPERVISOR)),

@@ -241,11 +241,11 @@ def card_moment(today: date | None, period_last: date) -> tuple[date, str]:
 
 
 def _handling_rows(conn, scope: Scope, board, period, today: date | None) -> list[list]:
-    """差评整改率, 按时整改率, 回访率 of the period's bad ratings, and the cards on the report's day
+    """差评整改率, 按时整改率, 回访率, 回访满意率 of the period's bad ratings, and the cards on the report's day
     (sync_server.workflow)."""
     from sync_server.configs import current_rules
     from sync_server.workflow.deadlines import FIX_CLOCK_LABELS
-    from sync_server.workflow.stats import handling
+    from sync_server.workflow.stats import REVISIT_RATE_DEFINITION, SATISFACTION_RATE_DEFINITION, handling
 
     day, moment = card_moment(today, period.last)
     h = handling(conn, scope, period.first, period.last, board.department, day, cards=0)
@@ -260,8 +260,16 @@ def _handling_rows(conn, scope: Scope, board, period, today: date | None) -> lis
             ["差评整改率", h.rectify_rate],
             ["按时整改", h.fixed_on_time],
             ["按时整改率", h.on_time_rate],
-            ["已回访", h.visited],
+            ["应回访", h.revisit_due],
+            ["已回访（含未能联系）", h.visited],
             ["回访率", h.revisit_rate],
+            ["回访率：定义", REVISIT_RATE_DEFINITION],
+            ["有回答的回访", h.answered],
+            ["回访满意、基本满意", h.satisfied],
+            ["回访满意率", h.satisfaction_rate],
+            ["回访满意率：定义", SATISFACTION_RATE_DEFINITION],
+            ["回访不满意（其中退回重新办理）", f"{h.unsatisfied}（{h.reopened}）"],
+            ["回访未能联系", h.unreached],
             ["整改期限起算", FIX_CLOCK_LABELS[current_rules(conn).deadlines.fix_clock_from]],
             ["经批准延期（按延期后的期限计）", h.extended],
         ]

@@ -363,6 +363,9 @@ bad_cases = Table(
     Column("fix_due", String(10), comment="deadline set when the clock started"),
     Column("revisit_due", String(10), comment="deadline set when the clock started"),
     Column("explain_due", String(10), comment="deadline set when the clock started"),
+    Column("revisit_from", String(40), comment="when the 回访 now due became due (migration 0021)"),
+    Column("reopened_at", String(40), comment="when the latest 回访 (不满意) reopened the handling"),
+    Column("revisit_reopens", Integer, nullable=False, server_default="0", comment="times 回访 reopened it"),
     Index("ix_bad_cases_state", "state"),
     Index("ix_bad_cases_arrival", "department", "arrival_day"),
     Index("ix_bad_cases_arrival_day", "arrival_day"),
@@ -716,6 +719,7 @@ WAITING_DUE = {
     "rectifying": "fix_due",
     "rectified": "revisit_due",
     "unfounded": "explain_due",
+    "explained": "revisit_due",  # 不属实 explained: the hall's 回访 is due (migration 0021)
 }
 
 
@@ -726,7 +730,7 @@ def waiting_in(state: str):
 
 for _state, _due in WAITING_DUE.items():
     Index(
-        f"ix_bad_cases_{_due}",
+        f"ix_bad_cases_{_due}" if _state != "explained" else "ix_bad_cases_revisit_due_explained",
         bad_cases.c[_due],
         bad_cases.c.id,
         bad_cases.c.department,
@@ -805,4 +809,44 @@ published_reports = Table(
     Column("published_by", String(64), nullable=False),
     Column("published_at", String(40), nullable=False),
     UniqueConstraint("kind", "period", "department", "version", name="uq_published_reports_version"),
+)
+
+# 回访 of a 差评工单 (migration 0021): every one kept, by whom, how the citizen was reached and what they answered;
+# a 不满意 that reopened the handling stays here beside the 回访 that ended it
+case_revisits = Table(
+    "case_revisits",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("round", Integer, nullable=False, comment="1 for the first 回访, 2 after one reopening …"),
+    Column("due", String(10), comment="the 回访 deadline it ran against"),
+    Column("done_at", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("method", String(16), nullable=False, comment="phone | sms | unreached"),
+    Column("answer", String(16), comment="satisfied | basically | unsatisfied; NULL when unreached"),
+    Column("note", Text, nullable=False),
+    Column("outcome", String(16), nullable=False, comment="revisited | reopened"),
+)
+
+# Notices that a 差评工单 needs 回访 (or was reopened), queued for the webhook sender and delivered with retries
+# (migration 0021); never the level or the clerk
+revisit_notices = Table(
+    "revisit_notices",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("event", String(32), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False, comment="pending | delivered"),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(40), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", String(40)),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created_at", String(40), nullable=False),
+    Column("delivered_at", String(40)),
+    Index("ix_revisit_notices_due", "state", "next_attempt_at"),
 )

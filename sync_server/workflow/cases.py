@@ -22,19 +22,24 @@ from sync_server.configs import current_rules
 from sync_server.console.accounts import write_audit
 from sync_server.db import Store
 from sync_server.storage import handling as stored
+from sync_server.storage import revisits as revisit_store
 from sync_server.storage.cases import Settlement
 from sync_server.storage.exclusions import exclude_rating, lift_exclusion
 from sync_server.storage.rollups import china_day, department_of_windows
 from sync_server.storage.schema import utc_iso
-from sync_server.workflow import webhook
+from sync_server.workflow import notify, webhook
 from sync_server.workflow.deadlines import PENDING_STEP, STEP_NAMES, calendar_of, fix_clock_start, kept_due, step_dues
 from sync_server.workflow.errors import CaseNotFound, StepInputInvalid, StepRefused
 from sync_server.workflow.evidence import Evidence
 from sync_server.workflow.machine import (
     APPEAL_CATEGORIES,
+    AWAITING_REVISIT,
     FINISHED,
+    HALL_REVISIT,
     PENDING_APPEAL,
     REJECTED_APPEAL,
+    REVISIT_ANSWERS,
+    REVISIT_METHODS,
     UPHELD_APPEAL,
     Actor,
     AppealFacts,
@@ -42,6 +47,8 @@ from sync_server.workflow.machine import (
     State,
     Step,
     decide,
+    may_revisit,
+    revisit_outcome,
 )
 from sync_server.workflow.settings import WorkflowSettings
 
@@ -174,12 +181,19 @@ def _event_row(case_id: int, at: str, actor: Actor, step: str, before, after, de
 # ---------------------------------------------------------------- reading
 
 
-def facts_of(case, appeal, extension=None) -> CaseFacts:
+def facts_of(case, appeal, extension=None, revisit_roles: tuple[str, ...] = HALL_REVISIT) -> CaseFacts:
     asked_by = extension.requested_by if extension is not None else None
     if appeal is None:
-        return CaseFacts(State(case.state), case.department, extension_asked_by=asked_by)
+        return CaseFacts(State(case.state), case.department, None, asked_by, revisit_roles)
     facts = AppealFacts(appeal.status, appeal.filed_by, State(appeal.return_state), appeal.reviewed_at is not None)
-    return CaseFacts(State(case.state), case.department, facts, asked_by)
+    return CaseFacts(State(case.state), case.department, facts, asked_by, revisit_roles)
+
+
+def may_revisit_case(case, actor: Actor, settings: WorkflowSettings | None = None) -> bool:
+    """Who may do 回访 on this 工单 now: a hall role the server setting names (大厅管理员 and/or 回访员, never the
+    rated department), while the record waits for 回访 (``case`` is a ``bad_cases`` row)."""
+    roles = (settings or WorkflowSettings()).revisit_roles
+    return may_revisit(actor, roles) and State(case.state) in AWAITING_REVISIT
 
 
 def pending_extension(conn: Connection, case_id: int):
@@ -226,6 +240,8 @@ class StepForm:
 
     text: str = ""  # finding / rectification / response / explanation / statement / note
     fix_kind: str = ""  # simple | complex (核实·属实)
+    method: str = ""  # 回访: phone | sms | unreached
+    answer: str = ""  # 回访: satisfied | basically | unsatisfied (empty when unreached)
     category: str = ""  # appeal category key
     extend_to: str = ""  # the deadline asked for (申请延期), YYYY-MM-DD
     evidence: tuple[Evidence, ...] = ()
@@ -246,8 +262,10 @@ def take_step(
     with store.write() as conn:
         case, appeal = load_case(conn, case_id, lock=True)
         before = State(case.state)
-        after = decide(facts_of(case, appeal, pending_extension(conn, case_id)), step, actor)
+        facts = facts_of(case, appeal, pending_extension(conn, case_id), settings.revisit_roles)
+        after = decide(facts, step, actor)
         detail = APPLY[step](conn, case, appeal, actor, now, form, settings)
+        after = State(detail.pop("_to", after))  # a 回访 answered 不满意 may reopen the handling
         stored.update_case(conn, case_id, state=after.value)
         _event(conn, case_id, utc_iso(now), actor, step.value, before, after, detail)
         audit = {"step": step.label, "from": before.label, "to": after.label, **detail}
@@ -286,15 +304,12 @@ def _verify_false(conn, case, appeal, actor, now, form, settings) -> dict:
     return {"finding": finding}
 
 
-def _timestamp(column: str, what: str, required: bool = True, starts: str | None = None):
-    """A step that records when it was done (and, with ``starts``, starts that next step's clock)."""
+def _timestamp(column: str, what: str, required: bool = True):
+    """A step that records when it was done."""
 
     def apply(conn, case, appeal, actor, now, form, settings) -> dict:
         text = _text(form, what, required)
-        values = {column: utc_iso(now)}
-        if starts:
-            values[f"{starts}_due"] = kept_due(*_deadline_clock(conn), starts, utc_iso(now))
-        _set(conn, case, **values)
+        _set(conn, case, **{column: utc_iso(now)})
         return {"text": text} if text else {}
 
     return apply
@@ -410,12 +425,83 @@ def _decide_extension(approved: bool):
     return apply
 
 
+def _handled(column: str, what: str):
+    """整改完成 / 解释说明: the handling ends, the hall's 回访 becomes due from now; its notice goes out."""
+
+    def apply(conn, case, appeal, actor, now, form, settings) -> dict:
+        text = _text(form, what)
+        due = kept_due(*_deadline_clock(conn), "revisit", utc_iso(now))
+        _set(conn, case, **{column: utc_iso(now)}, revisit_from=utc_iso(now), revisit_due=due)
+        if due is None:  # an unconfirmed holiday year: the deadline shown is computed afresh
+            due = _current_due(conn, _reload(conn, case.id), "revisit").isoformat()
+        _notify(conn, case, notify.DUE, due, case.revisit_reopens + 1, now, settings)
+        return {"text": text}
+
+    return apply
+
+
+def _reload(conn, case_id: int):
+    return stored.case_by_id(conn, case_id)
+
+
+def _notify(conn, case, event: str, due: str | None, round_: int, now: datetime, settings) -> None:
+    notice = notify.Notice(event, case.id, case.case_no, case.window, case.department, due, round_, utc_iso(now))
+    notify.sender_for(settings).queue(conn, notice)
+
+
+def _revisit(conn, case, appeal, actor, now, form, settings) -> dict:
+    """回访: how the citizen was reached and what they answered, kept with the note; 不满意 reopens the handling
+    (at most ``revisit_reopen_max`` times), anything else takes the record on to 已回访."""
+    method, answer = form.method.strip(), form.answer.strip()
+    if method not in REVISIT_METHODS:
+        raise StepInputInvalid("请选择回访方式：" + "、".join(REVISIT_METHODS.values()), "method")
+    if method == "unreached" and answer:
+        raise StepInputInvalid("未能联系到群众时不能选择群众的回答", "answer")
+    if method != "unreached" and answer not in REVISIT_ANSWERS:
+        raise StepInputInvalid("请选择群众的回答：" + "、".join(REVISIT_ANSWERS.values()), "answer")
+    note = _text(form, "回访情况（联系经过、群众的意见）")
+    rules = current_rules(conn).deadlines
+    after = revisit_outcome(case.fix_kind, answer, case.revisit_reopens, rules.revisit_reopen_max)
+    round_ = case.revisit_reopens + 1
+    outcome = "reopened" if after != State.REVISITED else "revisited"
+    revisit_store.add_revisit(
+        conn, case_id=case.id, round=round_, due=_current_due(conn, case, "revisit").isoformat(),
+        done_at=utc_iso(now), actor=actor.username, role=actor.role, method=method, answer=answer or None,
+        note=note, outcome=outcome,
+    )  # fmt: skip
+    if outcome == "revisited":
+        _set(conn, case, visited_at=utc_iso(now))
+    else:
+        _reopen(conn, case, now)
+        _notify(conn, case, notify.REOPENED, None, round_ + 1, now, settings)
+    detail = {"method": REVISIT_METHODS[method], "answer": REVISIT_ANSWERS.get(answer, ""), "text": note}
+    detail["round"] = round_
+    if outcome == "reopened":
+        detail["reopened"] = "群众不满意，退回" + ("重新整改" if case.fix_kind else "重新解释说明")
+    elif answer == "unsatisfied":
+        detail["reopened"] = f"已达重新办理次数上限（{rules.revisit_reopen_max} 次），如实记录不满意"
+    return {**detail, "_to": after.value}
+
+
+def _reopen(conn, case, now: datetime) -> None:
+    """Back to 整改 (属实) or 解释说明 (不属实), that step's clock starting from this 回访; the 回访 is due again
+    once it is done. The earlier steps stay in the history and in ``case_revisits``."""
+    at = utc_iso(now)
+    values = dict(reopened_at=at, revisit_reopens=case.revisit_reopens + 1, revisit_from=None, revisit_due=None)
+    clock = _deadline_clock(conn)
+    if case.fix_kind:
+        values.update(fixed_at=None, fix_due=kept_due(*clock, "fix", at, case.fix_kind))
+    else:
+        values.update(explained_at=None, explain_due=kept_due(*clock, "explain", at))
+    _set(conn, case, **values)
+
+
 APPLY = {
     Step.VERIFY_TRUE: _verify_true,
     Step.VERIFY_FALSE: _verify_false,
-    Step.RECTIFY: _timestamp("fixed_at", "整改情况", starts="revisit"),
-    Step.REVISIT: _timestamp("visited_at", "回访情况（群众反馈）"),
-    Step.EXPLAIN: _timestamp("explained_at", "解释说明的内容"),
+    Step.RECTIFY: _handled("fixed_at", "整改情况"),
+    Step.REVISIT: _revisit,
+    Step.EXPLAIN: _handled("explained_at", "解释说明的内容"),
     Step.CLOSE: _timestamp("closed_at", "办结意见", required=False),
     Step.APPEAL: _appeal,
     Step.UPHOLD: _decide(UPHELD_APPEAL),

@@ -1,7 +1,9 @@
-"""``hcp server audit verify``, ``hcp server webhooks set|deliver`` and ``hcp server workdays load``."""
+"""``hcp server audit verify``, ``hcp server webhooks set|deliver``, ``hcp server notices deliver`` and
+``hcp server workdays load``."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from datetime import UTC, datetime
@@ -21,6 +23,13 @@ def register(ssub, command) -> None:
     set_.add_argument("--off", action="store_true", help="停用推送（已排队的不再新增）")
     deliver = command(hsub, "deliver", "发送到期的推送（失败按指数退避重试；多进程同时运行不会重复发送）", _deliver)
     deliver.add_argument("--watch", type=float, metavar="SECONDS", help="持续运行，每隔这么多秒检查一次")
+    notices = ssub.add_parser("notices", help="差评工单待回访的通知（[workflow] notify_sender = webhook 时）")
+    nsub = notices.add_subparsers(dest="notices_command", required=True, metavar="ACTION")
+    send = command(nsub, "deliver", "发送到期的回访通知（失败按指数退避重试；多进程同时运行不会重复发送）", _notices)
+    send.add_argument("--watch", type=float, metavar="SECONDS", help="持续运行，每隔这么多秒检查一次")
+    send.add_argument(
+        "--settings", type=Path, default=argparse.SUPPRESS, help="服务设置文件（[workflow] 节给出通知地址与密钥）"
+    )
     days = ssub.add_parser("workdays", help="节假日安排（差评处理期限按工作日计算）")
     dsub = days.add_subparsers(dest="workdays_command", required=True, metavar="ACTION")
     load = command(dsub, "load", "载入国务院办公厅公布的某年节假日安排（TOML，见 config/workdays/README.md）", _load)
@@ -80,6 +89,24 @@ def _deliver(args) -> int:
         if not args.watch:
             if not attempts:
                 print("没有到期的推送")
+            return 0
+        time.sleep(args.watch)
+
+
+def _notices(args) -> int:
+    from sync_server.settings import load_server_settings
+    from sync_server.workflow.notify import deliver_due
+
+    settings = load_server_settings(getattr(args, "settings", None)).workflow
+    store = _store_of(args)
+    while True:
+        attempts = deliver_due(store, _now(), settings)
+        for attempt in attempts:
+            what = "已送达" if attempt.delivered else f"失败（{attempt.status or '无应答'}），稍后重试"
+            print(f"回访通知 #{attempt.notice_id}：{what}", flush=True)
+        if not args.watch:
+            if not attempts:
+                print("没有到期的回访通知")
             return 0
         time.sleep(args.watch)
 

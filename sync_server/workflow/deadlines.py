@@ -4,7 +4,8 @@ Each step's deadline counts from the next working day after the event that start
   核实 (contact)   contact_days after the rating arrived
   整改 (fix)       simple_fix_days or complex_fix_days after the rating arrived (篇10: "2、5、15" all count from
                    receipt), or after the 属实 finding where the province rule ``fix_clock_from`` says ``verified``
-  回访 (revisit)   revisit_days after rectification
+  回访 (revisit)   revisit_days after the step that ended the handling: 整改 (属实) or 解释说明 (不属实); a 回访 that
+                   reopens the handling (不满意) starts that step's clock again from the 回访
   解释说明         revisit_days after the same start as the fix (the citizen hears back as fast as after a fix)
 While an appeal is open the deadlines keep running. A pending step due within ``yellow_card_days`` working days
 carries a yellow card (黄牌), an overdue one a red card (红牌).
@@ -38,6 +39,7 @@ PENDING_STEP = {
     State.RECTIFYING: "fix",
     State.RECTIFIED: "revisit",
     State.UNFOUNDED: "explain",
+    State.EXPLAINED: "revisit",
 }
 
 
@@ -80,13 +82,20 @@ def step_dues(case, rules: DeadlineRules, calendar: WorkdayCalendar) -> list[Ste
     start = _day(fix_clock_start(rules, case.opened_at, case.verified_at)) if verified else None
     if verified and case.fix_kind:
         days = step_days(rules, "fix", case.fix_kind)
-        dues.append(_due(case, calendar, "fix", start, days, _day(case.fixed_at)))
-        if case.fixed_at:
-            fixed, visited = _day(case.fixed_at), _day(case.visited_at)
-            dues.append(_due(case, calendar, "revisit", fixed, rules.revisit_days, visited))
+        dues.append(_due(case, calendar, "fix", _reopened_start(case, start), days, _day(case.fixed_at)))
     elif verified:
-        dues.append(_due(case, calendar, "explain", start, rules.revisit_days, _day(case.explained_at)))
+        dues.append(_due(case, calendar, "explain", _reopened_start(case, start), rules.revisit_days,
+                         _day(case.explained_at)))  # fmt: skip
+    revisit_from = getattr(case, "revisit_from", None) or case.fixed_at
+    if revisit_from and (case.fixed_at or case.explained_at):
+        dues.append(_due(case, calendar, "revisit", _day(revisit_from), rules.revisit_days, _day(case.visited_at)))
     return dues
+
+
+def _reopened_start(case, start: date) -> date:
+    """整改 and 解释说明 count from the fix clock's start, or from the 回访 that reopened them (不满意)."""
+    reopened = getattr(case, "reopened_at", None)
+    return _day(reopened) if reopened else start
 
 
 def fix_clock_start(rules: DeadlineRules, received_iso: str, verified_iso: str) -> str:

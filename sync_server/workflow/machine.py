@@ -1,7 +1,10 @@
 """The 差评 handling state machine, pure: which step may be taken from which state, by which role.
 
     待核实 ──核实·属实──▶ 整改中 ──已整改──▶ 已整改 ──回访──▶ 已回访 ──办结──▶ 办结
-      │  └──核实·不属实──▶ 不属实 ──解释说明──▶ 已解释说明 ──办结──▶ 办结
+      │  └──核实·不属实──▶ 不属实 ──解释说明──▶ 已解释说明 ──回访──▶ 已回访 ──办结──▶ 办结
+      │     回访 by a hall role (大厅管理员 / 回访员, server setting ``workflow.revisit_by``), never the rated
+      │     department; 不满意 sends the record back to 整改中 (属实) or 不属实 (解释说明 again) at most
+      │     ``rules.deadlines.revisit_reopen_max`` times, then 不满意 is recorded and the record goes on to 已回访
       └─(待核实或整改中)──申诉──▶ 申诉中 ──申诉成立──▶ 申诉成立（评价排除）
                                          └──申诉驳回──▶ back where it was (deadlines kept running)
     a decided appeal ──复核·维持 / 复核·改判──▶ (改判 reverses: lifts or applies the exclusion)
@@ -18,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sync_server.console.accounts import ADMIN, REVIEWER, SUPERVISOR
+from sync_server.console.accounts import ADMIN, REVIEWER, REVISITOR, ROLES, SUPERVISOR
 from sync_server.workflow.errors import OutsideDepartment, OwnAppeal, RoleRefused, StepRefused
 
 
@@ -94,7 +97,8 @@ STEP_LABELS = {
     Step.EXTEND_REFUSE: "不批准延期",
 }
 EXTENSION_DECISIONS = (Step.EXTEND_APPROVE, Step.EXTEND_REFUSE)
-WAITING = frozenset({State.PENDING, State.RECTIFYING, State.RECTIFIED, State.UNFOUNDED})  # a step's clock runs
+WAITING = frozenset({State.PENDING, State.RECTIFYING, State.RECTIFIED, State.UNFOUNDED, State.EXPLAINED})  # clock runs
+AWAITING_REVISIT = frozenset({State.RECTIFIED, State.EXPLAINED})  # handling done: the hall's 回访 is due
 
 APPEAL_CATEGORIES = {
     "malicious": "恶意差评",
@@ -106,6 +110,11 @@ APPEAL_CATEGORIES = {
 
 PENDING_APPEAL, UPHELD_APPEAL, REJECTED_APPEAL = "pending", "upheld", "rejected"
 DEPARTMENT = (ADMIN, REVIEWER)  # the department's own reviewer, or a hall administrator
+HALL_REVISIT = (ADMIN, REVISITOR)  # who may do 回访 unless the server setting narrows it (never the department)
+
+# 回访: how the citizen was reached, and what they answered (no answer when 未能联系)
+REVISIT_METHODS = {"phone": "电话", "sms": "短信", "unreached": "未能联系"}
+REVISIT_ANSWERS = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
 
 
 @dataclass(frozen=True)
@@ -119,9 +128,9 @@ RULES: dict[Step, Rule] = {
     Step.VERIFY_TRUE: Rule(frozenset({State.PENDING}), DEPARTMENT, State.RECTIFYING),
     Step.VERIFY_FALSE: Rule(frozenset({State.PENDING}), DEPARTMENT, State.UNFOUNDED),
     Step.RECTIFY: Rule(frozenset({State.RECTIFYING}), DEPARTMENT, State.RECTIFIED),
-    Step.REVISIT: Rule(frozenset({State.RECTIFIED}), DEPARTMENT, State.REVISITED),
+    Step.REVISIT: Rule(AWAITING_REVISIT, HALL_REVISIT, State.REVISITED),  # roles: CaseFacts.revisit_roles
     Step.EXPLAIN: Rule(frozenset({State.UNFOUNDED}), DEPARTMENT, State.EXPLAINED),
-    Step.CLOSE: Rule(frozenset({State.REVISITED, State.EXPLAINED}), (ADMIN,), State.CLOSED),
+    Step.CLOSE: Rule(frozenset({State.REVISITED}), (ADMIN,), State.CLOSED),
     Step.APPEAL: Rule(frozenset({State.PENDING, State.RECTIFYING}), DEPARTMENT, State.APPEALING),
     Step.UPHOLD: Rule(frozenset({State.APPEALING}), (ADMIN,), State.UPHELD),
     Step.REJECT: Rule(frozenset({State.APPEALING}), (ADMIN,), None),
@@ -154,12 +163,33 @@ class CaseFacts:
     department: str | None
     appeal: AppealFacts | None = None
     extension_asked_by: str | None = None  # who asked for the pending 延期, if one is pending
+    revisit_roles: tuple[str, ...] = HALL_REVISIT  # the server setting ``workflow.revisit_by``
+
+
+def may_revisit(actor: Actor, roles: tuple[str, ...] = HALL_REVISIT) -> bool:
+    """Who may do 回访 on a 差评工单: a hall role among ``roles`` (``WorkflowSettings.revisit_roles``), never a
+    department reviewer (the rated department does not survey its own citizens). Whether the record waits for 回访
+    now is ``state in AWAITING_REVISIT``."""
+    return actor.role in roles and actor.role != REVIEWER
+
+
+def revisit_outcome(fix_kind: str | None, answer: str, reopened: int, reopen_max: int) -> State:
+    """Where a 回访 takes the record: 不满意 within the province's limit reopens 整改 (属实) or 解释说明 (不属实);
+    anything else (满意, 基本满意, 未能联系, 不满意 after the limit) goes on to 已回访."""
+    if answer == "unsatisfied" and reopened < reopen_max:
+        return State.RECTIFYING if fix_kind else State.UNFOUNDED
+    return State.REVISITED
 
 
 def decide(facts: CaseFacts, step: Step, actor: Actor) -> State:
     """The state after ``actor`` takes ``step``; raises RoleRefused, OutsideDepartment, OwnAppeal or StepRefused."""
     rule = RULES[step]
-    if actor.role not in rule.roles:
+    if step == Step.REVISIT and not may_revisit(actor, facts.revisit_roles):
+        who = "或".join(ROLES[r] for r in facts.revisit_roles)
+        if actor.role == REVIEWER:
+            raise RoleRefused(f"回访须由{who}办理：被评价部门不能回访本部门的差评")
+        raise RoleRefused(f"“回访”须由{who}办理")
+    if step != Step.REVISIT and actor.role not in rule.roles:
         raise RoleRefused(f"“{step.label}”须由{_role_names(rule.roles)}办理")
     if actor.role == REVIEWER and actor.department != facts.department:
         raise OutsideDepartment("部门审核员只能办理本部门的差评工单")
@@ -213,6 +243,4 @@ def allowed_steps(facts: CaseFacts, actor: Actor) -> list[Step]:
 
 
 def _role_names(roles: tuple[str, ...]) -> str:
-    from sync_server.console.accounts import ROLES
-
     return "或".join(("本部门审核员" if r == REVIEWER else ROLES[r]) for r in roles)

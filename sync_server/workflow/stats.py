@@ -4,9 +4,11 @@
 - 差评整改率 = rectified / substantiated (属实) records;
 - 按时整改率 = rectified by the deadline / records whose rectification is judged: rectified, or overdue (red card)
   without rectification — a red card counts against it until the fix is done;
-- 回访率 = return visits made / rectified records;
+- 回访率 = records whose 回访 is done / records due for 回访 (属实 after 整改, 不属实 after 解释说明; 未能联系 counts
+  as done); 回访满意率 = 回访 answered 满意 or 基本满意 / 回访 with an answer (``storage.revisits``);
 - on time per step (核实（联系群众）, 整改, 回访): done by the step's deadline / steps judged (done, or overdue and
-  not done), so a late 核实 shows in the contact rate even when the fix was quick.
+  not done), so a late 核实 shows in the contact rate even when the fix was quick; the 回访 step's counts are those
+  of 回访率's records (属实 and 不属实 alike).
 Records opened in the period (by the day the rating arrived) count; records whose appeal was upheld, and records
 withdrawn because an earlier rating of the same case took their rating's place, have left the statistics with their
 rating and are counted apart.
@@ -22,6 +24,7 @@ from sqlalchemy import Connection
 from haochaping.config import DeadlineRules
 from sync_server.configs import current_rules
 from sync_server.storage import handling_reads as reads
+from sync_server.storage import revisits as revisit_reads
 from sync_server.storage.handling import open_case_rows
 from sync_server.workdays import WorkdayCalendar
 from sync_server.workflow.deadlines import (
@@ -35,6 +38,15 @@ from sync_server.workflow.deadlines import (
     step_dues,
 )
 from sync_server.workflow.machine import State
+
+# written beside the rates on the dashboard and in the reports
+REVISIT_RATE_DEFINITION = (
+    "已回访的差评工单 ÷ 应回访的差评工单（属实的整改完成后、不属实的解释说明后即应回访；未能联系计为已回访；"
+    "申诉成立、已撤销的不计）"
+)
+SATISFACTION_RATE_DEFINITION = (
+    "回答“满意”“基本满意”的回访 ÷ 有回答的回访（未能联系不计；因不满意退回重新办理的回访也计入）"
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,12 @@ class Handling:
     contacted_on_time: int = 0
     revisit_judged: int = 0
     visited_on_time: int = 0
+    revisit_due: int = 0  # records due for 回访
+    answered: int = 0  # 回访 with an answer
+    satisfied: int = 0  # 满意 + 基本满意
+    unsatisfied: int = 0
+    unreached: int = 0  # 回访 recorded 未能联系
+    reopened: int = 0  # 回访 that reopened the handling (不满意)
     red_count: int = 0
     yellow_count: int = 0
     extended: int = 0  # records with an approved 延期 (judged against the extended deadline)
@@ -96,7 +114,13 @@ class Handling:
 
     @property
     def revisit_rate(self) -> float | None:
-        return _share(self.visited, self.rectified)
+        """回访率: records whose 回访 is done / records due for 回访."""
+        return _share(self.visited, self.revisit_due)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """回访满意率: 回访 answered 满意 or 基本满意 / 回访 with an answer."""
+        return _share(self.satisfied, self.answered)
 
     @property
     def step_rates(self) -> list[tuple[str, str, int, int, float | None]]:
@@ -146,7 +170,22 @@ def handling(
     figures.extended = _count_extended(conn, scope, (first.isoformat(), last.isoformat()), department)
     for row in reads.unkept_period_rows(conn, scope, (first.isoformat(), last.isoformat()), department):
         _count(figures, line_of(row, today, rules, calendar), today)
+    _add_revisits(conn, figures, scope, (first.isoformat(), last.isoformat()), department, today, rules, calendar)
     return figures
+
+
+def _add_revisits(conn: Connection, figures: Handling, scope, arrived, department, today: date, rules, calendar):
+    """The 回访 figures, 属实 and 不属实 alike, from the records and their 回访 (``storage.revisits``); they replace
+    the rollups' 回访 counts, which know only the 属实 records."""
+    counts = revisit_reads.period_counts(conn, scope, arrived, department, today.isoformat())
+    figures.revisit_due, figures.visited = counts.due, counts.done
+    figures.revisit_judged, figures.visited_on_time = counts.judged, counts.on_time
+    for name in ("answered", "satisfied", "unsatisfied", "unreached", "reopened"):
+        setattr(figures, name, getattr(counts, name))
+    for row in revisit_reads.unkept_rows(conn, scope, arrived, department):
+        due = next((d for d in step_dues(row, rules, calendar) if d.step == "revisit"), None)
+        if due is not None:
+            _judge(figures, due, today, "revisit_judged", "visited_on_time")
 
 
 def _add_kept_cards(conn: Connection, figures: Handling, scope, department, today: date, cutoff: date, cards) -> None:
@@ -182,16 +221,13 @@ def _count(figures: Handling, line: CaseLine, today: date) -> None:
         figures.withdrawn += 1
         return
     dues = {d.step: d for d in line.dues}
-    _judge(figures, dues["contact"], today, "contact_judged", "contacted_on_time")
-    if "revisit" in dues:
-        _judge(figures, dues["revisit"], today, "revisit_judged", "visited_on_time")
+    _judge(figures, dues["contact"], today, "contact_judged", "contacted_on_time")  # 回访: ``_add_revisits``
     fix = dues.get("fix")
     if fix is None:
         figures.unfounded += line.case.verified_at is not None
         return
     figures.substantiated += 1
     figures.rectified += fix.done_on is not None
-    figures.visited += line.case.visited_at is not None
     if fix.done_on is not None or today > fix.due:
         figures.fix_judged += 1
         figures.fixed_on_time += bool(fix.on_time)
@@ -224,4 +260,16 @@ def _judge(figures: Handling, due: StepDue, today: date, judged: str, on_time: s
         setattr(figures, on_time, getattr(figures, on_time) + bool(due.on_time))
 
 
-__all__ = ["RED", "YELLOW", "CaseLine", "ClerkBad", "Handling", "bad_by_clerk", "case_lines", "handling", "line_of"]
+__all__ = [
+    "REVISIT_RATE_DEFINITION",
+    "SATISFACTION_RATE_DEFINITION",
+    "RED",
+    "YELLOW",
+    "CaseLine",
+    "ClerkBad",
+    "Handling",
+    "bad_by_clerk",
+    "case_lines",
+    "handling",
+    "line_of",
+]

@@ -11,15 +11,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from haochaping.errors import ConfigError
-from sync_server.console.accounts import Viewer
+from sync_server.configs import current_rules
+from sync_server.console.accounts import ROLES, Viewer
 from sync_server.console.auth import AdminUser, AnyUser, OverseerUser, audit_refusal, client_address
 from sync_server.console.errorpages import RowId
 from sync_server.console.errors import BadInput
 from sync_server.storage import handling as stored_handling
+from sync_server.storage import revisits as revisit_store
 from sync_server.storage.contacts import contacts_of_case
 from sync_server.storage.records import record_by_id
 from sync_server.storage.schema import UNFINISHED_ROWS
-from sync_server.workflow import webhook
+from sync_server.workflow import notify, webhook
 from sync_server.workflow.cases import (
     StepForm,
     appeal_outcome,
@@ -36,6 +38,8 @@ from sync_server.workflow.errors import CaseNotFound, RoleRefused, WorkflowError
 from sync_server.workflow.evidence import accept
 from sync_server.workflow.machine import (
     APPEAL_CATEGORIES,
+    REVISIT_ANSWERS,
+    REVISIT_METHODS,
     STATE_LABELS,
     STEP_LABELS,
     Actor,
@@ -61,6 +65,10 @@ DETAIL_LABELS = {
     "old_due": "原截止日期",
     "new_due": "延期至",
     "reason": "延期理由",
+    "method": "回访方式",
+    "answer": "群众的回答",
+    "round": "第几次回访",
+    "reopened": "结果",
 }
 OUTCOME_LABELS = {"pending": "待审核", "upheld": "申诉成立", "rejected": "申诉驳回"}
 
@@ -73,6 +81,7 @@ def workflow_settings(app) -> WorkflowSettings:
     return getattr(app.state, "workflow_settings", None) or WorkflowSettings()
 
 
+FORM_FIELDS = ("text", "fix_kind", "category", "extend_to", "method", "answer")  # what a step's form may carry
 CASE_LIST_LIMIT = 500  # newest first; a state filter narrows it, the cards list every unfinished record
 
 
@@ -118,7 +127,9 @@ def router() -> APIRouter:
         if step not in Step.__members__.values():
             raise BadInput(f"未知的办理步骤：{step}")
         form = await request.form()
-        typed = {key: str(form.get(key, "")) for key in ("text", "fix_kind", "category", "extend_to")}
+        typed = {
+            key: str(form.get(key, "")) for key in ("text", "fix_kind", "category", "extend_to", "method", "answer")
+        }
         app = request.app
         with app.state.store.read() as conn:
             load_case(conn, case_id, viewer.scope)  # not visible: 404 before anything else
@@ -241,8 +252,12 @@ def _case_page(
         sent = webhook.deliveries(conn, case_id=case_id) if viewer.role != "reviewer" else []
         extensions = extensions_of(conn, case_id)
         left = contacts_of_case(conn, case.case_no) if case.case_no else []
+        revisits = revisit_store.revisits_of(conn, case_id)
+        notices = revisit_store.notices_of(conn, case_id) if viewer.role != "reviewer" else []
+        reopen_max = current_rules(conn).deadlines.revisit_reopen_max
     pending = next((e for e in extensions if e.status == "pending"), None)
-    facts = facts_of(case, appeal, pending)
+    settings = workflow_settings(app)
+    facts = facts_of(case, appeal, pending, settings.revisit_roles)
     steps = allowed_steps(facts, actor_of(viewer))
     return page(
         request,
@@ -269,7 +284,15 @@ def _case_page(
         categories=APPEAL_CATEGORIES,
         cards=CARD_LABELS,
         delivery_labels=webhook.STATE_LABELS,
-        settings=workflow_settings(app),
+        settings=settings,
+        revisits=revisits,
+        notices=notices,
+        notice_labels=notify.STATE_LABELS,
+        notice_events=notify.EVENT_LABELS,
+        revisit_methods=REVISIT_METHODS,
+        revisit_answers=REVISIT_ANSWERS,
+        revisit_by=" 或 ".join(ROLES[r] for r in settings.revisit_roles),
+        reopen_max=reopen_max,
         done="" if failed else request.query_params.get("done", ""),
         State=State,
         contacts=left,

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from haochaping.chain import RECORD_FIELDS, first_break
 from haochaping.config import load_hall_config
 from sync_server.configs import import_config
-from sync_server.console.accounts import ADMIN, REVIEWER, Scope
+from sync_server.console.accounts import ADMIN, REVIEWER, REVISITOR, Scope
 from sync_server.console.integrity import review
 from sync_server.console.metrics import dashboard
 from sync_server.console.settings import ConsoleSettings
@@ -152,7 +152,7 @@ def test_sample_actors_take_each_step_at_office_hours_after_the_rating_in_their_
         for event in events[1:]:
             at = datetime.fromisoformat(event.at).astimezone(CHINA)
             assert calendar.is_working_day(at.date()) and 9 <= at.hour < 17 and at.date().isoformat() > case.arrival_day
-            assert event.actor.startswith("示例-") and event.role in (ADMIN, REVIEWER)
+            assert event.actor.startswith("示例-") and event.role in (ADMIN, REVIEWER, REVISITOR)
             if event.role == REVIEWER:  # a department's reviewer, of the window's department in the hall config
                 assert case.department == hall.window(case.window).department
                 assert event.actor == f"示例-审核员-{case.department}"
@@ -164,8 +164,22 @@ def test_an_unfounded_record_is_explained_and_closed(demo):
     store, _ = demo
     with store.read() as conn:
         courses = [[e.step for e in events] for events in events_by_case(conn).values()]
-    assert ["open", "verify_false", "explain", "close"] in courses
+    assert ["open", "verify_false", "explain", "revisit", "close"] in courses
     assert ["open", "verify_true", "rectify", "revisit", "close"] in courses
+
+
+def test_the_hall_revisits_with_the_citizens_answers_and_a_reopening(demo):
+    from sync_server.storage.schema import case_revisits
+
+    store, _ = demo
+    with store.read() as conn:
+        kept = conn.execute(select(case_revisits)).all()
+        courses = [[e.step for e in events] for events in events_by_case(conn).values()]
+        figures = handling(conn, Scope(), FIRST, LAST, None, LAST)
+    assert {v.role for v in kept} <= {ADMIN, REVISITOR} and REVISITOR in {v.role for v in kept}
+    assert {"satisfied", "basically"} <= {v.answer for v in kept} and "reopened" in {v.outcome for v in kept}
+    assert any(c[c.index("revisit") :][:3] == ["revisit", "rectify", "revisit"] for c in courses if "revisit" in c)
+    assert 0.5 <= figures.revisit_rate <= 1 and 0.6 <= figures.satisfaction_rate <= 1
 
 
 def test_one_appeal_is_upheld_by_another_administrator_and_its_rating_excluded_but_kept(demo):

@@ -62,7 +62,7 @@ def make_month(store, terminals) -> list[str]:
     for step, who, form in [
         (Step.VERIFY_TRUE, sc, StepForm("属实", fix_kind="simple")),
         (Step.RECTIFY, sc, StepForm("已整改")),
-        (Step.REVISIT, sc, StepForm("群众满意")),
+        (Step.REVISIT, admin, StepForm("群众满意", method="phone", answer="satisfied")),
         (Step.CLOSE, admin, StepForm("")),
     ]:
         take_step(store, 1, step, who, NOV + timedelta(hours=2), form)

@@ -61,7 +61,7 @@ def test_substantiated_path_to_closure_with_history_and_chained_audit(store, ter
     steps = [
         (Step.VERIFY_TRUE, sc, StepForm("已电话联系群众，窗口未一次性告知，属实", fix_kind="simple"), "rectifying"),
         (Step.RECTIFY, sc, StepForm("补充一次性告知清单并培训"), "rectified"),
-        (Step.REVISIT, sc, StepForm("群众表示满意"), "revisited"),
+        (Step.REVISIT, admin, StepForm("群众表示满意", method="phone", answer="satisfied"), "revisited"),
         (Step.CLOSE, admin, StepForm(""), "closed"),
     ]
     for step, who, form, state in steps:
@@ -80,6 +80,10 @@ def test_unfounded_path_explains_then_closes(store, terminals):
     rs = actor("rs_reviewer")
     assert take_step(store, 1, Step.VERIFY_FALSE, rs, NOV, StepForm("调取录像，窗口按规定办理")) == State.UNFOUNDED
     assert take_step(store, 1, Step.EXPLAIN, rs, NOV, StepForm("已向群众说明政策")) == State.EXPLAINED
+    with pytest.raises(StepRefused):  # 不属实 too: the hall's 回访 comes before 办结
+        take_step(store, 1, Step.CLOSE, actor("admin2"), NOV, StepForm(""))
+    revisit = StepForm("电话回访，群众理解", method="phone", answer="basically")
+    assert take_step(store, 1, Step.REVISIT, actor("revisitor"), NOV, revisit) == State.REVISITED
     assert take_step(store, 1, Step.CLOSE, actor("admin2"), NOV, StepForm("")) == State.CLOSED
 
 

@@ -13,25 +13,27 @@ from sync_server.workflow.machine import AppealFacts, CaseFacts, State, Step, al
 S, T = State, Step
 DEPT = {"admin", "admin2", "sc_reviewer"}  # the record's department is SC
 ADMINS = {"admin", "admin2"}
+HALL = ADMINS | {"revisitor"}  # 回访: a hall role, never the rated department
 # step -> (states it may start from, who may take it, the state it leads to) — for records without an appeal
 # except in 申诉中, where the appeal was filed by "admin" from 整改中.
 EXPECTED = {
     T.VERIFY_TRUE: ({S.PENDING}, DEPT, S.RECTIFYING),
     T.VERIFY_FALSE: ({S.PENDING}, DEPT, S.UNFOUNDED),
     T.RECTIFY: ({S.RECTIFYING}, DEPT, S.RECTIFIED),
-    T.REVISIT: ({S.RECTIFIED}, DEPT, S.REVISITED),
+    T.REVISIT: ({S.RECTIFIED, S.EXPLAINED}, HALL, S.REVISITED),
     T.EXPLAIN: ({S.UNFOUNDED}, DEPT, S.EXPLAINED),
-    T.CLOSE: ({S.REVISITED, S.EXPLAINED}, ADMINS, S.CLOSED),
+    T.CLOSE: ({S.REVISITED}, ADMINS, S.CLOSED),
     T.APPEAL: ({S.PENDING, S.RECTIFYING}, DEPT, S.APPEALING),
     T.UPHOLD: ({S.APPEALING}, {"admin2"}, S.UPHELD),
     T.REJECT: ({S.APPEALING}, {"admin2"}, S.RECTIFYING),
     T.REVIEW_CONFIRM: (set(), {"supervisor"}, None),  # no decided appeal in these facts: never possible
     T.REVIEW_REVERSE: (set(), {"supervisor"}, None),
-    T.EXTEND: ({S.PENDING, S.RECTIFYING, S.RECTIFIED, S.UNFOUNDED}, DEPT, None),  # None: the state stays
+    T.EXTEND: ({S.PENDING, S.RECTIFYING, S.RECTIFIED, S.UNFOUNDED, S.EXPLAINED}, DEPT, None),  # None: the state stays
     T.EXTEND_APPROVE: (set(), ADMINS, None),  # no pending 延期 in these facts: never possible
     T.EXTEND_REFUSE: (set(), ADMINS, None),
 }
 ROLE_OF_STEP = {
+    T.REVISIT: HALL,
     T.CLOSE: ADMINS,
     T.UPHOLD: ADMINS,
     T.REJECT: ADMINS,
@@ -40,7 +42,7 @@ ROLE_OF_STEP = {
     T.EXTEND_APPROVE: ADMINS,
     T.EXTEND_REFUSE: ADMINS,
 }
-PEOPLE = ["admin", "admin2", "sc_reviewer", "rs_reviewer", "supervisor"]
+PEOPLE = ["admin", "admin2", "sc_reviewer", "rs_reviewer", "supervisor", "revisitor"]
 
 
 def facts(state: State) -> CaseFacts:

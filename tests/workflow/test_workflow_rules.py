@@ -28,6 +28,7 @@ from sync_server.workflow.machine import Step
 from sync_server.workflow.stats import handling
 
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
+SATISFIED = StepForm("群众满意", method="phone", answer="satisfied")  # 回访, by the hall
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -74,7 +75,7 @@ def late_verification(store, terminals) -> None:
     terminals["A01"].rate(1, china(2026, 11, 2, 10))
     take_step(store, 1, Step.VERIFY_TRUE, sc, china(2026, 11, 20, 10), StepForm("属实", fix_kind="simple"))
     take_step(store, 1, Step.RECTIFY, sc, china(2026, 11, 23, 10), StepForm("已整改"))
-    take_step(store, 1, Step.REVISIT, sc, china(2026, 11, 24, 10), StepForm("群众满意"))
+    take_step(store, 1, Step.REVISIT, actor("admin"), china(2026, 11, 24, 10), SATISFIED)
 
 
 def rates(store, today: date) -> dict[str, tuple[int, int]]:
@@ -135,9 +136,9 @@ def test_the_per_step_rates_are_the_same_from_kept_deadlines_and_worked_out_afre
         (2, Step.VERIFY_TRUE, 10, StepForm("属实", fix_kind="complex")),  # contact late, fix due 11-24
         (3, Step.VERIFY_FALSE, 4, StepForm("不属实")),
         (1, Step.RECTIFY, 6, StepForm("已整改")),
-        (1, Step.REVISIT, 20, StepForm("满意")),  # revisit due 11-13: late
+        (1, Step.REVISIT, 20, SATISFIED),  # revisit due 11-13: late
     ]:
-        take_step(store, case_id, step, sc, china(2026, 11, day, 15), form)
+        take_step(store, case_id, step, actor("admin") if step == Step.REVISIT else sc, china(2026, 11, day, 15), form)
     expected = {"contact": (2, 4), "fix": (1, 2), "revisit": (0, 1)}  # case 4 overdue unverified, case 5 not yet due
     assert rates(store, date(2026, 11, 27)) == expected
     with store.write() as conn:

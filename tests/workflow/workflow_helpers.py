@@ -21,6 +21,7 @@ PASSWORDS = {
     "sc_reviewer": "sc-pass-123",
     "rs_reviewer": "rs-pass-123",
     "supervisor": "sup-pass-12",
+    "revisitor": "rev-pass-123",
 }
 ROLES = {
     "admin": ("admin", None),
@@ -28,6 +29,7 @@ ROLES = {
     "sc_reviewer": ("reviewer", "SC"),
     "rs_reviewer": ("reviewer", "RS"),
     "supervisor": ("supervisor", None),
+    "revisitor": ("revisitor", None),
 }
 
 
