@@ -266,7 +266,7 @@ def _add_bad_case(out: Chunk, rng: random.Random, clock, rating: dict, moment: d
     row.update({column: utc_iso(at) for column, at in done.items()})
     if "verified_at" in row:
         row["finding"] = "经核实，情况属实" if fix_kind else "经核实，情况不属实"
-    row.update(kept_dues(clock, row))
+    row.update(kept_dues(clock, row), revisit_reopens=0)
     out.bad_cases.append(tuple(row.get(c) for c in BAD_CASE_COLUMNS))
     if state != "upheld":
         return "effective"
@@ -332,8 +332,13 @@ def kept_dues(clock, row: dict) -> dict[str, str | None]:
         dues["fix_due"] = kept_due(*clock, "fix", start, row["fix_kind"])
     elif start:
         dues["explain_due"] = kept_due(*clock, "explain", start)
-    if row.get("fixed_at"):
-        dues["revisit_due"] = kept_due(*clock, "revisit", row["fixed_at"])
+    if row.get("fixed_at"):  # the 回访 is due from the fix (or, 不属实, from the explanation while it waits)
+        dues["revisit_from"], dues["revisit_due"] = row["fixed_at"], kept_due(*clock, "revisit", row["fixed_at"])
+    elif row.get("explained_at") and row["state"] == "explained":
+        dues["revisit_from"], dues["revisit_due"] = (
+            row["explained_at"],
+            kept_due(*clock, "revisit", row["explained_at"]),
+        )
     return dues
 
 

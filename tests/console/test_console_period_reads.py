@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select, update
 
 from sync_server.console.accounts import Scope
+from sync_server.storage.rollups import china_day
 from sync_server.storage.schema import appeals, bad_cases, handling_rollup, handling_rollup_month
-from sync_server.workflow.deadlines import PENDING_STEP, RED, YELLOW, calendar_of
+from sync_server.workflow.deadlines import PENDING_STEP, RED, YELLOW, calendar_of, step_dues
 from sync_server.workflow.machine import State
 from sync_server.workflow.stats import Handling, _count, handling, line_of
 
@@ -160,6 +161,7 @@ def _counted_one_by_one(conn, rows, scope, first, last, department, today) -> Ha
                 _count(figures, line_of(row, today, rules, calendar), today)
             else:
                 _count_kept(figures, row, today)
+            _count_revisit(figures, row, today, rules, calendar)
     figures.red.sort()
     figures.yellow.sort()
     figures.red_count, figures.yellow_count = len(figures.red), len(figures.yellow)
@@ -202,12 +204,22 @@ def _count_kept(figures: Handling, row, today: date) -> None:
         return
     figures.substantiated += 1
     figures.rectified += row.fixed_at is not None
-    figures.visited += row.visited_at is not None
     figures.fix_judged += row.fixed_at is not None or row.fix_due < day
     figures.fixed_on_time += _by_end_of(row.fixed_at, row.fix_due)
-    if row.fixed_at is not None:
-        figures.revisit_judged += row.visited_at is not None or row.revisit_due < day
-        figures.visited_on_time += _by_end_of(row.visited_at, row.revisit_due)
+
+
+def _count_revisit(figures: Handling, row, today: date, rules, calendar) -> None:
+    """回访, 属实 and 不属实 alike: due once rectified or explained (``revisit_from``), done when visited."""
+    if row.state in ("upheld", "withdrawn") or not (row.revisit_from or row.fixed_at or row.visited_at):
+        return
+    figures.revisit_due += 1
+    figures.visited += row.visited_at is not None
+    due = date.fromisoformat(row.revisit_due) if row.revisit_due else None
+    if due is None:
+        due = next(d.due for d in step_dues(row, rules, calendar) if d.step == "revisit")
+    done = date.fromisoformat(china_day(row.visited_at)) if row.visited_at else None
+    figures.revisit_judged += done is not None or due < today
+    figures.visited_on_time += done is not None and done <= due
 
 
 def _figures(h: Handling) -> tuple:
