@@ -66,7 +66,7 @@ class DemoSummary:
         return (
             f"示例数据：近 {days} 天中的 {self.working_days} 个工作日，{self.windows} 个窗口，共 {self.cases} 件，"
             f"评价 {self.ratings} 条（其中扫码 {self.phone} 条），差评 {self.bad} 条，差评工单 {self.bad_cases} 张"
-            f"（办结 {h.closed}、处理中 {h.open}、申诉成立 {h.upheld}），超时未评价 {self.timeouts - self.phone} 件"
+            f"（办结 {h.closed}、处理中 {h.open}、不予采纳 {h.upheld}），超时未评价 {self.timeouts - self.phone} 件"
             + (f"；{self.assessment}" if self.assessment else "")
         )
 

@@ -4,9 +4,10 @@ hours on working days after its rating arrived, so the 差评处理 figures of t
 something. Deterministic from the seed.
 
 Records older than ``SETTLED_AGE`` working days are mostly settled: 属实 → 整改 → 回访 → 办结 (a few fixed late),
-some 不属实 → 解释说明 → 回访 → 办结, exactly one appeal upheld by a second administrator, the rest stopped at an open
-stage. The 回访 is the hall's (the sample 回访员 or administrator), with the citizen's answer: mostly 满意 or 基本满意,
-some 未能联系, and now and then 不满意, which sends the record back to 整改 once before its second 回访.
+some 不属实 → 解释说明 → 回访 → 办结, exactly one appeal in the order of 篇10 (核实：不属实, the department's 书面报告
+of a 误操作 or 恶意差评, 复核属实 by a hall administrator: 不予采纳), the rest stopped at an open stage. The 回访 is the
+hall's (the sample 回访员 or administrator), with the citizen's answer: mostly 满意 or 基本满意, some 未能联系, and
+now and then 不满意, which sends the record back to 整改 once before its second 回访.
 Younger records follow the same courses cut off at the present, so the newest stay 待核实.
 """
 
@@ -28,7 +29,7 @@ from sync_server.workflow.deadlines import calendar_of
 from sync_server.workflow.machine import Actor, State, Step
 
 SAMPLE_ADMIN = Actor("示例-管理员", ADMIN)
-SAMPLE_APPEAL_JUDGE = Actor("示例-管理员2", ADMIN)  # four eyes: an appeal is decided by another administrator
+SAMPLE_APPEAL_JUDGE = Actor("示例-管理员2", ADMIN)  # four eyes: a report is reviewed (复核) by another person
 SAMPLE_REVISITOR = Actor("示例-回访员", REVISITOR)  # the hall's 回访, never the rated department
 REVISIT_ANSWERS = {"satisfied": 60, "basically": 22, "unreached": 8, "unsatisfied": 10}  # weights of the answers
 SETTLED_AGE = 5  # working days after which a record is usually settled
@@ -68,16 +69,18 @@ EXPLANATIONS = (
 )
 CLOSING_NOTES = ("", "", "整改到位，群众满意，同意办结。", "处理规范，予以办结。")
 EXPLAINED_NOTES = ("", "解释说明到位，予以办结。")
-APPEALS = {
+APPEALS = {  # category: (核实 finding, 书面报告, 复核意见)
     "mistake": (
-        "经调阅窗口录像，群众办结后在评价器上误点“非常不满意”，离开时已向工作人员表示满意；"
-        "电话联系群众，群众确认系误操作。",
-        "经核查窗口录像和电话录音，群众确认系误操作，申诉成立，该评价不计入统计。",
+        "经调阅窗口录像并电话联系群众，群众办结后在评价器上误点“非常不满意”，窗口服务无问题，差评不属实。",
+        "经核实属误操作：窗口录像显示群众办结后误点“非常不满意”，离开时已向工作人员表示满意；电话联系群众，群众确认"
+        "系误操作（录像截图、通话记录存档）。请予复核，对该评价不予采纳。",
+        "经复核窗口录像和电话录音，群众确认系误操作，复核属实，该评价不予采纳，报省好差评系统申诉更正。",
     ),
     "malicious": (
-        "该群众因不符合办理条件未能办理，评价前曾声称“办不成就给差评”，有窗口录像和现场引导人员证实；"
-        "工作人员全程按规定解释，态度规范。",
-        "经调阅录像，工作人员服务规范，该差评系恶意差评，申诉成立，该评价不计入统计。",
+        "经调阅录像并询问现场引导人员，工作人员全程按规定解释，态度规范，差评所反映问题不属实。",
+        "经核实属恶意差评：该群众因不符合办理条件未能办理，评价前曾声称“办不成就给差评”，有窗口录像和现场引导人员"
+        "证实；工作人员全程按规定解释，态度规范。请予复核，对该评价不予采纳。",
+        "经复核录像，工作人员服务规范，该差评系恶意差评，复核属实，该评价不予采纳，报省好差评系统申诉更正。",
     ),
 }
 
@@ -191,12 +194,14 @@ class SampleHandling:
         done = self.rng.choices(list(STALLED_AFTER), weights=list(STALLED_AFTER.values()))[0]
         return self.rectified(reviewer)[:done]
 
-    def appealed(self) -> list[Move]:
-        """An appeal filed while 待核实 (恶意差评 or 误操作, a statement, no files), upheld by another administrator."""
+    def appealed(self, reviewer: Actor) -> list[Move]:
+        """篇10's order: the department verifies (不属实), reports the 误操作 or 恶意差评 in writing (no files in the
+        demo), and another person, a hall administrator, confirms it on 复核: the rating is not adopted."""
         category = self.rng.choice(sorted(APPEALS))
-        statement, note = APPEALS[category]
+        finding, report, note = APPEALS[category]
         return [
-            Move(Step.APPEAL, SAMPLE_ADMIN, 1, StepForm(statement, category=category)),
+            Move(Step.VERIFY_FALSE, reviewer, self.contact(), StepForm(finding)),
+            Move(Step.APPEAL, reviewer, 1, StepForm(report, category=category)),
             Move(Step.UPHOLD, SAMPLE_APPEAL_JUDGE, self.rng.randint(1, 2), StepForm(note)),
         ]
 
@@ -248,9 +253,7 @@ class SampleHandling:
         steps = []
         for case in rows:
             kind = courses.get(case.id)
-            if kind == "appealed":
-                moves = self.appealed()
-            elif kind:
+            if kind:
                 moves = getattr(self, kind)(self.reviewer_of(case))
             else:
                 moves = self.young(self.reviewer_of(case), age[case.id])

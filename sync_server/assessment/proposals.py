@@ -33,7 +33,7 @@ from sync_server.storage.schema import utc_iso
 from sync_server.workdays import WorkdayCalendar
 
 SYSTEM = "system"
-ATTITUDE_STATES = ("rectifying", "rectified", "revisited", "closed", "appealing")  # verified 属实 so far
+ATTITUDE_STATES = ("rectifying", "rectified", "revisited", "closed", "appealing")  # 属实 so far (with fix_kind)
 
 
 @dataclass(frozen=True)

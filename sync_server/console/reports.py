@@ -444,7 +444,7 @@ def _gbt_row(r, names: Names) -> list:
     if detail.get("test") is True:
         note.append("测试评价，不计入统计")
     if r.excluded:
-        note.append("已申诉排除，不计入统计")
+        note.append("已申诉排除（不予采纳），不计入统计")
     if r.role == "follow_up":
         note.append("追评")
     if r.channel == 0:

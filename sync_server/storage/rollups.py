@@ -41,7 +41,7 @@ CHINA = timezone(timedelta(hours=8), "CST")
 EFFECTIVE, EXCLUDED, SUPERSEDED, FOLLOW_UP, TEST = "effective", "excluded", "superseded", "follow_up", "test"
 STATUS_LABELS = {
     EFFECTIVE: "有效评价",
-    EXCLUDED: "申诉排除",
+    EXCLUDED: "不予采纳（申诉排除）",
     SUPERSEDED: "重复评价（不计）",
     FOLLOW_UP: "追评（不计入）",
     TEST: "测试评价",

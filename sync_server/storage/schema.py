@@ -408,6 +408,13 @@ appeals = Table(
     Column("reviewed_at", String(40)),
     Column("review_note", Text),
     Column("review_outcome", String(16), comment="confirmed | reversed"),
+    Column(
+        "filed_under",
+        String(8),
+        nullable=False,
+        server_default="legacy",
+        comment="report: 篇10 书面报告 after 核实 (migration 0022) | legacy: filed under the former rules",
+    ),
 )
 
 appeal_evidence = Table(
@@ -761,7 +768,7 @@ case_extensions = Table(
 
 # The mobile number a citizen left after a 差评 (核实, 回访), encrypted with the settings file's key (never the
 # database's): the number itself is only in ``ciphertext``; ``masked`` (138****1234) is what lists show. Deleted
-# (``ciphertext`` emptied, ``deleted_at`` set) ``keep_days`` after the case's 差评工单 finished (migration 0018).
+# (``ciphertext`` emptied, ``deleted_at`` set) ``keep_days`` after the case's 差评工单 finished (migration 0021).
 contacts = Table(
     "contacts",
     METADATA,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from sync_server.db import Store
 from sync_server.storage import leases
@@ -74,12 +74,21 @@ def handling_steps(conn: Connection, start: str, end: str) -> list:
 
 
 def appeal_outcomes(conn: Connection, start: str, end: str) -> list:
-    """Appeals decided (or reviewed) in [start, end)."""
+    """Appeal outcomes decided (or reviewed) in [start, end): a written report (篇10) once the hall's 复核 confirmed
+    it (or a supervisor reversed the 复核 either way); a report the 复核 found unfounded stays in the hall and is not
+    sent. Appeals filed under the former rules are sent as before, upheld or rejected."""
     decided = func.coalesce(appeals.c.reviewed_at, appeals.c.decided_at)
+    kept_in_hall = and_(
+        appeals.c.filed_under == "report",
+        appeals.c.status == "rejected",
+        func.coalesce(appeals.c.review_outcome, "") != "reversed",
+    )
     query = (
         select(
             appeals.c.id,
             appeals.c.status,
+            appeals.c.category,
+            appeals.c.filed_under,
             appeals.c.decided_at,
             appeals.c.reviewed_at,
             appeals.c.review_outcome,
@@ -89,7 +98,7 @@ def appeal_outcomes(conn: Connection, start: str, end: str) -> list:
             bad_cases.c.department,
         )
         .select_from(appeals.join(bad_cases, bad_cases.c.id == appeals.c.case_id))
-        .where(appeals.c.status.in_(("upheld", "rejected")), decided >= start, decided < end)
+        .where(appeals.c.status.in_(("upheld", "rejected")), ~kept_in_hall, decided >= start, decided < end)
     )
     return conn.execute(query).all()
 

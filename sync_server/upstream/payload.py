@@ -59,8 +59,12 @@ def step_item(row, region_code: str) -> dict:
     }
 
 
+APPEAL_TYPES = {"malicious": "恶意差评", "mistake": "误操作"}
+
+
 def appeal_item(row, region_code: str) -> dict:
-    """An appeal's outcome: 申诉成立 (the rating no longer counts) or 申诉不成立, after 复核 when there was one."""
+    """An appeal's outcome: 申诉成立 (the hall's 复核 confirmed the written report: the rating is not adopted) or, for
+    appeals filed under the former rules, 申诉不成立; a supervisor's reversal is sent as 复核改判."""
     outcome = "申诉成立" if row.status == "upheld" else "申诉不成立"
     if row.review_outcome == "reversed":
         outcome = "复核改判：" + ("申诉不成立" if row.status == "upheld" else "申诉成立")
@@ -72,6 +76,7 @@ def appeal_item(row, region_code: str) -> dict:
         "department": row.department,
         "step_at": gbt_time(row.reviewed_at or row.decided_at),
         "outcome": outcome,
+        "appeal_type": APPEAL_TYPES.get(row.category, "其他（原规则）"),
         "note": row.review_note or row.decision_note or "",
     }
 

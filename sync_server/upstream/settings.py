@@ -28,6 +28,7 @@ DEFAULT_FIELDS = {
     "step_at": "handleTime",
     "note": "handleOpinion",
     "outcome": "appealResult",
+    "appeal_type": "appealType",
 }
 
 

@@ -4,8 +4,10 @@ pure state machine agreed, every step appended to the record's history and to th
 A record whose rating stops counting (an earlier rating of the same case arrived later: the kiosk was offline while
 the citizen rated by phone) is withdrawn by the system: kept with its history, never handled further.
 
-An upheld appeal excludes the rating through ``rating_exclusions`` (the rating stays stored and visible); a
-supervisor's reversal on review lifts that exclusion, or applies it when the appeal had been rejected.
+篇10's written report (书面报告: 恶意差评 or 误操作, after 核实 found the rating 不属实) is stored as the record's
+appeal; the hall's 复核 confirming it excludes the rating through ``rating_exclusions`` (不予采纳: the rating stays
+stored and visible) and is the appeal outcome the provincial upload sends; a supervisor's reversal lifts that
+exclusion, or applies it when the 复核 had found the report unfounded.
 
 The reads and writes themselves are in ``storage/handling.py``; this module holds what is done with them.
 """
@@ -38,6 +40,8 @@ from sync_server.workflow.machine import (
     HALL_REVISIT,
     PENDING_APPEAL,
     REJECTED_APPEAL,
+    REPORT,
+    REPORT_CATEGORIES,
     REVISIT_ANSWERS,
     REVISIT_METHODS,
     UPHELD_APPEAL,
@@ -316,11 +320,12 @@ def _timestamp(column: str, what: str, required: bool = True):
 
 
 def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
+    """篇10's 书面报告: the department reports a rating its 核实 found to be 恶意差评 or 误操作, with evidence."""
     if _only_administrator(conn, actor.username):
         raise StepRefused("本大厅只有一位管理员，申诉无法由他人审核")
-    if form.category not in APPEAL_CATEGORIES:
-        raise StepInputInvalid("请选择申诉类别：" + "、".join(APPEAL_CATEGORIES.values()), "category")
-    statement = _text(form, "申诉理由")
+    if form.category not in REPORT_CATEGORIES:
+        raise StepInputInvalid("请选择核实认定的类别：" + "或".join(REPORT_CATEGORIES.values()), "category")
+    statement = _text(form, "书面报告（核实情况与认定理由）")
     if len(form.evidence) > settings.evidence_max_files:
         raise StepInputInvalid(f"证据文件最多 {settings.evidence_max_files} 个", "evidence")
     appeal_id = stored.insert_appeal(
@@ -334,6 +339,7 @@ def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
             filed_at=utc_iso(now),
             return_state=case.state,
             status=PENDING_APPEAL,
+            filed_under=REPORT,
         ),
     )
     for ev in form.evidence:
@@ -354,17 +360,17 @@ def _appeal(conn, case, appeal, actor, now, form, settings) -> dict:
 
 
 def _only_administrator(conn: Connection, filer: str) -> bool:
-    """Whether the filer is the hall's only active administrator, so nobody else could decide the appeal."""
+    """Whether the filer is the hall's only active administrator, so nobody else could review the report."""
     return stored.active_administrators(conn, limit=2) == [filer]
 
 
 def _decide(status: str):
     def apply(conn, case, appeal, actor, now, form, settings) -> dict:
-        note = _text(form, "审核意见", required=status == REJECTED_APPEAL)
+        note = _text(form, "复核意见" if status == UPHELD_APPEAL else "复核不属实的理由")
         values = dict(status=status, decided_by=actor.username, decided_at=utc_iso(now), decision_note=note)
         stored.update_appeal(conn, appeal.id, **values)
         if status == UPHELD_APPEAL:
-            reason = f"申诉成立：{APPEAL_CATEGORIES[appeal.category]}" + (f"（{note}）" if note else "")
+            reason = f"复核属实，不予采纳：{APPEAL_CATEGORIES.get(appeal.category, appeal.category)}（{note}）"
             exclude_rating(conn, case.record_id, reason, now, appeal_id=str(appeal.id))
         return {"appeal_id": appeal.id, "note": note}
 
@@ -373,14 +379,14 @@ def _decide(status: str):
 
 def _review(outcome: str):
     def apply(conn, case, appeal, actor, now, form, settings) -> dict:
-        note = _text(form, "复核意见", required=outcome == "reversed")
+        note = _text(form, "复查意见" if outcome == "confirmed" else "改判理由", required=outcome == "reversed")
         values = dict(reviewed_by=actor.username, reviewed_at=utc_iso(now), review_note=note, review_outcome=outcome)
         stored.update_appeal(conn, appeal.id, **values)
         if outcome == "reversed" and appeal.status == UPHELD_APPEAL:
             if not lift_exclusion(conn, case.record_id, now):
                 raise StepRefused("这条评价当前没有生效的排除，无法改判")
         elif outcome == "reversed":
-            reason = f"复核改判申诉成立：{APPEAL_CATEGORIES[appeal.category]}（{note}）"
+            reason = f"督查复查改判，不予采纳：{APPEAL_CATEGORIES.get(appeal.category, appeal.category)}（{note}）"
             exclude_rating(conn, case.record_id, reason, now, appeal_id=str(appeal.id))
         return {"appeal_id": appeal.id, "note": note}
 

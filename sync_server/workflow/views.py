@@ -38,6 +38,10 @@ from sync_server.workflow.errors import CaseNotFound, RoleRefused, WorkflowError
 from sync_server.workflow.evidence import accept
 from sync_server.workflow.machine import (
     APPEAL_CATEGORIES,
+    LEGACY,
+    LEGACY_STATE_LABELS,
+    LEGACY_STEP_LABELS,
+    REPORT_CATEGORIES,
     REVISIT_ANSWERS,
     REVISIT_METHODS,
     STATE_LABELS,
@@ -55,11 +59,11 @@ DETAIL_LABELS = {
     "finding": "核实情况",
     "fix_kind": "问题类型",
     "text": "说明",
-    "category": "申诉类别",
-    "statement": "申诉理由",
+    "category": "类别（恶意差评/误操作）",
+    "statement": "书面报告",
     "evidence": "证据文件",
     "note": "意见",
-    "appeal_id": "申诉编号",
+    "appeal_id": "书面报告（申诉）编号",
     "level": "评价等级",
     "step": "环节",
     "old_due": "原截止日期",
@@ -70,7 +74,8 @@ DETAIL_LABELS = {
     "round": "第几次回访",
     "reopened": "结果",
 }
-OUTCOME_LABELS = {"pending": "待审核", "upheld": "申诉成立", "rejected": "申诉驳回"}
+OUTCOME_LABELS = {"pending": "待大厅复核", "upheld": "复核属实：不予采纳", "rejected": "复核不属实：已退回部门"}
+LEGACY_OUTCOME_LABELS = {"pending": "待审核", "upheld": "申诉成立", "rejected": "申诉驳回"}  # the former rules
 
 
 def actor_of(viewer: Viewer) -> Actor:
@@ -257,6 +262,7 @@ def _case_page(
         reopen_max = current_rules(conn).deadlines.revisit_reopen_max
     pending = next((e for e in extensions if e.status == "pending"), None)
     settings = workflow_settings(app)
+    legacy = appeal is not None and appeal.filed_under == LEGACY  # filed under the former rules: its own words
     facts = facts_of(case, appeal, pending, settings.revisit_roles)
     steps = allowed_steps(facts, actor_of(viewer))
     return page(
@@ -269,7 +275,7 @@ def _case_page(
         line=line,
         appeal=appeal,
         outcome=appeal_outcome(appeal),
-        outcome_labels=OUTCOME_LABELS,
+        outcome_labels=LEGACY_OUTCOME_LABELS if legacy else OUTCOME_LABELS,
         rating=rating,
         reasons=json.loads(rating.reasons or "[]") if rating else [],
         events=events,
@@ -278,10 +284,12 @@ def _case_page(
         steps=steps,
         extensions=extensions,
         Step=Step,
-        state_labels=STATE_LABELS,
-        step_labels=STEP_LABELS,
+        state_labels=LEGACY_STATE_LABELS if legacy else STATE_LABELS,
+        step_labels=LEGACY_STEP_LABELS if legacy else STEP_LABELS,
         detail_labels=DETAIL_LABELS,
         categories=APPEAL_CATEGORIES,
+        report_categories=REPORT_CATEGORIES,
+        LEGACY=LEGACY,
         cards=CARD_LABELS,
         delivery_labels=webhook.STATE_LABELS,
         settings=settings,

@@ -1,5 +1,7 @@
 """Events from 差评 and confirmation, on SQLite and PostgreSQL: a verified attitude 差评 proposes −2 and an upheld
-appeal withdraws it; a 红牌 step proposes the overdue deduction; four-eyes for 5 points or more; manual events with
+appeal withdraws it (篇10: a 属实 差评 cannot be reported as 恶意差评/误操作, so that appeal is one filed under
+the former rules, kept by migration 0022; in 篇10's order a confirmed 复核 withdraws the 红牌 deduction of a
+不属实 差评); a 红牌 step proposes the overdue deduction; four-eyes for 5 points or more; manual events with
 evidence; every bad input refused in Chinese with nothing changed."""
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from datetime import date
 
 import pytest
 from assessment_helpers import actor, china
+from sqlalchemy import select
 
 from sync_server.assessment.errors import InputRejected, SameConfirmer, StateRefused
 from sync_server.assessment.events import ManualEvent, Person, add_manual, confirm, dismiss
@@ -17,6 +20,7 @@ from sync_server.configs import current_config
 from sync_server.storage import assessment as db
 from sync_server.storage.schema import bad_cases
 from sync_server.workflow.cases import StepForm, take_step
+from sync_server.workflow.errors import StepRefused as WorkflowStepRefused
 from sync_server.workflow.evidence import Evidence
 from sync_server.workflow.machine import Step
 
@@ -41,6 +45,29 @@ def rules_and_hall(store):
         return current_rules(conn), current_config(conn).config.hall
 
 
+def legacy_appeal(store, case_id: int, filed_by: str, at) -> None:
+    """An appeal filed from 整改中 under the former rules, pending, as migration 0022 leaves it in an old database."""
+    from sqlalchemy import update
+
+    from sync_server.storage.schema import appeals, utc_iso
+
+    with store.write() as conn:
+        record_id = conn.execute(select(bad_cases.c.record_id).where(bad_cases.c.id == case_id)).scalar_one()
+        conn.execute(
+            appeals.insert().values(
+                case_id=case_id,
+                record_id=record_id,
+                category="mistake",
+                statement="群众误操作",
+                filed_by=filed_by,
+                filed_at=utc_iso(at),
+                return_state="rectifying",
+                status="pending",
+            )
+        )  # fmt: skip  (filed_under takes the migration's server default: legacy)
+        conn.execute(update(bad_cases).where(bad_cases.c.id == case_id).values(state="appealing"))
+
+
 def test_verified_attitude_bad_rating_proposes_minus_two_and_an_upheld_appeal_withdraws_it(store, terminals):
     rid = terminals["A01"].rate(1, china(2026, 3, 2, 10), clerk="1001")  # reason 115 服务态度差效率低
     other = terminals["A01"].rate(2, china(2026, 3, 2, 11), clerk="1002")  # reason 213 业务不熟练: not attitude
@@ -55,8 +82,10 @@ def test_verified_attitude_bad_rating_proposes_minus_two_and_an_upheld_appeal_wi
     )  # fmt: skip
     assert event.rules_version == "xingning-2026-v1"
 
-    take_step(store, case, Step.APPEAL, actor("sc_reviewer"), china(2026, 3, 4, 10),
-              StepForm(text="群众误操作", category="mistake"))  # fmt: skip
+    with pytest.raises(WorkflowStepRefused, match="核实结论为属实"):  # 篇10: a true 差评 is no 误操作
+        take_step(store, case, Step.APPEAL, actor("sc_reviewer"), china(2026, 3, 4, 10),
+                  StepForm(text="群众误操作", category="mistake"))  # fmt: skip
+    legacy_appeal(store, case, "sc_reviewer", china(2026, 3, 4, 10))
     refresh(store, date(2026, 3, 1), date(2026, 3, 31), china(2026, 3, 4, 11))
     assert all_events(store)[0].state == "proposed"  # a pending appeal withdraws nothing
     take_step(store, case, Step.UPHOLD, actor("admin"), china(2026, 3, 4, 12), StepForm(text="核实为误操作"))
@@ -75,6 +104,25 @@ def test_a_red_card_step_proposes_the_overdue_deduction_once_per_case(store, ter
     (event,) = all_events(store)
     assert (event.clerk_no, event.kind, event.points, event.day) == ("1002", "overdue", -5, "2026-03-04")
     assert "红牌" in event.summary
+
+
+def test_a_confirmed_review_of_a_written_report_withdraws_the_red_card_deduction(store, terminals):
+    """篇10's order: 核实 (late: a 红牌 deduction is proposed) found 不属实, the department reports the 误操作 in
+    writing, the hall confirms it on 复核: the rating is not adopted and the deduction drawn from it is withdrawn."""
+    rid = terminals["A01"].rate(2, china(2026, 3, 2, 10), clerk="1002")
+    case = case_of(store, rid)
+    take_step(store, case, Step.VERIFY_FALSE, actor("sc_reviewer"), china(2026, 3, 6, 9), StepForm(text="群众误触"))
+    refresh(store, date(2026, 3, 1), date(2026, 3, 31), china(2026, 3, 7, 9))
+    (event,) = all_events(store)
+    assert (event.kind, event.points, event.state) == ("overdue", -5, "proposed")
+    take_step(store, case, Step.APPEAL, actor("sc_reviewer"), china(2026, 3, 9, 10),
+              StepForm(text="经核实属误操作，录像为证", category="mistake"))  # fmt: skip
+    refresh(store, date(2026, 3, 1), date(2026, 3, 31), china(2026, 3, 9, 11))
+    assert all_events(store)[0].state == "proposed"  # a report waiting for 复核 withdraws nothing
+    take_step(store, case, Step.UPHOLD, actor("admin"), china(2026, 3, 9, 12), StepForm(text="复核属实"))
+    counts = refresh(store, date(2026, 3, 1), date(2026, 3, 31), china(2026, 3, 9, 13))
+    (event,) = all_events(store)
+    assert counts.withdrawn == 1 and event.state == "withdrawn"
 
 
 def test_four_eyes_for_five_points_and_one_confirmation_below(store, terminals):
@@ -142,8 +190,7 @@ def test_an_upheld_appeal_stops_confirmation_even_before_the_next_sweep(store, t
               StepForm(text="属实", fix_kind="simple"))  # fmt: skip
     refresh(store, date(2026, 3, 1), date(2026, 3, 31), china(2026, 3, 4, 9))
     (event,) = all_events(store)
-    take_step(store, case, Step.APPEAL, actor("sc_reviewer"), china(2026, 3, 4, 10),
-              StepForm(text="群众误操作", category="mistake"))  # fmt: skip
+    legacy_appeal(store, case, "sc_reviewer", china(2026, 3, 4, 10))
     take_step(store, case, Step.UPHOLD, actor("admin"), china(2026, 3, 4, 12), StepForm(text="核实为误操作"))
     rules, _hall = rules_and_hall(store)
     with pytest.raises(StateRefused, match="申诉成立"):

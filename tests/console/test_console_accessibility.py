@@ -278,3 +278,43 @@ def test_published_report_pages_pass_axe(live, desk):
     desk.wait_for_selector("#error-reason")
     found = axe_violations(desk, "published-refused")
     assert not found, summary(found)
+
+
+@pytest.mark.slow
+def test_the_written_report_and_its_review_pass_axe(live, desk):
+    """篇10's order on the 差评工单 page: 核实：不属实 offers the written report (恶意差评/误操作, evidence);
+    once filed, the page waiting for 复核 and the hall administrator's review forms."""
+    base, _case_id, _device = live
+    sign_in(desk, base, "sc_reviewer")
+    desk.goto(f"{base}/console/cases?state=pending")
+    pending = desk.locator("#cases tbody tr a")
+    if pending.count():
+        pending.first.click()
+        assert desk.locator("#appeal-form").count() == 0  # verify first
+        desk.locator("form[action$='/steps/verify_false'] textarea[name=text]").fill("经调阅录像，群众误点")
+        desk.locator("form[action$='/steps/verify_false'] button").click()
+        desk.wait_for_selector("#done")
+    else:  # an earlier test already found the first record 不属实
+        desk.goto(f"{base}/console/cases?state=unfounded")
+        desk.locator("#cases tbody tr a").first.click()
+    form = desk.locator("#appeal-form")
+    assert form.count() == 1
+    found = axe_violations(desk, "case-report-form")
+    assert not found, summary(found)
+    form.locator("select[name=category]").select_option(label="误操作")
+    form.locator("textarea[name=text]").fill("经核实属误操作：录像显示群众办结后误点“非常不满意”")
+    form.locator("input[name=evidence]").set_input_files(
+        files=[{"name": "录像截图.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64}]
+    )
+    form.get_by_role("button", name="书面报告，提请复核").click()
+    desk.wait_for_selector("#done")
+    assert desk.locator("#case-state").inner_text() == "书面报告待复核"
+    case_url = desk.url.split("?")[0]
+    found = axe_violations(desk, "case-report-pending")
+    assert not found, summary(found)
+    desk.context.clear_cookies()
+    sign_in(desk, base, "admin")
+    desk.goto(case_url)
+    assert desk.locator("form[action$='/steps/uphold']").count() == 1
+    found = axe_violations(desk, "case-report-review")
+    assert not found, summary(found)

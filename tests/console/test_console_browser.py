@@ -57,7 +57,7 @@ def test_admin_reads_figures_filters_drills_down_and_downloads_the_report(consol
     assert kpi(page, "unrated") == "14.3%"
     assert kpi(page, "mean") == "3.91"
     left_out = page.locator("#left-out").inner_text()
-    assert "申诉排除 1 条" in left_out and "测试评价 1 条" in left_out and "追评（不计入） 1 条" in left_out
+    assert "不予采纳（申诉排除） 1 条" in left_out and "测试评价 1 条" in left_out and "追评（不计入） 1 条" in left_out
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "console-dashboard.png"), full_page=True)

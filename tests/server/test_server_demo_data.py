@@ -182,17 +182,20 @@ def test_the_hall_revisits_with_the_citizens_answers_and_a_reopening(demo):
     assert 0.5 <= figures.revisit_rate <= 1 and 0.6 <= figures.satisfaction_rate <= 1
 
 
-def test_one_appeal_is_upheld_by_another_administrator_and_its_rating_excluded_but_kept(demo):
+def test_one_appeal_in_the_order_of_pian10_is_confirmed_and_its_rating_excluded_but_kept(demo):
+    """核实：不属实 → the department's 书面报告 (误操作 or 恶意差评) → 复核属实 by a hall administrator: 不予采纳."""
     store, _ = demo
     with store.read() as conn:
         (appeal,) = conn.execute(select(appeals)).all()
         case = conn.execute(select(bad_cases).where(bad_cases.c.id == appeal.case_id)).one()
+        course = [e.step for e in events_by_case(conn)[appeal.case_id]]
         assert conn.execute(select(func.count()).select_from(appeal_evidence)).scalar_one() == 0
         assert is_excluded(conn, appeal.record_id)
         assert conn.execute(select(records.c.level).where(records.c.id == appeal.record_id)).scalar_one() <= 2
     assert appeal.status == "upheld" and appeal.category in ("malicious", "mistake") and appeal.statement
-    assert (appeal.filed_by, appeal.decided_by) == ("示例-管理员", "示例-管理员2")
-    assert case.state == "upheld" and appeal.filed_at < appeal.decided_at
+    assert (appeal.filed_by, appeal.decided_by) == (f"示例-审核员-{case.department}", "示例-管理员2")
+    assert case.state == "upheld" and appeal.filed_at < appeal.decided_at and appeal.filed_under == "report"
+    assert course == ["open", "verify_false", "appeal", "uphold"] and appeal.return_state == "unfounded"
 
 
 def test_the_audit_chain_holds_every_step(demo):

@@ -84,7 +84,9 @@ def november_with_one_bad_rating(terminals) -> None:
 
 
 def uphold_late_appeal(store) -> None:
-    """After publication: the department appeals the 差评 as 误操作 and another administrator upholds it."""
+    """After publication: the department finds the 差评 不属实 and reports it in writing as 误操作 (篇10's order), and
+    an administrator confirms it on 复核."""
+    take_step(store, 1, Step.VERIFY_FALSE, actor("sc_reviewer"), china(2026, 12, 3, 9), StepForm("群众误触"))
     take_step(
         store, 1, Step.APPEAL, actor("sc_reviewer"), china(2026, 12, 3, 10), StepForm("群众误触", category="mistake")
     )

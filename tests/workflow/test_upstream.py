@@ -66,6 +66,7 @@ def make_month(store, terminals) -> list[str]:
         (Step.CLOSE, admin, StepForm("")),
     ]:
         take_step(store, 1, step, who, NOV + timedelta(hours=2), form)
+    take_step(store, 2, Step.VERIFY_FALSE, sc, NOV + timedelta(hours=3), StepForm("录像显示群众误触"))
     take_step(store, 2, Step.APPEAL, sc, NOV + timedelta(hours=3), StepForm("误操作", category="mistake"))
     take_step(store, 2, Step.UPHOLD, actor("admin"), NOV + timedelta(hours=4), StepForm("录像显示误触"))
     return ids
@@ -96,22 +97,27 @@ def test_ratings_steps_and_appeal_outcomes_are_sent_once_signed_and_reconciled(s
     clock = FakeClock(NOV + timedelta(days=1))
     settings = settings_for(receiver)
     assert reconcile_day(store, "2026-11-23").accepted == 0
-    assert collect(store, clock(), settings) == 4 + 4 + 1  # 4 counting ratings (no test), 4 steps, 1 appeal
+    assert collect(store, clock(), settings) == 4 + 5 + 1  # 4 counting ratings (no test), 5 steps, 1 appeal
     assert collect(store, clock(), settings) == 0  # each item once
     before = reconcile_day(store, "2026-11-23")
-    assert before.expected == 9 and {s for _, s in before.missing} == {"待上报"}
+    assert before.expected == 10 and {s for _, s in before.missing} == {"待上报"}
     sent = send_due(store, clock, settings)
-    assert (sent.accepted, sent.rejected, sent.failed) == (9, 0, 0)
+    assert (sent.accepted, sent.rejected, sent.failed) == (10, 0, 0)
     kept = {i["id"]: i for i in received(receiver, "items")}
     assert f"rating:{month[0]}" in kept and f"rating:{month[2]}" not in kept  # the test rating is never sent
     rating = kept[f"rating:{month[3]}"]
     assert (rating["alternate"], rating["satisfaction"], rating["appraisalContent"]) == (2, 4, [213])
     assert rating["assessTime"] == "20261123T100930" and rating["areaCode"] == "450102" and rating["pf"] == 4
     steps = sorted(i["handleStep"] for i in kept.values() if i["dataType"] == "step")
-    assert steps == ["办结", "回访", "整改", "核实"]
-    assert [i["appealResult"] for i in kept.values() if i["dataType"] == "appeal"] == ["申诉成立"]
+    assert steps == ["办结", "回访", "整改", "核实", "核实"]
+    (appeal,) = [i for i in kept.values() if i["dataType"] == "appeal"]  # the 复核 that confirmed the report
+    assert (appeal["appealResult"], appeal["appealType"], appeal["handleOpinion"]) == (
+        "申诉成立",
+        "误操作",
+        "录像显示误触",
+    )
     after = reconcile_day(store, "2026-11-23")
-    assert (after.expected, after.accepted, after.missing, after.unexpected) == (9, 9, [], [])
+    assert (after.expected, after.accepted, after.missing, after.unexpected) == (10, 10, [], [])
     with store.read() as conn:
         assert {r.outcome for r in conn.execute(select(upstream_receipts))} == {"accepted"}
 
@@ -124,7 +130,7 @@ def test_field_names_follow_the_province_configuration(store, month, receiver):
     stand_in_id = stand_in.Platform  # the stand-in reads its ids from the default field name: run one of its own
     receiver.RequestHandlerClass = stand_in.handler_for(stand_in_id(SECRET, id_field="uniqueId"))
     collect(store, clock(), settings)
-    assert send_due(store, clock, settings).accepted == 9
+    assert send_due(store, clock, settings).accepted == 10
     item = received(receiver, "items")[0]
     assert "bjbh" in item and "projectNo" not in item and "writingEvaluation" not in item and "uniqueId" in item
 
@@ -149,11 +155,11 @@ def test_a_failing_platform_is_retried_with_a_doubling_capped_backoff(store, mon
     collect(store, clock(), settings)
     control(receiver, mode="fail")
     first = send_due(store, clock, settings)
-    assert (first.failed, first.accepted) == (9, 0) and "503" in first.errors[0]
+    assert (first.failed, first.accepted) == (10, 0) and "503" in first.errors[0]
     clock.advance(29)
     assert send_due(store, clock, settings).batches == 0  # not due yet
     clock.advance(1)
-    assert send_due(store, clock, settings).failed == 9  # second failure: wait 60 s
+    assert send_due(store, clock, settings).failed == 10  # second failure: wait 60 s
     clock.advance(59)
     assert send_due(store, clock, settings).batches == 0
     clock.advance(1)
@@ -163,11 +169,11 @@ def test_a_failing_platform_is_retried_with_a_doubling_capped_backoff(store, mon
     clock.advance(99)
     assert send_due(store, clock, settings).batches == 0
     clock.advance(1)
-    assert send_due(store, clock, settings).accepted == 9
+    assert send_due(store, clock, settings).accepted == 10
     with store.read() as conn:
         attempts = {r.attempts for r in conn.execute(select(upstream_items))}
         outcomes = [r.outcome for r in conn.execute(select(upstream_receipts).order_by(upstream_receipts.c.id))]
-    assert attempts == {4} and outcomes == ["failed"] * 27 + ["accepted"] * 9
+    assert attempts == {4} and outcomes == ["failed"] * 30 + ["accepted"] * 10
 
 
 def test_an_answer_that_is_not_json_is_retried_and_the_replay_is_harmless(store, month, receiver):
@@ -176,14 +182,14 @@ def test_an_answer_that_is_not_json_is_retried_and_the_replay_is_harmless(store,
     collect(store, clock(), settings)
     control(receiver, mode="garbage")  # the platform kept the items but its gateway answered HTML
     sent = send_due(store, clock, settings)
-    assert sent.failed == 9 and "省平台应答不是 JSON" in sent.errors[0]
+    assert sent.failed == 10 and "省平台应答不是 JSON" in sent.errors[0]
     with store.read() as conn:
         assert {r.message for r in conn.execute(select(upstream_items))} == {sent.errors[0]}
     control(receiver, mode="duplicate")  # and now lists every answer twice
     clock.advance(30)
-    assert send_due(store, clock, settings).accepted == 9
+    assert send_due(store, clock, settings).accepted == 10
     summary = received(receiver)
-    assert (summary["kept"], summary["deliveries"]) == (9, 18)  # sent twice, kept once
+    assert (summary["kept"], summary["deliveries"]) == (10, 20)  # sent twice, kept once
     assert set(states(store).values()) == {"accepted"}
 
 
@@ -192,11 +198,11 @@ def test_a_slow_or_absent_platform_fails_the_attempt_and_loses_nothing(store, mo
     collect(store, clock(), settings_for(receiver))
     control(receiver, mode="delay", delay_s=1.0)
     slow = send_due(store, clock, settings_for(receiver, timeout_s=0.2))
-    assert slow.failed == 9 and "无法连接" in slow.errors[0]
+    assert slow.failed == 10 and "无法连接" in slow.errors[0]
     absent = UpstreamSettings(url="http://127.0.0.1:9/none", secret=SECRET)
     clock.advance(30)
-    assert send_due(store, clock, absent).failed == 9
-    assert len(states(store)) == 9 and set(states(store).values()) == {"pending"}
+    assert send_due(store, clock, absent).failed == 10
+    assert len(states(store)) == 10 and set(states(store).values()) == {"pending"}
 
 
 def test_a_rejected_item_keeps_the_platforms_reason_until_resent(store, month, receiver):
@@ -205,7 +211,7 @@ def test_a_rejected_item_keeps_the_platforms_reason_until_resent(store, month, r
     collect(store, clock(), settings)
     control(receiver, reject_kinds=["appeal"], reject_code="E207", reject_message="申诉结果缺少复核意见")
     sent = send_due(store, clock, settings)
-    assert (sent.accepted, sent.rejected) == (8, 1)
+    assert (sent.accepted, sent.rejected) == (9, 1)
     with store.read() as conn:
         (bad,) = storage.rejected(conn)
         assert (bad.code, bad.message, bad.item_key.startswith("appeal:")) == ("E207", "申诉结果缺少复核意见", True)
@@ -223,7 +229,7 @@ def test_a_wrong_secret_is_refused_by_the_platform_and_retried(store, month, rec
     clock = FakeClock(NOV + timedelta(days=1))
     collect(store, clock(), settings_for(receiver))
     sent = send_due(store, clock, UpstreamSettings(url=receiver.url, secret="wrong"))
-    assert sent.failed == 9 and "401" in sent.errors[0] and received(receiver)["kept"] == 0
+    assert sent.failed == 10 and "401" in sent.errors[0] and received(receiver)["kept"] == 0
 
 
 def test_hcp_server_upstream_commands(store, db_url, month, receiver, tmp_path, capsys):
@@ -232,9 +238,9 @@ def test_hcp_server_upstream_commands(store, db_url, month, receiver, tmp_path, 
     path = tmp_path / "server.toml"
     path.write_text(f'[upstream]\nurl = "{receiver.url}/api"\nsecret = "{SECRET}"\n', encoding="utf-8")
     assert main(["server", "upstream", "reconcile", "--day", "2026-11-23", "--db", db_url]) == 1
-    assert "应上报 9，省平台已接收 0，差异 9" in capsys.readouterr().out
+    assert "应上报 10，省平台已接收 0，差异 10" in capsys.readouterr().out
     assert main(["server", "upstream", "send", "--settings", str(path), "--db", db_url]) == 0
-    assert "新入队 9；省平台接收 9" in capsys.readouterr().out
+    assert "新入队 10；省平台接收 10" in capsys.readouterr().out
     assert main(["server", "upstream", "reconcile", "--day", "2026-11-23", "--db", db_url]) == 0
     assert main(["server", "upstream", "reconcile", "--day", "23/11/2026", "--db", db_url]) == 2
     assert main(["server", "upstream", "send", "--db", db_url]) == 2
@@ -340,7 +346,7 @@ def test_metrics_count_the_items_by_state(store, month, receiver):
     send_due(store, clock, settings)
     with TestClient(create_app(store, clock=clock)) as client:
         text = client.get("/metrics").text
-    assert 'hcp_upstream_items{state="accepted"} 8.0' in text and 'hcp_upstream_items{state="rejected"} 1.0' in text
+    assert 'hcp_upstream_items{state="accepted"} 9.0' in text and 'hcp_upstream_items{state="rejected"} 1.0' in text
     assert 'hcp_upstream_items{state="pending"} 0.0' in text
 
 
@@ -368,15 +374,15 @@ def test_on_postgresql_the_month_is_sent_once_and_reconciled(pg_url, receiver):
         make_month(pg, make_hall(pg, china(2026, 9, 1)))
         clock = FakeClock(NOV + timedelta(days=1))
         settings = settings_for(receiver)
-        assert collect(pg, clock(), settings) == 9 and collect(pg, clock(), settings) == 0
+        assert collect(pg, clock(), settings) == 10 and collect(pg, clock(), settings) == 0
         control(receiver, reject_kinds=["appeal"], reject_code="E207", reject_message="申诉结果缺少复核意见")
-        assert (send_due(pg, clock, settings).accepted, reconcile_day(pg, "2026-11-23").accepted) == (8, 8)
+        assert (send_due(pg, clock, settings).accepted, reconcile_day(pg, "2026-11-23").accepted) == (9, 9)
         with pg.read() as conn:
             (bad,) = storage.rejected(conn)
         control(receiver, mode="ok")
         assert resend(pg, bad.id, clock()) and send_due(pg, clock, settings).accepted == 1
         after = reconcile_day(pg, "2026-11-23")
-        assert (after.expected, after.accepted, after.missing) == (9, 9, [])
-        assert received(receiver)["kept"] == 9
+        assert (after.expected, after.accepted, after.missing) == (10, 10, [])
+        assert received(receiver)["kept"] == 10
     finally:
         pg.dispose()

@@ -28,6 +28,7 @@ def verify(db_url: str, capsys) -> tuple[int, str]:
 def audited_history(store, terminals) -> list:
     terminals["A01"].rate(1, china(2026, 11, 2))
     now = china(2026, 11, 2, 11)
+    take_step(store, 1, Step.VERIFY_FALSE, actor("sc_reviewer"), now, StepForm("不属实"))
     take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), now, StepForm("恶意差评", category="malicious"))
     take_step(store, 1, Step.UPHOLD, actor("admin"), now, StepForm("成立"))
     with store.read() as conn:

@@ -1,6 +1,7 @@
 """The whole path in headless Chromium against a real server process on 127.0.0.1: a bad rating arrives from a
-kiosk as a signed batch, the department reviewer appeals it as 恶意差评 with a photo, another administrator upholds
-it and the dashboard's 好评率 rises; a supervisor reverses it on 复核 and 好评率 falls back."""
+kiosk as a signed batch, the department reviewer verifies it (不属实) and reports it in writing as 恶意差评 with a
+photo, an administrator confirms it on 复核 (不予采纳) and the dashboard's 好评率 rises; a supervisor reverses it and
+好评率 falls back."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def step(page, name: str, text: str) -> None:
 
 
 @pytest.mark.slow
-def test_appeal_upheld_then_reversed_moves_the_good_rate(live, store, browser_page):
+def test_a_report_confirmed_on_review_then_reversed_moves_the_good_rate(live, store, browser_page):
     base, page = live, browser_page
     kiosk_pushes_a_day(base, store)
 
@@ -93,15 +94,18 @@ def test_appeal_upheld_then_reversed_moves_the_good_rate(live, store, browser_pa
     row.get_by_role("link").click()
     assert page.locator("#case-state").inner_text() == "待核实"
     assert page.get_by_text("等了一个小时，态度很差").is_visible()
+    assert page.locator("#appeal-form").count() == 0  # 篇10: the department verifies first
+    step(page, "verify_false", "监控显示办理顺利，工作人员服务规范")
+    assert page.locator("#case-state").inner_text() == "不属实（待解释说明）"
     form = page.locator("#appeal-form")
     form.locator("select[name=category]").select_option(label="恶意差评")
     form.locator("textarea[name=text]").fill("该群众当天在三个窗口均给出非常不满意，监控显示办理顺利")
     form.locator("input[name=evidence]").set_input_files(
         files=[{"name": "监控截图.png", "mimeType": "image/png", "buffer": photo()}]
     )
-    form.get_by_role("button", name="提出申诉").click()
+    form.get_by_role("button", name="书面报告，提请复核").click()
     page.wait_for_selector("#done")
-    assert page.locator("#case-state").inner_text() == "申诉中"
+    assert page.locator("#case-state").inner_text() == "书面报告待复核"
     assert page.locator("#evidence a").inner_text() == "监控截图.png"
     case_url = page.url.split("?")[0]
 
@@ -109,7 +113,7 @@ def test_appeal_upheld_then_reversed_moves_the_good_rate(live, store, browser_pa
     assert good_rate(page, base) == "75.0%"
     page.goto(case_url)
     step(page, "uphold", "监控录像显示服务规范，认定为恶意差评")
-    assert page.locator("#case-state").inner_text() == "申诉成立（评价已排除）"
+    assert page.locator("#case-state").inner_text() == "不予采纳（复核属实，评价已排除）"
     assert "该评价已排除出全部统计" in page.locator("#appeal-effect").inner_text()
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "case-appeal-upheld.png"), full_page=True)
@@ -121,11 +125,11 @@ def test_appeal_upheld_then_reversed_moves_the_good_rate(live, store, browser_pa
 
     sign_in(page, base, "supervisor")
     page.goto(case_url)
-    step(page, "review_reverse", "复核认为证据不足以认定恶意差评")
-    assert page.locator("#case-state").inner_text() == "待核实"
+    step(page, "review_reverse", "复查认为证据不足以认定恶意差评")
+    assert page.locator("#case-state").inner_text() == "不属实（待解释说明）"
     assert "改判" in page.locator("#review").inner_text()
     history = page.locator("#history tbody").inner_text()
-    for stage in ("建档", "提出申诉", "申诉成立", "复核：改判"):
+    for stage in ("建档", "核实：不属实", "书面报告（恶意差评/误操作）", "复核属实：不予采纳", "督查复查：改判"):
         assert stage in history
     page.screenshot(path=str(SHOTS / "case-appeal-reversed.png"), full_page=True)
     assert good_rate(page, base) == "75.0%"

@@ -96,6 +96,7 @@ def test_upheld_appeal_excludes_the_rating_and_the_reversal_brings_it_back(store
     appeal = StepForm(
         "同一人当天连续恶意差评，录像为证", category="malicious", evidence=(Evidence("录像截图.png", "image/png", PNG),)
     )
+    take_step(store, 1, Step.VERIFY_FALSE, actor("admin"), NOV, StepForm("录像显示服务规范，差评不属实"))
     take_step(store, 1, Step.APPEAL, actor("admin"), NOV, appeal)
     assert case_state(store) == "appealing"
     with pytest.raises(OwnAppeal):
@@ -106,11 +107,11 @@ def test_upheld_appeal_excludes_the_rating_and_the_reversal_brings_it_back(store
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(records).where(records.c.id == bad)).scalar_one() == 1
         excl = conn.execute(select(rating_exclusions).where(rating_exclusions.c.record_id == bad)).one()
-        assert excl.reason == "申诉成立：恶意差评（录像显示与服务无关）" and excl.lifted_at is None
+        assert excl.reason == "复核属实，不予采纳：恶意差评（录像显示与服务无关）" and excl.lifted_at is None
         ev = conn.execute(select(appeal_evidence)).one()
         assert ev.sha256 == hashlib.sha256(PNG).hexdigest() and ev.content == PNG
     take_step(store, 1, Step.REVIEW_REVERSE, actor("supervisor"), NOV, StepForm("证据不足以认定恶意"))
-    assert case_state(store) == "pending"  # back where it was, its deadlines still running
+    assert case_state(store) == "unfounded"  # back where it was, its deadlines still running
     assert good_rate(store) == 0.75
     with store.read() as conn:
         assert conn.execute(select(rating_exclusions.c.lifted_at)).scalar_one() is not None
@@ -120,13 +121,11 @@ def test_rejected_appeal_returns_and_a_reversal_on_review_applies_the_exclusion(
     a01 = terminals["A01"]
     a01.rate(5, NOV)
     a01.rate(2, NOV)
-    take_step(store, 1, Step.VERIFY_TRUE, actor("sc_reviewer"), NOV, StepForm("属实", fix_kind="complex"))
-    take_step(
-        store, 1, Step.APPEAL, actor("sc_reviewer"), NOV, StepForm("办件不属于本窗口", category="not_this_window")
-    )
-    take_step(store, 1, Step.REJECT, actor("admin"), NOV, StepForm("系统记录显示为本窗口办件"))
-    assert case_state(store) == "rectifying" and good_rate(store) == 0.5
-    take_step(store, 1, Step.REVIEW_REVERSE, actor("supervisor"), NOV, StepForm("复核确认为其他窗口办件"))
+    take_step(store, 1, Step.VERIFY_FALSE, actor("sc_reviewer"), NOV, StepForm("群众称点错了"))
+    take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), NOV, StepForm("群众误触", category="mistake"))
+    take_step(store, 1, Step.REJECT, actor("admin"), NOV, StepForm("录像显示群众有意选择"))
+    assert case_state(store) == "unfounded" and good_rate(store) == 0.5
+    take_step(store, 1, Step.REVIEW_REVERSE, actor("supervisor"), NOV, StepForm("复查确认为误操作"))
     assert case_state(store) == "upheld" and good_rate(store) == 1.0
 
 
@@ -186,17 +185,19 @@ def test_a_reviewer_of_another_department_neither_sees_nor_acts(client_for, stor
 def test_appeal_with_evidence_through_the_page_and_four_eyes_on_the_decision(client_for, store):
     sc = client_for("sc_reviewer")
     page = sc.get("/console/cases/1").text
-    assert "核实：属实" in page and "提出申诉" in page and "申诉成立" not in page
+    assert "核实：属实" in page and 'id="appeal-form"' not in page  # 篇10: verify first
+    assert post_step(sc, "verify_false", {"text": "录像显示服务规范"}).status_code == 303
+    assert 'id="appeal-form"' in sc.get("/console/cases/1").text
     files = [("evidence", ("监控截图.png", PNG, "image/png"))]
     answer = post_step(sc, "appeal", {"category": "malicious", "text": "该群众多次恶意差评"}, files)
     assert answer.status_code == 303
     page = sc.get(answer.headers["location"]).text
-    assert "申诉中" in page and "监控截图.png" in page and hashlib.sha256(PNG).hexdigest()[:16] in page
+    assert "书面报告待复核" in page and "监控截图.png" in page and hashlib.sha256(PNG).hexdigest()[:16] in page
     download = sc.get("/console/cases/1/evidence/1")
     assert download.content == PNG and download.headers["content-type"] == "image/png"
     assert "attachment" in download.headers["content-disposition"]
     bad = post_step(client_for("admin2"), "appeal", {"category": "malicious", "text": "again"})
-    assert bad.status_code == 409 and "不能“提出申诉”" in bad.text
+    assert bad.status_code == 409 and "只能书面报告一次" in bad.text
     sup = client_for("supervisor")
     assert post_step(sup, "uphold", {"text": "ok"}).status_code == 403
     admin = client_for("admin")
@@ -232,6 +233,7 @@ def test_dashboard_and_monthly_report_show_the_handling_figures(client_for, stor
 def test_evidence_larger_than_the_api_body_limit_still_uploads(client_for, store):
     """Photos are bigger than the 1 MiB device-API limit: the appeal form has its own (32 MiB)."""
     sc = client_for("sc_reviewer")
+    take_step(store, 1, Step.VERIFY_FALSE, actor("sc_reviewer"), NOV, StepForm("群众点错了"))
     photo = b"\xff\xd8\xff\xe0" + b"\x00" * (3 * 1024 * 1024)
     files = [("evidence", ("现场照片.jpg", photo, "image/jpeg"))]
     assert post_step(sc, "appeal", {"category": "mistake", "text": "群众点错了"}, files).status_code == 303
@@ -255,8 +257,9 @@ def test_the_appeal_path_on_postgresql(pg_url):
     a01.rate(1, NOV)
     a01.rate(1, NOV)  # a second bad rating: a second record
     assert good_rate(store) == pytest.approx(1 / 3)
-    take_step(store, 2, Step.APPEAL, actor("sc_reviewer"), NOV, StepForm("重复评价", category="duplicate"))
-    take_step(store, 2, Step.UPHOLD, actor("admin"), NOV, StepForm("同一群众重复评价"))
+    take_step(store, 2, Step.VERIFY_FALSE, actor("sc_reviewer"), NOV, StepForm("同一群众重复点差评"))
+    take_step(store, 2, Step.APPEAL, actor("sc_reviewer"), NOV, StepForm("恶意重复差评", category="malicious"))
+    take_step(store, 2, Step.UPHOLD, actor("admin"), NOV, StepForm("同一群众恶意差评"))
     assert good_rate(store) == 0.5 and case_state(store, 2) == "upheld" and case_state(store, 1) == "pending"
     take_step(store, 2, Step.REVIEW_REVERSE, actor("supervisor"), NOV, StepForm("并非同一办件"))
     assert good_rate(store) == pytest.approx(1 / 3)
@@ -271,6 +274,7 @@ def test_history_and_evidence_cannot_be_edited_or_deleted_in_the_database(store,
 
     terminals["A01"].rate(1, NOV)
     appeal = StepForm("误操作", category="mistake", evidence=(Evidence("a.png", "image/png", PNG),))
+    take_step(store, 1, Step.VERIFY_FALSE, actor("sc_reviewer"), NOV, StepForm("群众点错了"))
     take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), NOV, appeal)
     for sql in (
         "UPDATE case_events SET actor = 'someone' WHERE case_id = 1",
@@ -283,7 +287,7 @@ def test_history_and_evidence_cannot_be_edited_or_deleted_in_the_database(store,
         with pytest.raises(DatabaseError, match="append-only"), store.write() as conn:
             conn.execute(text(sql))
     with store.read() as conn:
-        assert len(history(conn, 1)) == 2
+        assert len(history(conn, 1)) == 3
 
 
 def test_a_bad_phone_rating_displaced_by_an_earlier_kiosk_rating_has_its_record_withdrawn(store, terminals):
@@ -345,9 +349,10 @@ def test_a_withdrawn_record_shows_as_withdrawn_carries_no_card_and_is_counted_ap
     late = a01.record("rating", china(2026, 11, 2, 9, 2), level=2, prompted_at=prompt["occurred_at"], **case)
     ingest(store, a01.device_id, [prompt, late], china(2026, 11, 2, 9, 5))  # the later rating arrives first
     appeal = StepForm("群众随后在窗口改评满意", category="mistake")
+    take_step(store, 1, Step.VERIFY_FALSE, actor("sc_reviewer"), china(2026, 11, 2, 9, 5, 20), StepForm("误触"))
     take_step(store, 1, Step.APPEAL, actor("sc_reviewer"), china(2026, 11, 2, 9, 5, 30), appeal)
     ingest(store, a01.device_id, [early], china(2026, 11, 2, 9, 6))
-    assert case_state(store) == "withdrawn"  # from 申诉中: the appeal is moot
+    assert case_state(store) == "withdrawn"  # from 书面报告待复核: the report is moot
     with pytest.raises(StepRefused, match="已撤销"):
         take_step(store, 1, Step.UPHOLD, actor("admin"), china(2026, 11, 2, 10), StepForm(""))
     with store.read() as conn:
@@ -358,6 +363,6 @@ def test_a_withdrawn_record_shows_as_withdrawn_carries_no_card_and_is_counted_ap
         page = c.get("/console/cases/1")
         assert "已撤销（评价已被取代）" in page.text and "更早的评价取代" in page.text
         assert 'id="actions"' not in page.text and "红牌" not in page.text
-        assert "工单已撤销，申诉无需审核" in page.text and "待大厅管理员审核" not in page.text
+        assert "工单已撤销，无需复核" in page.text and "待大厅管理员复核" not in page.text
         listed = c.get("/console/cases?state=withdrawn")
         assert "#1" in listed.text

@@ -148,6 +148,7 @@ def test_the_figures_are_the_same_from_kept_deadlines_and_from_deadlines_worked_
         (1, Step.RECTIFY, 6, StepForm("已整改")),  # on time
         (4, Step.RECTIFY, 20, StepForm("已整改")),  # late
         (1, Step.REVISIT, 9, SATISFIED),
+        (5, Step.VERIFY_FALSE, 9, StepForm("不属实")),
         (5, Step.APPEAL, 9, StepForm("误操作", category="mistake")),
         (6, Step.VERIFY_TRUE, 25, StepForm("属实", fix_kind="simple")),
     ]
@@ -161,7 +162,7 @@ def test_the_figures_are_the_same_from_kept_deadlines_and_from_deadlines_worked_
         return counts, sorted(ln.case.id for ln in h.red), sorted(ln.case.id for ln in h.yellow)
 
     kept = {day: figures(date(2026, 11, day)) for day in (9, 20, 27)}
-    assert kept[27][0] == (7, 4, 1, 2, 1, 3, 1)  # case 2 (complex, due 11-24) is judged late by 11-27
+    assert kept[27][0] == (7, 4, 2, 2, 1, 3, 1)  # case 2 (complex, due 11-24) is judged late by 11-27
     with store.write() as conn:
         conn.execute(update(bad_cases).values(contact_due=None, fix_due=None, revisit_due=None, explain_due=None))
     assert {day: figures(date(2026, 11, day)) for day in (9, 20, 27)} == kept

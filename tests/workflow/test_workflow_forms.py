@@ -68,17 +68,19 @@ def test_a_too_long_finding_is_shown_at_its_field_with_the_text_and_choice_kept(
 
 def test_a_rejected_evidence_file_is_shown_at_the_file_field_with_category_and_statement_kept(client_for, store):
     sc = client_for("sc_reviewer")
+    assert post_step(sc, "verify_false", {"text": "录像显示服务规范"}).status_code == 303
     files = [("evidence", ("virus.png", b"MZ\x90\x00", "image/png"))]
     answer = post_step(sc, "appeal", {"category": "mistake", "text": "群众误触了非常不满意"}, files)
     assert answer.status_code == 400
     assert re.search(r'id="error-appeal-evidence"[^>]*>证据文件“virus.png”不是 JPG、PNG 或 PDF 文件<', answer.text)
     assert textarea(answer.text, "appeal") == "群众误触了非常不满意"
     assert '<option value="mistake" selected>' in answer.text
-    assert state(store) == "pending"
+    assert state(store) == "unfounded"
 
 
 def test_four_eyes_refusal_is_shown_on_the_page_and_audited(client_for, store):
     admin = client_for("admin")
+    assert post_step(admin, "verify_false", {"text": "录像显示服务规范"}).status_code == 303
     assert (
         post_step(
             admin, "appeal", {"category": "malicious", "text": "恶意差评"}, [("evidence", ("a.png", PNG, "image/png"))]
@@ -87,12 +89,12 @@ def test_four_eyes_refusal_is_shown_on_the_page_and_audited(client_for, store):
     )  # noqa: E501
     answer = post_step(admin, "uphold", {"text": "我自己批准"})
     assert answer.status_code == 403
-    assert "申诉须由提出人以外的大厅管理员审核" in answer.text
+    assert "书面报告须由报告人以外的大厅管理员复核" in answer.text
     assert state(store) == "appealing"
     with store.read() as conn:
         rows = conn.execute(select(audit_log).where(audit_log.c.action == "refused")).all()
     assert [(r.actor, r.target) for r in rows] == [("admin", "/console/cases/1/steps/uphold")]
-    assert json.loads(rows[0].detail)["reason"] == "申诉须由提出人以外的大厅管理员审核"
+    assert json.loads(rows[0].detail)["reason"] == "书面报告须由报告人以外的大厅管理员复核"
 
 
 def test_a_reviewers_forbidden_page_is_audited(client_for, store):

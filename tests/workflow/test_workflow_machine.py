@@ -15,7 +15,7 @@ DEPT = {"admin", "admin2", "sc_reviewer"}  # the record's department is SC
 ADMINS = {"admin", "admin2"}
 HALL = ADMINS | {"revisitor"}  # 回访: a hall role, never the rated department
 # step -> (states it may start from, who may take it, the state it leads to) — for records without an appeal
-# except in 申诉中, where the appeal was filed by "admin" from 整改中.
+# except in 书面报告待复核, where the report was filed by "admin" from 不属实 (篇10: after 核实).
 EXPECTED = {
     T.VERIFY_TRUE: ({S.PENDING}, DEPT, S.RECTIFYING),
     T.VERIFY_FALSE: ({S.PENDING}, DEPT, S.UNFOUNDED),
@@ -23,9 +23,9 @@ EXPECTED = {
     T.REVISIT: ({S.RECTIFIED, S.EXPLAINED}, HALL, S.REVISITED),
     T.EXPLAIN: ({S.UNFOUNDED}, DEPT, S.EXPLAINED),
     T.CLOSE: ({S.REVISITED}, ADMINS, S.CLOSED),
-    T.APPEAL: ({S.PENDING, S.RECTIFYING}, DEPT, S.APPEALING),
+    T.APPEAL: ({S.UNFOUNDED}, DEPT, S.APPEALING),
     T.UPHOLD: ({S.APPEALING}, {"admin2"}, S.UPHELD),
-    T.REJECT: ({S.APPEALING}, {"admin2"}, S.RECTIFYING),
+    T.REJECT: ({S.APPEALING}, {"admin2"}, S.UNFOUNDED),
     T.REVIEW_CONFIRM: (set(), {"supervisor"}, None),  # no decided appeal in these facts: never possible
     T.REVIEW_REVERSE: (set(), {"supervisor"}, None),
     T.EXTEND: ({S.PENDING, S.RECTIFYING, S.RECTIFIED, S.UNFOUNDED, S.EXPLAINED}, DEPT, None),  # None: the state stays
@@ -46,9 +46,9 @@ PEOPLE = ["admin", "admin2", "sc_reviewer", "rs_reviewer", "supervisor", "revisi
 
 
 def facts(state: State) -> CaseFacts:
-    appeal = AppealFacts("pending", "admin", S.RECTIFYING) if state == S.APPEALING else None
+    appeal = AppealFacts("pending", "admin", S.UNFOUNDED) if state == S.APPEALING else None
     if state == S.UPHELD:
-        appeal = AppealFacts("upheld", "admin", S.PENDING, reviewed=True)
+        appeal = AppealFacts("upheld", "admin", S.UNFOUNDED, reviewed=True)
     return CaseFacts(state, "SC", appeal)
 
 
@@ -81,11 +81,11 @@ def test_every_step_from_every_state_by_every_role(step, state, who):
 
 
 def test_an_administrator_cannot_decide_the_appeal_they_filed():
-    appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "admin", S.PENDING))
+    appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "admin", S.UNFOUNDED))
     for step in (T.UPHOLD, T.REJECT):
-        with pytest.raises(OwnAppeal, match="提出人以外"):
+        with pytest.raises(OwnAppeal, match="报告人以外的大厅管理员复核"):
             decide(appealing, step, actor("admin"))
-        assert decide(appealing, step, actor("admin2")) in (S.UPHELD, S.PENDING)
+        assert decide(appealing, step, actor("admin2")) in (S.UPHELD, S.UNFOUNDED)
 
 
 def test_an_extension_is_decided_by_an_administrator_other_than_the_one_who_asked():
@@ -104,18 +104,18 @@ def test_a_department_reviewer_cannot_act_outside_its_department():
     for step in (T.VERIFY_TRUE, T.VERIFY_FALSE, T.APPEAL):
         with pytest.raises(OutsideDepartment, match="本部门"):
             decide(CaseFacts(S.PENDING, "SC"), step, actor("rs_reviewer"))
-    assert decide(CaseFacts(S.PENDING, "RS"), T.APPEAL, actor("rs_reviewer")) == S.APPEALING
+    assert decide(CaseFacts(S.UNFOUNDED, "RS"), T.APPEAL, actor("rs_reviewer")) == S.APPEALING
 
 
 def test_rejected_appeal_goes_back_to_where_it_was():
-    for origin in (S.PENDING, S.RECTIFYING):
+    for origin in (S.UNFOUNDED, S.PENDING, S.RECTIFYING):  # the last two: appeals filed under the former rules
         appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "sc_reviewer", origin))
         assert decide(appealing, T.REJECT, actor("admin")) == origin
 
 
 def test_one_appeal_per_record():
-    after_rejection = CaseFacts(S.PENDING, "SC", AppealFacts("rejected", "sc_reviewer", S.PENDING))
-    with pytest.raises(StepRefused, match="只能申诉一次"):
+    after_rejection = CaseFacts(S.UNFOUNDED, "SC", AppealFacts("rejected", "sc_reviewer", S.UNFOUNDED))
+    with pytest.raises(StepRefused, match="只能书面报告一次"):
         decide(after_rejection, T.APPEAL, actor("sc_reviewer"))
 
 
@@ -146,9 +146,32 @@ def test_supervisor_review_of_a_decided_appeal(status, reviewed, state, step, ou
 
 def test_allowed_steps_offer_only_what_the_viewer_may_do():
     pending = CaseFacts(S.PENDING, "SC")
-    assert allowed_steps(pending, actor("sc_reviewer")) == [T.VERIFY_TRUE, T.VERIFY_FALSE, T.APPEAL, T.EXTEND]
+    assert allowed_steps(pending, actor("sc_reviewer")) == [T.VERIFY_TRUE, T.VERIFY_FALSE, T.EXTEND]
+    unfounded = CaseFacts(S.UNFOUNDED, "SC")
+    assert allowed_steps(unfounded, actor("sc_reviewer")) == [T.EXPLAIN, T.APPEAL, T.EXTEND]
     assert allowed_steps(pending, actor("rs_reviewer")) == []
     assert allowed_steps(pending, actor("supervisor")) == []
-    appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "admin", S.PENDING))
+    appealing = CaseFacts(S.APPEALING, "SC", AppealFacts("pending", "admin", S.UNFOUNDED))
     assert allowed_steps(appealing, actor("admin")) == []
     assert allowed_steps(appealing, actor("admin2")) == [T.UPHOLD, T.REJECT]
+
+
+@pytest.mark.parametrize(
+    "state, refusal",
+    [
+        (S.PENDING, "请先核实：经核实属恶意差评或误操作的（核实结论为不属实），才能书面报告大厅复核"),
+        (S.RECTIFYING, "核实结论为属实，不能再以恶意差评或误操作书面报告；请按期整改、回访"),
+        (S.RECTIFIED, "核实结论为属实，不能再以恶意差评或误操作书面报告；请按期整改、回访"),
+        (S.REVISITED, "工单当前为“已回访”，不能“书面报告（恶意差评/误操作）”"),  # after 整改 or 解释说明
+        (S.EXPLAINED, "工单当前为“已解释说明”，不能“书面报告（恶意差评/误操作）”"),
+        (S.CLOSED, "工单当前为“办结”，不能“书面报告（恶意差评/误操作）”"),
+    ],
+)
+def test_a_written_report_comes_only_after_verification_found_the_rating_unfounded(state, refusal):
+    """篇10: 经核实属恶意差评或误操作的 — before 核实 there is no finding; after 属实 the complaint is true."""
+    for who in ("sc_reviewer", "admin"):
+        with pytest.raises(StepRefused) as refused:
+            decide(CaseFacts(state, "SC"), T.APPEAL, actor(who))
+        assert refused.value.message == refusal and refused.value.status == 409
+        assert T.APPEAL not in allowed_steps(CaseFacts(state, "SC"), actor(who))
+    assert decide(CaseFacts(S.UNFOUNDED, "SC"), T.APPEAL, actor("sc_reviewer")) == S.APPEALING

@@ -279,7 +279,7 @@ def make_month(store, terminals) -> None:
     4 属实, 回访 不满意 → reopened, re-fixed, 回访 满意
     5 不属实, 回访 不满意 → reopened, not re-explained yet
     6 不属实 explained, 回访 not yet done
-    7 属实 not yet rectified (not due)      8 appeal upheld (left out)"""
+    7 属实 not yet rectified (not due)      8 不属实, reported, 复核属实: 不予采纳 (left out)"""
     admin, rev = actor("admin"), actor("revisitor")
     c1, c2, c3, c4 = (rectified(store, terminals, day) for day in (2, 3, 4, 5))
     c5 = explained(store, terminals, 5)
@@ -289,6 +289,7 @@ def make_month(store, terminals) -> None:
     take_step(store, c7, Step.VERIFY_TRUE, SC, china(2026, 11, 9, 15), StepForm("属实", fix_kind="complex"))
     terminals["A01"].rate(1, china(2026, 11, 9, 10))
     c8 = last_case(store)
+    take_step(store, c8, Step.VERIFY_FALSE, SC, china(2026, 11, 9, 15), StepForm("群众误点"))  # 篇10: 核实 first
     take_step(store, c8, Step.APPEAL, SC, china(2026, 11, 9, 15), StepForm("误操作", category="mistake"))
     take_step(store, c8, Step.UPHOLD, admin, china(2026, 11, 9, 16), StepForm("录像显示误触"))
     for case_id, who, day, form in [

@@ -502,6 +502,7 @@ def test_an_administrator_alone_in_the_hall_is_told_at_filing_that_nobody_else_c
     terminals["A01"].rate(1, china(2026, 11, 2, 10))
     with store.write() as conn:  # admin2 leaves: admin is the hall's only administrator
         conn.execute(update(users).where(users.c.username == "admin2").values(disabled_at="2026-11-01T00:00:00Z"))
+    take_step(store, 1, Step.VERIFY_FALSE, actor("admin"), china(2026, 11, 3, 9), StepForm("录像显示群众误触"))
     appeal = StepForm("群众误触", category="mistake")
     with pytest.raises(StepRefused, match="本大厅只有一位管理员，申诉无法由他人审核"):
         take_step(store, 1, Step.APPEAL, actor("admin"), china(2026, 11, 3, 10), appeal)
