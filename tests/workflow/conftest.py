@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from workflow_helpers import Terminal, _server, china, make_hall
+from workflow_helpers import Terminal, _server, china, empty_pg, make_hall
 
 pg_url = _server.pg_url  # the server tests' PostgreSQL database (fails, never skips, when unreachable)
 
@@ -49,3 +49,20 @@ def terminals(store) -> dict[str, Terminal]:
     with store.read() as conn:
         rows = conn.execute(select(devices.c.id, devices.c.window).order_by(devices.c.window)).all()
     return {r.window: Terminal(store, r.id, r.window) for r in rows}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hall(request, tmp_path):
+    """(store, terminals) of a fresh example hall on either database (the tests that must hold on both)."""
+    from sync_server.db import Store, migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'server.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+        empty_pg(url)
+    store = Store.from_url(url)
+    migrate(store)
+    terminals = make_hall(store, china(2026, 9, 1))
+    yield store, terminals
+    store.dispose()

@@ -16,29 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
-from workflow_helpers import actor, china, csrf_of, empty_pg, make_hall, sign_in
+from workflow_helpers import actor, china, csrf_of, sign_in
 
 from sync_server.app import create_app
 from sync_server.storage.schema import audit_log, published_reports
 from sync_server.workflow.cases import StepForm, take_step
 from sync_server.workflow.machine import Step
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hall(request, tmp_path):
-    """(store, terminals) of a fresh example hall on either database."""
-    from sync_server.db import Store, migrate
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'server.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        empty_pg(url)
-    store = Store.from_url(url)
-    migrate(store)
-    terminals = make_hall(store, china(2026, 9, 1))
-    yield store, terminals
-    store.dispose()
 
 
 def names_of(store):

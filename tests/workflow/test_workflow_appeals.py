@@ -33,23 +33,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7 written report"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hall(request, tmp_path):
-    """(store, terminals) of a fresh example hall on either database."""
-    from sync_server.db import Store, migrate
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'server.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        empty_pg(url)
-    store = Store.from_url(url)
-    migrate(store)
-    terminals = make_hall(store, china(2026, 9, 1))
-    yield store, terminals
-    store.dispose()
-
-
 def month_with_one_bad(terminals) -> str:
     """Ratings 5, 4, 5 and a 1 (差评工单 1) at window A01; returns the bad rating's id."""
     a01 = terminals["A01"]

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from workflow_helpers import CONFIG_DIR, actor, china, csrf_of, empty_pg, make_hall, sign_in
+from workflow_helpers import CONFIG_DIR, actor, china, csrf_of, sign_in
 
 from sync_server.app import create_app
 from sync_server.storage.revisits import notices_of, revisits_of
@@ -28,23 +28,6 @@ from sync_server.workflow.stats import handling
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 SC, RS = actor("sc_reviewer"), actor("rs_reviewer")
 HOOK = WorkflowSettings(notify_sender="webhook", notify_url="http://127.0.0.1:9/notify", notify_secret="s3cret")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hall(request, tmp_path):
-    """(store, terminals) of a fresh example hall on either database."""
-    from sync_server.db import Store, migrate
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'server.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        empty_pg(url)
-    store = Store.from_url(url)
-    migrate(store)
-    terminals = make_hall(store, china(2026, 9, 1))
-    yield store, terminals
-    store.dispose()
 
 
 def use_reopen_max(store, tmp_path, n: int) -> None:

@@ -15,8 +15,6 @@ from workflow_helpers import (
     MATTER_SC,
     actor,
     china,
-    empty_pg,
-    make_hall,
     prompted,
     rate_by_phone,
     sign_in,
@@ -29,23 +27,6 @@ from sync_server.workflow.stats import handling
 
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 SATISFIED = StepForm("群众满意", method="phone", answer="satisfied")  # 回访, by the hall
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hall(request, tmp_path):
-    """(store, terminals) of a fresh example hall on either database."""
-    from sync_server.db import Store, migrate
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'server.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        empty_pg(url)
-    store = Store.from_url(url)
-    migrate(store)
-    terminals = make_hall(store, china(2026, 9, 1))
-    yield store, terminals
-    store.dispose()
 
 
 def use_rule(store, tmp_path, line: str, now, old: str = 'fix_clock_from = "received"') -> None:
