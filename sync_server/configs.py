@@ -60,6 +60,17 @@ def _query_latest(conn) -> ConfigVersion | None:
     return ConfigVersion(row.id, row.version, _PARSED[row.version], row.imported_at)
 
 
+def config_version(store: Store, version_id: int | None, version: str | None, imported_at: str | None):
+    """The configuration a query found in force (its id, version and import time; None before any import), parsed
+    once per version: its content is read only the first time this process meets the version."""
+    if version_id is None or version is None or imported_at is None:
+        return None
+    if version not in _PARSED:
+        with store.read() as conn:
+            _PARSED[version] = HallConfig.model_validate_json(stored.content_of(conn, version_id))
+    return ConfigVersion(version_id, version, _PARSED[version], imported_at)
+
+
 def current_config(conn) -> ConfigVersion | None:
     """The newest imported configuration, or None before the first import."""
     return _latest(conn)

@@ -72,6 +72,17 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextlib.contextmanager
+    def driver(self) -> Iterator:
+        """A pooled connection of the database driver itself, outside any transaction of ours. Only for the one
+        statement of the busiest page (the QR page, a whole queue of phones at once), where SQLAlchemy's work per
+        statement costs more than the query; a lone SELECT is consistent on its own."""
+        raw = self.engine.raw_connection()
+        try:
+            yield raw
+        finally:
+            raw.close()  # back to the pool, which rolls back whatever the driver began
+
     def ping(self) -> None:
         """Ask the database the simplest question; raises when it does not answer."""
         with self.read() as conn:

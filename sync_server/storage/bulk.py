@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 _compiled: dict[tuple[str, str], str] = {}
 _dialects: dict[type, Dialect] = {}
 _selects: dict[tuple[str, str], tuple[str, str, tuple]] = {}
+_one_row: dict[tuple[str, str], tuple[str, tuple]] = {}  # (SQL, parameter slots)
 _VALUES, _NAMED, _CONSTANT = "values", "named", "constant"
 
 
@@ -49,6 +50,30 @@ def _positional(dialect: Dialect) -> Dialect:
     if kind not in _dialects:
         _dialects[kind] = kind(paramstyle="format")
     return _dialects[kind]
+
+
+def driver_select_one(store, name: str, build: Callable[[], object], **params) -> tuple | None:
+    """The first row of the SELECT ``build()`` makes, run on a driver connection of ``store`` (``Store.driver``)
+    with its named parameters from ``params``; compiled once per (name, dialect). For the hottest read only."""
+    key = (name, store.engine.dialect.name)
+    found = _one_row.get(key)
+    if found is None:
+        compiled = build().compile(dialect=_positional(store.engine.dialect))
+        # each parameter: one the caller names (a bindparam without a value) or the statement's constant
+        slots = tuple(
+            (_NAMED, p) if compiled.binds[p].required else (_CONSTANT, compiled.binds[p].effective_value)
+            for p in compiled.positiontup or ()
+        )
+        found = _one_row[key] = (compiled.string, slots)
+    sql, slots = found
+    args = tuple(params[what] if kind is _NAMED else what for kind, what in slots)
+    with store.driver() as raw:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, args)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
 
 
 def select_in(conn: Connection, name: str, build: Callable[[], object], values: Sequence, **params) -> list:

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, and_, bindparam, case, func, literal_column, select, text
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, literal_column, select, text, true
 
 from sync_server.db import Store
-from sync_server.storage.bulk import execute_many, positional_sql, select_in
-from sync_server.storage.schema import cases, devices, rating_exclusions, ratings, records
+from sync_server.storage.bulk import driver_select_one, execute_many, positional_sql, select_in
+from sync_server.storage.schema import cases, config_versions, devices, rating_exclusions, ratings, records
 
 CASE_FIELDS = ("window", "device_id", "matter_code", "clerk_no", "prompted_at")
 CHUNK = 500
@@ -214,26 +214,63 @@ def cases_due_default(conn: Connection, prompted_by: str) -> list[Row]:
     ).all()
 
 
+_QR_COLUMNS = (
+    devices.c.secret_hex,
+    devices.c.window.label("device_window"),
+    devices.c.revoked_at,
+    cases.c.window.label("case_window"),
+    cases.c.matter_code,
+    cases.c.clerk_no,
+    cases.c.prompted_at,
+    select(ratings.c.record_id).where(ratings.c.case_no == bindparam("case_no")).exists().label("rated"),
+)
+_DEVICE_AND_CASE = devices.outerjoin(cases, cases.c.case_no == bindparam("case_no"))
 _QR_LOOKUP = (
-    select(
-        devices.c.secret_hex,
-        devices.c.window.label("device_window"),
-        devices.c.revoked_at,
-        cases.c.window.label("case_window"),
-        cases.c.matter_code,
-        cases.c.clerk_no,
-        cases.c.prompted_at,
-        select(ratings.c.record_id).where(ratings.c.case_no == bindparam("case_no")).exists().label("rated"),
-    )
-    .select_from(devices.outerjoin(cases, cases.c.case_no == bindparam("case_no")))
-    .where(devices.c.id == bindparam("device_id"))
-)  # built once: the QR page is the server's busiest read (a whole queue of phones scanning at once)
+    select(*_QR_COLUMNS).select_from(_DEVICE_AND_CASE).where(devices.c.id == bindparam("device_id"))
+)  # built once: the phone's form is checked against it again when it is submitted
 
 
 def device_and_case(conn: Connection, device_id: str, case_no: str) -> Row | None:
     """The device's secret, window and revocation, the case as the terminal's prompt told it (or NULLs) and
     whether the case is rated, in one row; None for an unknown device."""
     return conn.execute(_QR_LOOKUP, {"device_id": device_id, "case_no": case_no}).first()
+
+
+class PageLookup(NamedTuple):
+    """``device_and_case`` and the configuration in force, as the QR page reads them in one statement."""
+
+    secret_hex: str
+    device_window: str | None
+    revoked_at: str | None
+    case_window: str | None
+    matter_code: str | None
+    clerk_no: str | None
+    prompted_at: str | None
+    rated: bool
+    config_id: int | None  # None before the first configuration is imported
+    config_version: str | None
+    config_imported_at: str | None
+
+
+def _qr_page_query():
+    latest = (
+        select(config_versions.c.id, config_versions.c.version, config_versions.c.imported_at)
+        .order_by(config_versions.c.id.desc())
+        .limit(1)
+        .subquery("latest_config")
+    )
+    return (
+        select(*_QR_COLUMNS, latest.c.id, latest.c.version, latest.c.imported_at)
+        .select_from(_DEVICE_AND_CASE.outerjoin(latest, true()))
+        .where(devices.c.id == bindparam("device_id"))
+    )
+
+
+def qr_page_lookup(store: Store, device_id: str, case_no: str) -> PageLookup | None:
+    """What the QR page shows and checks, in ONE statement on a driver connection (no transaction, compiled once):
+    the server's busiest read, a whole queue of phones scanning at once. None for an unknown device."""
+    row = driver_select_one(store, "cases.qr_page", _qr_page_query, device_id=device_id, case_no=case_no)
+    return None if row is None else PageLookup(*row[:7], bool(row[7]), *row[8:])
 
 
 def _first(pair: tuple) -> str:
