@@ -60,22 +60,42 @@ def virtual_display(size: str = "1920x1080x24", first: int = 150, reuse: bool = 
         return
     if shutil.which("Xvfb") is None:
         raise BenchError("没有 DISPLAY，也没有安装 Xvfb（Debian 软件包 xvfb）")
-    n = free_display_number(first)
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", size, "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, n = _start_xvfb(size, first)
     try:
-        deadline = time.monotonic() + 60
-        while not Path(f"/tmp/.X11-unix/X{n}").exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise BenchError("虚拟屏幕 Xvfb 未能启动")
-            time.sleep(0.05)
         yield f":{n}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _start_xvfb(size: str, first: int, attempts: int = 5) -> tuple[subprocess.Popen, int]:
+    """A running Xvfb on the first free display number from ``first``. Another process starting one at the same
+    moment may take the same number; the Xvfb that loses exits at once, and the next free number is tried."""
+    for _ in range(attempts):
+        n = free_display_number(first)
+        proc = subprocess.Popen(
+            ["Xvfb", f":{n}", "-screen", "0", size, "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not _serves(proc, n) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _serves(proc, n):
+            return proc, n
+        proc.kill()
+        proc.wait(timeout=10)
+        first = n + 1
+    raise BenchError("虚拟屏幕 Xvfb 未能启动")
+
+
+def _serves(proc: subprocess.Popen, n: int) -> bool:
+    """Is ``proc`` the X server of display ``n``: its socket is there and the lock file names this process?"""
+    try:
+        owner = int(Path(f"/tmp/.X{n}-lock").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return owner == proc.pid and proc.poll() is None and Path(f"/tmp/.X11-unix/X{n}").exists()
 
 
 def write_settings(tmp: Path, token: str, width: int, height: int, rules_file: Path | None = None) -> Path:
