@@ -61,7 +61,10 @@ def _device_commands(ssub) -> None:
     add.add_argument("--window", required=True, help="窗口编号，如 A01")
     add.add_argument("--hours", type=float, default=24, help="登记码有效小时数（默认 24）")
     add.add_argument("--quiet", action="store_true", help="只输出登记码（便于脚本使用）")
-    _command(dsub, "list", "列出已登记的设备", _device_list)
+    listing = _command(
+        dsub, "list", "列出已登记的设备（超过 [console] device_silent_minutes 未联系的标为失联）", _device_list
+    )
+    listing.add_argument("--now", help="以此时间为当前时间（ISO 8601，默认现在）")
     revoke = _command(dsub, "revoke", "停用设备：其后的请求一律拒绝", _device_revoke)
     revoke.add_argument("device_id", help="设备编号")
     rename = _command(dsub, "rename", "给设备起名（如“A01 左侧”），空名称则清除", _device_rename)
@@ -184,9 +187,14 @@ def _device_add(args) -> int:
 
 def _device_list(args) -> int:
     from sync_server.devices import list_devices
+    from sync_server.settings import load_server_settings
 
+    minutes = load_server_settings(args.settings).console.device_silent_minutes  # as the devices page has it
+    now = datetime.fromisoformat(args.now) if args.now else _now()
     for d in list_devices(_store(args)):
         state = "已停用" if d.revoked_at else "正常"
+        if d.is_silent(now, minutes):
+            state = f"失联（超过 {minutes} 分钟未联系）"
         seen = d.last_seen_at or "从未"
         depth = (d.last_status or {}).get("outbox_depth", "-")
         print(f"{d.id}\t{d.window}\t{state}\t登记于 {d.enrolled_at}\t最近联系 {seen}\t待传 {depth}")

@@ -35,6 +35,16 @@ class Device:
     def active(self) -> bool:
         return self.revoked_at is None
 
+    def is_silent(self, now: datetime, silent_minutes: int) -> bool:
+        """In use, and not heard from for longer than ``silent_minutes``: 失联."""
+        return self.active and heard_too_long_ago(self.last_seen_at, self.enrolled_at, now, silent_minutes)
+
+
+def heard_too_long_ago(last_seen_at: str | None, enrolled_at: str, now: datetime, silent_minutes: int) -> bool:
+    """The one definition of a silent terminal, for the devices page, ``hcp server device list`` and /metrics: its
+    last contact (its enrolment, until it first syncs) is older than ``silent_minutes``."""
+    return (last_seen_at or enrolled_at) < utc_iso(now - timedelta(minutes=silent_minutes))
+
 
 def normalise_code(code: str) -> str:
     """Upper case, without the dashes and spaces people type."""

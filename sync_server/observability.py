@@ -29,10 +29,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from sync_server.devices import heard_too_long_ago
 from sync_server.storage.devices import device_rows as device_rows_of
 from sync_server.storage.handling_reads import unfinished_bad_ratings
 from sync_server.storage.records import received_by_source
-from sync_server.storage.schema import utc_iso
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -102,7 +102,9 @@ class DatabaseCollector:
         silent_minutes, clock_warn_s = _device_thresholds(self.app)
         with state.store.read() as conn:
             received = received_by_source(conn)
-            device_rows = [(d.last_seen_at, d.last_status) for d in device_rows_of(conn) if d.revoked_at is None]
+            device_rows = [
+                ((d.last_seen_at, d.enrolled_at), d.last_status) for d in device_rows_of(conn) if d.revoked_at is None
+            ]
             open_bad, overdue = bad_ratings(conn, now)
             upstream = upstream_counts(conn)
         yield _received_family(received)
@@ -142,8 +144,7 @@ def _received_family(rows: dict[str, int]) -> CounterMetricFamily:
 
 
 def _device_families(rows, now: datetime, silent_minutes: int, clock_warn_s: float):
-    cutoff = utc_iso(now - timedelta(minutes=silent_minutes))
-    silent = sum(1 for seen, _ in rows if seen is None or seen < cutoff)
+    silent = sum(1 for (seen, enrolled), _ in rows if heard_too_long_ago(seen, enrolled, now, silent_minutes))
     off = sum(1 for _, status in rows if clock_is_off(status, clock_warn_s))
     yield GaugeMetricFamily("hcp_terminals", "在用的评价器", value=len(rows))
     yield GaugeMetricFamily("hcp_terminals_silent", f"超过 {silent_minutes} 分钟未联系的评价器", value=silent)

@@ -16,7 +16,6 @@ from sync_server.configs import current_config
 from sync_server.console.auth import AdminUser, OverseerUser, client_address
 from sync_server.devices import Device, issue_code, list_devices, rename, revoke
 from sync_server.errors import BadRequest, ServerError
-from sync_server.storage.schema import utc_iso
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,6 @@ def clock_off(offset, warn_s: float) -> bool:
 def health(
     devices: list[Device], now: datetime, silent_minutes: int, current_version: str | None, clock_warn_s: float = 120
 ):
-    cutoff = utc_iso(now - timedelta(minutes=silent_minutes))
     out = []
     for d in devices:
         status = d.last_status or {}
@@ -50,7 +48,7 @@ def health(
         out.append(
             DeviceHealth(
                 device=d,
-                silent=d.active and (d.last_seen_at is None or d.last_seen_at < cutoff),
+                silent=d.is_silent(now, silent_minutes),
                 outbox_depth=status.get("outbox_depth"),
                 clock_offset_s=status.get("clock_offset_s"),
                 config_version=version,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from server_helpers import CONFIG_DIR
 
 from haochaping.cli import main
@@ -16,14 +18,20 @@ def hcp(capsys, *args: str) -> tuple[int, str]:
     return code, out.out + out.err
 
 
+def _later(moment, minutes: int) -> str:
+    return (moment + timedelta(minutes=minutes)).isoformat()
+
+
 def test_device_add_list_revoke(sqlite_url, capsys, server_clock):
     code, out = hcp(capsys, "server", "device", "add", "--window", "A01", "--db", sqlite_url)
     assert code == 0 and "登记码：" in out and "有效期至：" in out
     enrolment = out.split("登记码：")[1].split()[0]
     store = Store.from_url(sqlite_url)
     device = enrol(store, enrolment, server_clock())
-    code, out = hcp(capsys, "server", "device", "list", "--db", sqlite_url)
-    assert device.id in out and "正常" in out
+    code, out = hcp(capsys, "server", "device", "list", "--db", sqlite_url, "--now", _later(server_clock(), 29))
+    assert device.id in out and "正常" in out and "最近联系 从未" in out  # enrolled 29 minutes ago, not yet synced
+    code, out = hcp(capsys, "server", "device", "list", "--db", sqlite_url, "--now", _later(server_clock(), 31))
+    assert "失联（超过 30 分钟未联系）" in out and "正常" not in out  # as the devices page shows it
     assert hcp(capsys, "server", "device", "revoke", device.id, "--db", sqlite_url)[0] == 0
     assert list_devices(store)[0].revoked_at is not None
     code, out = hcp(capsys, "server", "device", "revoke", "dev-nope", "--db", sqlite_url)
