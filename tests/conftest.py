@@ -22,6 +22,19 @@ def settlement_wired():
         wire_settlement()
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, for a module's browser tests (no browser is downloaded); each test opens its
+    own context or page on it."""
+    from playwright.sync_api import sync_playwright
+    from testkit import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

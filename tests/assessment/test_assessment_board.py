@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from assessment_helpers import CONFIG_DIR, ROOT, china, server_process
 from fastapi.testclient import TestClient
-from testkit import CHROMIUM, CHROMIUM_ARGS
 
 from sync_server.app import create_app
 from sync_server.assessment.rules import import_rules
@@ -68,9 +67,8 @@ def test_the_board_needs_no_sign_in_and_shows_no_single_ratings_or_deductions(de
     assert 'data-refresh="120"' in html and "/static/board.js" in html
 
 
-def test_the_board_in_chromium_at_1920_by_1080(tmp_path):
+def test_the_board_in_chromium_at_1920_by_1080(tmp_path, chromium):
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
 
     from sync_server.console.accounts import add_user
 
@@ -79,21 +77,20 @@ def test_the_board_in_chromium_at_1920_by_1080(tmp_path):
     add_user(store, "admin", "admin", PASSWORD, now, "test")
     store.dispose()
     with server_process(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server.log") as base:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-            page.goto(f"{base}/board")
-            assert page.evaluate("document.body.dataset.refresh") == "120"
-            assert page.locator("h1").inner_text().startswith("兴宁区政务服务中心")
-            size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-            assert size[0] <= 1920 and size[1] <= 1080, f"the board overflows the screen: {size}"
-            assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#good-rate')).fontSize)") >= 72
-            SHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SHOTS / "board-1920x1080.png"))
-            results = Axe().run(page, options=WCAG_AA)
-            assert results.violations_count == 0, results.generate_report()
-            console_pages_pass_axe(page, base, now.year)
-            browser.close()
+        context = chromium.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+        page = context.new_page()
+        page.goto(f"{base}/board")
+        assert page.evaluate("document.body.dataset.refresh") == "120"
+        assert page.locator("h1").inner_text().startswith("兴宁区政务服务中心")
+        size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        assert size[0] <= 1920 and size[1] <= 1080, f"the board overflows the screen: {size}"
+        assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#good-rate')).fontSize)") >= 72
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "board-1920x1080.png"))
+        results = Axe().run(page, options=WCAG_AA)
+        assert results.violations_count == 0, results.generate_report()
+        console_pages_pass_axe(page, base, now.year)
+        context.close()
 
 
 def console_pages_pass_axe(page, base: str, year: int) -> None:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import pytest
 from console_helpers import PASSWORDS, ROOT, server_process
 from sqlalchemy import func, select
-from testkit import CHROMIUM, CHROMIUM_ARGS
 
 SHOTS = ROOT / "screenshots"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -37,26 +36,16 @@ def live(tmp_path_factory, seeded_file):
         yield base, case_id, device
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def desk(browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", bypass_csp=True)
+def desk(chromium):
+    context = chromium.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", bypass_csp=True)
     yield context.new_page()
     context.close()
 
 
 @pytest.fixture
-def phone(browser):
-    context = browser.new_context(
+def phone(chromium):
+    context = chromium.new_context(
         viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, locale="zh-CN", bypass_csp=True
     )
     yield context.new_page()
@@ -172,9 +161,9 @@ def test_phone_rating_page_works_at_text_size_200_percent(live, phone):
 
 
 @pytest.mark.slow
-def test_public_board_passes_axe(live, browser):
+def test_public_board_passes_axe(live, chromium):
     base, _case, _device = live
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN", bypass_csp=True)
+    context = chromium.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN", bypass_csp=True)
     board = context.new_page()
     board.goto(f"{base}/board")
     found = axe_violations(board, "board")

@@ -9,7 +9,6 @@ import shutil
 import pytest
 from console_helpers import PASSWORDS, ROOT, server_process
 from openpyxl import load_workbook
-from testkit import CHROMIUM, CHROMIUM_ARGS
 
 SHOTS = ROOT / "screenshots"
 
@@ -24,14 +23,10 @@ def console_server(seeded_file, tmp_path):
 
 
 @pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True, locale="zh-CN")
-        yield context.new_page()
-        browser.close()
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True, locale="zh-CN")
+    yield context.new_page()
+    context.close()
 
 
 def kpi(page, name: str) -> str:

@@ -9,7 +9,6 @@ import shutil
 import pytest
 from console_helpers import NOW, PASSWORDS, ROOT, server_process, sign_in
 from sqlalchemy import select
-from testkit import CHROMIUM, CHROMIUM_ARGS
 
 from sync_server.storage import upstream as storage
 from sync_server.storage.schema import audit_log, upstream_items, utc_iso
@@ -84,29 +83,27 @@ def live(seeded_file, tmp_path):
 
 
 @pytest.mark.slow
-def test_in_chromium_the_page_passes_axe_and_the_button_requeues(live):
+def test_in_chromium_the_page_passes_axe_and_the_button_requeues(live, chromium):
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", bypass_csp=True).new_page()
-        page.goto(f"{live}/console/login")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", PASSWORDS["admin"])
-        page.get_by_role("button", name="登录").click()
-        page.wait_for_url("**/console/dashboard**")
-        page.get_by_role("link", name="上报").click()
-        page.wait_for_selector("#rejected")
-        assert page.locator("#kpi-rejected b").inner_text() == "1"
-        assert page.locator("#rejected tbody tr", has_text="E207").count() == 1
-        violations = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}}).response["violations"]
-        assert violations == [], [(v["id"], v["nodes"][0]["target"]) for v in violations]
-        SHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SHOTS / "console-upstream.png"), full_page=True)
-        page.get_by_role("button", name="重新上报 rating:r3").click()
-        page.wait_for_selector("#resent")
-        assert page.locator("#kpi-rejected b").inner_text() == "0"
-        assert page.locator("#kpi-pending b").inner_text() == "2"
-        assert page.locator("#rejected tbody").inner_text().strip() == "无"
-        browser.close()
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{live}/console/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORDS["admin"])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/console/dashboard**")
+    page.get_by_role("link", name="上报").click()
+    page.wait_for_selector("#rejected")
+    assert page.locator("#kpi-rejected b").inner_text() == "1"
+    assert page.locator("#rejected tbody tr", has_text="E207").count() == 1
+    violations = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}}).response["violations"]
+    assert violations == [], [(v["id"], v["nodes"][0]["target"]) for v in violations]
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "console-upstream.png"), full_page=True)
+    page.get_by_role("button", name="重新上报 rating:r3").click()
+    page.wait_for_selector("#resent")
+    assert page.locator("#kpi-rejected b").inner_text() == "0"
+    assert page.locator("#kpi-pending b").inner_text() == "2"
+    assert page.locator("#rejected tbody").inner_text().strip() == "无"
+    context.close()

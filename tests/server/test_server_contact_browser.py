@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from server_helpers import CONFIG_DIR, ROOT, TEST_CONTACT_KEY, real_clock
 from sqlalchemy import select
-from testkit import CHROMIUM, CHROMIUM_ARGS
 
 from bench.kit import ServerProcess
 from haochaping.qrtoken import make_token
@@ -39,19 +38,9 @@ def keyed_server(tmp_path_factory):
         store.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def phone(browser):
-    context = browser.new_context(
+def phone(chromium):
+    context = chromium.new_context(
         viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, locale="zh-CN", bypass_csp=True
     )
     yield context.new_page()

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from server_helpers import CONFIG_DIR, ROOT, real_clock, server_process
 from sqlalchemy import select
-from testkit import CHROMIUM, CHROMIUM_ARGS
 
 from haochaping.chain import GENESIS_HASH, RECORD_FIELDS, record_hash
 from haochaping.qrtoken import make_token
@@ -59,19 +58,9 @@ def phone_server(tmp_path_factory):
     store.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def phone(browser):
-    page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+def phone(chromium):
+    page = chromium.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
     yield page
     page.close()
 
@@ -116,9 +105,9 @@ def test_tampered_and_expired_links_show_their_pages(phone_server, phone):
 
 
 @pytest.mark.slow
-def test_the_page_works_without_javascript(phone_server, browser):
+def test_the_page_works_without_javascript(phone_server, chromium):
     base, store, device = phone_server
-    page = browser.new_page(viewport={"width": 360, "height": 740}, java_script_enabled=False)
+    page = chromium.new_page(viewport={"width": 360, "height": 740}, java_script_enabled=False)
     token = make_token(device.id, "NOJS-1", real_clock(), device.secret)
     page.goto(f"{base}/r/{token}")
     assert page.get_by_text("服务态度差效率低").is_visible()  # every level's reasons are shown without script

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from PIL import Image
-from testkit import CHROMIUM, CHROMIUM_ARGS
 from workflow_helpers import PASSWORDS, ROOT, ServerKiosk, server_process
 
 SHOTS = ROOT / "screenshots"
@@ -35,15 +34,12 @@ def live(store, db_url, tmp_path):
 
 
 @pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def kiosk_pushes_a_day(base: str, store) -> None:

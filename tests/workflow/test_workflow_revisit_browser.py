@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from testkit import CHROMIUM, CHROMIUM_ARGS
 from workflow_helpers import PASSWORDS, ROOT, actor, china, server_process
 
 from sync_server.workflow.cases import StepForm, take_step
@@ -28,16 +27,12 @@ def live(store, terminals, db_url, tmp_path):
 
 
 @pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", bypass_csp=True)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def violations(page, name: str) -> list[dict]:
