@@ -6,7 +6,10 @@ Prints one ``<name> <value> <unit>`` line per figure:
     server.ingest_inprocess_per_s   the real ingest path (plan, store, settle, rollups, 差评工单) on the real schema
                                     in a SQLite file, called in-process: no HTTP; from the second batch on
     server.ingest_ratings_per_s     signed batches over HTTP into the server's SQLite file; from the second batch on
+    server.ingest_sql_only_per_s    the SQL that in-process ingest sent to SQLite, replayed alone on a copy of the file:
+                                    the ceiling of any ingest in Python on this schema
     server.inprocess_share_of_bare  in-process ingest ÷ the bare insert (target ≥ 0.25)
+    server.sql_only_share_of_bare   that ceiling ÷ the bare insert
     server.http_share_of_inprocess  ingest over HTTP ÷ in-process ingest (target ≥ 0.50)
     sync.drain_10k_s                a kiosk outbox of 10,000 ratings emptied by the real SyncWorker
     server.qr_page_p50_ms / _p99_ms 100 phones fetching GET /r/<token> at the same moment, distinct valid tokens
@@ -128,11 +131,13 @@ def measure(server: LocalServer, tmp: Path, n: int):
     rows = _prepared_records(server, tmp, n)
     bare = _sqlite_bare_insert(tmp / "bare.db", rows, _server_journal(server))
     yield "sqlite.bare_insert_per_s", f"{bare:.0f}", "rows/s"
-    inprocess = _ingest_inprocess_rate(tmp / "inprocess", rows)
+    inprocess, sql_only = _ingest_inprocess_rate(tmp / "inprocess", rows)
     yield "server.ingest_inprocess_per_s", f"{inprocess:.0f}", "ratings/s"
+    yield "server.ingest_sql_only_per_s", f"{sql_only:.0f}", "ratings/s"
     ingest_rate = _ingest_rate(server, rows)
     yield "server.ingest_ratings_per_s", f"{ingest_rate:.0f}", "ratings/s"
     yield "server.inprocess_share_of_bare", f"{inprocess / bare:.3f}", "ratio"
+    yield "server.sql_only_share_of_bare", f"{sql_only / bare:.3f}", "ratio"
     yield "server.http_share_of_inprocess", f"{ingest_rate / inprocess:.3f}", "ratio"
     yield "sync.drain_10k_s", f"{_drain_seconds(server, tmp, 10_000):.2f}", "s"
     p50, p99 = _qr_page_ms(server, 100)
@@ -186,9 +191,13 @@ def _ingest_rate(server: LocalServer, prepared) -> float:
     return (len(records) - warm_up) / (time.perf_counter() - started)
 
 
-def _ingest_inprocess_rate(workdir: Path, prepared) -> float:
+def _ingest_inprocess_rate(workdir: Path, prepared) -> tuple[float, float]:
     """The server's own ingest (``sync_server.ingest.ingest``) on a fresh, migrated and configured SQLite file,
-    wired as the server wires it, the same records in the same batches; no HTTP, no signatures."""
+    wired as the server wires it, the same records in the same batches; no HTTP, no signatures. Returns its rate
+    and the rate of its SQL alone: every statement it sent to SQLite, captured as it ran and replayed afterwards on
+    a copy of the file as it was before (``_replay_rate``), which no implementation of ingest in Python can beat."""
+    from sqlalchemy import event
+
     from sync_server.configs import import_config
     from sync_server.db import Store, migrate
     from sync_server.ingest import ingest
@@ -198,20 +207,56 @@ def _ingest_inprocess_rate(workdir: Path, prepared) -> float:
     workdir.mkdir(parents=True, exist_ok=True)
     wire_settlement()
     store = Store.from_url(f"sqlite:///{workdir / 'server.db'}")
+    statements: list[tuple[str, object, bool]] = []
     try:
         migrate(store)
         import_config(store, CONFIG_DIR, "rules/default.toml", datetime.now(UTC))
         warm_up, results = _warm_up(records), []
         for i in range(0, warm_up, BATCH):
             results += ingest(store, identity.device_id, records[i : i + BATCH], datetime.now(UTC), identity.window)
+        _copy_sqlite(workdir / "server.db", workdir / "replay.db")
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def _capture(_conn, _cursor, statement, parameters, _context, _executemany):
+            # by the parameters' shape: SQLAlchemy's "insertmanyvalues" sends one multi-row INSERT with a flat tuple
+            many = isinstance(parameters, list | tuple) and bool(parameters) and isinstance(parameters[0], list | tuple)
+            statements.append((statement, parameters, many))
+
         started = time.perf_counter()
         for i in range(warm_up, len(records), BATCH):
             results += ingest(store, identity.device_id, records[i : i + BATCH], datetime.now(UTC), identity.window)
         elapsed = time.perf_counter() - started
         assert all(status == "stored" for _id, status in results)
-        return (len(records) - warm_up) / elapsed
     finally:
         store.dispose()
+    timed = len(records) - warm_up
+    return timed / elapsed, timed / _replay_rate(workdir / "replay.db", statements)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+def _replay_rate(path: Path, statements: list[tuple[str, object, bool]]) -> float:
+    """Seconds to run ``statements`` again on ``path`` straight through the driver, with the server's PRAGMAs;
+    each transaction the server began (``BEGIN IMMEDIATE``) is committed where the next one begins, and at the end."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL"):
+        conn.execute(f"PRAGMA {pragma}")
+    started = time.perf_counter()
+    for sql, parameters, many in statements:
+        if sql.startswith("BEGIN") and conn.in_transaction:
+            conn.execute("COMMIT")
+        if many:
+            conn.executemany(sql, parameters)
+        else:
+            conn.execute(sql, parameters).fetchall()
+    if conn.in_transaction:
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
 
 
 def _server_journal(server: LocalServer) -> tuple[str, str]:
