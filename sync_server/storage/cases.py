@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Row, and_, bindparam, case, func, literal_column, select, text, true
@@ -19,6 +20,7 @@ from sync_server.storage.bulk import driver_select_one, execute_many, positional
 from sync_server.storage.schema import cases, config_versions, devices, rating_exclusions, ratings, records
 
 CASE_FIELDS = ("window", "device_id", "matter_code", "clerk_no", "prompted_at")
+_case_fields = itemgetter(*CASE_FIELDS)  # a case row's values in ``CASE_FIELDS`` order
 CHUNK = 500
 
 
@@ -76,15 +78,23 @@ def load_cases(conn: Connection, case_nos: Iterable[str]) -> dict[str, CaseState
     """Every wanted case with its row and its ratings (level given), two queries per 500 cases."""
     wanted = sorted({c for c in case_nos if c})
     rows: dict[str, dict] = {}
-    found: dict[str, list[StoredRating]] = {c: [] for c in wanted}
+    found: dict[str, list[StoredRating]] = {}  # only the cases with ratings: a batch's cases are mostly new
     for chunk in _chunks(wanted):
         for r in select_in(conn, "cases.load_cases.rows", _case_rows_query, chunk):
             rows[r[0]] = dict(zip(CASE_FIELDS, r[1:], strict=True))
         query = lambda: _ratings_of_cases_query(conn.dialect.name)  # noqa: E731 - built once per dialect
         for r in select_in(conn, "cases.load_cases.ratings", query, chunk):
-            rating = StoredRating._make(r)
-            found[rating.case_no].append(rating._replace(excluded=bool(rating.excluded)))
-    return {c: CaseState(c, rows.get(c), tuple(found[c])) for c in wanted}
+            found.setdefault(r[1], []).append(_stored_rating(r))
+    return {c: CaseState(c, rows.get(c), tuple(found.get(c, ()))) for c in wanted}
+
+
+_EXCLUDED_AT = StoredRating._fields.index("excluded")
+
+
+def _stored_rating(row) -> StoredRating:
+    """A rating as ``_RATINGS_OF_CASES`` selects it, ``excluded`` made a bool (SQLite gives 0 or 1): one tuple built
+    per row, not two (``_make`` then ``_replace``), as settling reads every rating of a batch's cases."""
+    return StoredRating._make((*row[:_EXCLUDED_AT], bool(row[_EXCLUDED_AT]), *row[_EXCLUDED_AT + 1 :]))
 
 
 def _case_rows_query():  # built once per dialect by ``select_in``
@@ -178,7 +188,7 @@ def save_case_rows(store: Store, conn: Connection, rows: list[tuple[str, dict]])
         return stmt.on_conflict_do_update(index_elements=["case_no"], set_=keep)
 
     sql = positional_sql(conn, "cases.save_case_rows", build, ("case_no", *CASE_FIELDS))
-    execute_many(conn, sql, [(c, *(row[k] for k in CASE_FIELDS)) for c, row in sorted(rows, key=_first)])
+    execute_many(conn, sql, [(c, *_case_fields(row)) for c, row in sorted(rows, key=_first)])
 
 
 ROLE_COLUMNS = ("record_id", "case_no", "level", "channel", "rated_at", "role", "assess_number")
