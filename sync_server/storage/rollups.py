@@ -141,64 +141,53 @@ def apply_rollup_delta(conn: Connection, before: Snapshot, case_nos: Iterable[st
 def keep_rollups(_store, conn: Connection, settlement: Settlement) -> None:
     """After-settlement hook: add to every bucket what the settled cases contribute now minus before."""
     departments = department_of_windows(conn)
-    rating_delta: Counter = Counter()
-    case_delta: Counter = Counter()
+    rating_delta: dict[tuple, int] = {}
+    case_delta: dict[tuple, int] = {}
     for case_no, before in settlement.before.items():
         for state, sign in ((before, -1), (settlement.after[case_no], 1)):
             for key in _rating_keys(state, departments):
-                rating_delta[key] += sign
+                rating_delta[key] = rating_delta.get(key, 0) + sign
             for key, n in _case_keys(state, departments):
-                case_delta[key] += sign * n
+                case_delta[key] = case_delta.get(key, 0) + sign * n
     _add_rating_counts(conn, {k: n for k, n in rating_delta.items() if n})
     _add_case_counts(conn, {k: n for k, n in case_delta.items() if n})
 
 
 def _rating_keys(state: CaseState, departments: dict) -> list[tuple]:
     """The bucket of each settled rating of a case, as ``_rating_counts`` finds it in the database."""
-    row = state.row or {}
     keys = []
     for r in state.ratings:
         status = rating_status(r.role, r.excluded, r.detail)
-        if status is None:
+        if status is None:  # not settled yet: a new case's rating before its settling pass
             continue
+        row = state.row or {}
         clerk = r.clerk_no if r.clerk_no is not None else row.get("clerk_no")
         matter = r.matter_code if r.matter_code is not None else row.get("matter_code")
         w = r.window or ""
-        keys.append(
-            (
-                china_day(r.rated_at),
-                departments.get(w, ""),
-                w,
-                clerk or "",
-                matter or "",
-                r.channel or 0,
-                r.level,
-                status,
-            )
-        )
+        day = china_day(r.rated_at)
+        keys.append((day, departments.get(w, ""), w, clerk or "", matter or "", r.channel or 0, r.level, status))
     return keys
 
 
 def _case_keys(state: CaseState, departments: dict) -> list[tuple[tuple, int]]:
     """The case buckets of a case, as ``_case_counts`` finds them in the database."""
     row = state.row
-    if row is None or row.get("prompted_at") is None:
+    if row is None or row["prompted_at"] is None:
         return []
-    settled = [r for r in state.ratings if r.role is not None]
-    rated = any(r.channel is None or r.channel != CHANNEL_DEFAULT for r in settled)
-    defaulted = any(r.channel == CHANNEL_DEFAULT for r in settled)
-    w = row.get("window") or ""
-    key = (
-        china_day(row["prompted_at"]),
-        departments.get(w, ""),
-        w,
-        row.get("clerk_no") or "",
-        row.get("matter_code") or "",
-    )
+    rated = defaulted = False
+    for r in state.ratings:
+        if r.role is not None:  # settled
+            if r.channel == CHANNEL_DEFAULT:
+                defaulted = True
+            else:
+                rated = True
+    w = row["window"] or ""
+    day, clerk, matter = china_day(row["prompted_at"]), row["clerk_no"] or "", row["matter_code"] or ""
+    department = departments.get(w, "")
     return [
-        (key + ("prompted",), 1),
-        (key + ("rated",), int(rated)),
-        (key + ("default_only",), int(defaulted and not rated)),
+        ((day, department, w, clerk, matter, "prompted"), 1),
+        ((day, department, w, clerk, matter, "rated"), int(rated)),
+        ((day, department, w, clerk, matter, "default_only"), int(defaulted and not rated)),
     ]
 
 
