@@ -43,6 +43,8 @@ from sync_server.storage.schema import utc_iso
 
 log = logging.getLogger(__name__)
 BACKWARDS_TOLERANCE_S = 60  # a terminal's clock corrected by a few seconds is not worth a reviewer's time
+# the same as timedeltas, made once: a timedelta compares as its ``total_seconds()`` would, without the float
+_BACKWARDS_TOLERANCE, _MAX_SKEW = timedelta(seconds=BACKWARDS_TOLERANCE_S), timedelta(seconds=MAX_SKEW_S)
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,12 @@ def _time_flags(rec: dict, before: str | None, received_at: datetime | None) -> 
     earlier = [
         (what, back)
         for what, back in (("前一条记录", _moment(before)), ("本次评价的弹出", _moment(rec.get("prompted_at"))))
-        if back is not None and (back - at).total_seconds() > BACKWARDS_TOLERANCE_S
+        if back is not None and back - at > _BACKWARDS_TOLERANCE
     ]
     for what, back in earlier[:1]:
         detail = f"序号 {seq}：时间比{what}早 {_span(back - at)}（终端时钟被回拨，或记录时间不实）"
         flags.append(("time_backwards", detail))
-    if received_at is not None and (at - received_at).total_seconds() > MAX_SKEW_S:
+    if received_at is not None and at - received_at > _MAX_SKEW:
         flags.append(("future_time", f"序号 {seq}：时间比服务器收到时晚 {_span(at - received_at)}（终端时钟超前）"))
     return flags
 
