@@ -69,11 +69,12 @@ def handle_settled(store: Store, conn: Connection, settlement: Settlement) -> No
     rating that stopped counting in this pass, a bad rating (not a test) that counts after it."""
     displaced, counting_bad = set(), set()
     for case_no in settlement.rated_case_nos:
-        before = {r.record_id: r.role for r in settlement.before[case_no].ratings}
+        was_counting = [r.record_id for r in settlement.before[case_no].ratings if r.role == "counting"]
         for r in settlement.after[case_no].ratings:
-            if before.get(r.record_id) == "counting" and r.role != "counting":
-                displaced.add(case_no)
-            if r.role == "counting" and r.level <= 2 and '"test": true' not in (r.detail or ""):
+            if r.role != "counting":
+                if r.record_id in was_counting:
+                    displaced.add(case_no)
+            elif r.level <= 2 and '"test": true' not in (r.detail or ""):
                 counting_bad.add(case_no)
     if displaced:
         withdraw_displaced(conn, displaced)
