@@ -51,8 +51,12 @@ _departments_cache: dict[str, dict[str, str]] = {}  # configuration version (a c
 
 
 def china_day(iso: str) -> str:
-    """The China (UTC+8) calendar date of an ISO time, as YYYY-MM-DD."""
+    """The China (UTC+8) calendar date of an ISO time, as YYYY-MM-DD. A stored time (UTC, ``utc_iso``) before 16:00
+    is on the day it is written with: that date is returned as written, without converting (settling asks this of
+    every rating and case it touches)."""
     moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is UTC and moment.hour < 16 and iso[4:5] == iso[7:8] == "-":  # YYYY-MM-DD... in UTC
+        return iso[:10]
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(CHINA).date().isoformat()
