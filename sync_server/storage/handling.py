@@ -4,8 +4,9 @@ extensions: the reads and writes. The rules (which step may follow which, what a
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, and_, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 
+from sync_server.storage.bulk import select_in
 from sync_server.storage.rollups import counted_window
 from sync_server.storage.schema import (
     appeal_evidence,
@@ -43,19 +44,26 @@ def evidence_file(conn: Connection, evidence_id: int) -> Row | None:
 
 def counting_bad_without_case(conn: Connection, case_nos: set[str]) -> list[Row]:
     """Counting ratings of level 1–2 of these cases that have no handling record yet: every record column plus the
-    case's clerk (``case_clerk``) and the window the rating counts for (``counted_window``)."""
+    case's clerk (``case_clerk``) and the window the rating counts for (``counted_window``). Compiled once
+    (``select_in``): it runs for every ingest batch with a bad rating."""
+    return select_in(conn, "handling.counting_bad_without_case", _counting_bad_query, list(case_nos))
 
-    query = (
+
+def _counting_bad_query():  # built once per dialect by ``select_in``
+    return (
         select(records, cases.c.clerk_no.label("case_clerk"), counted_window().label("counted_window"))
         .select_from(
             records.join(ratings, ratings.c.record_id == records.c.id)
             .outerjoin(cases, cases.c.case_no == records.c.case_no)
             .outerjoin(bad_cases, bad_cases.c.record_id == records.c.id)
         )
-        .where(ratings.c.case_no.in_(case_nos), ratings.c.role == "counting", ratings.c.level <= 2)
+        .where(
+            ratings.c.case_no.in_(bindparam("case_nos", expanding=True)),
+            ratings.c.role == "counting",
+            ratings.c.level <= 2,
+        )
         .where(bad_cases.c.id.is_(None))
     )
-    return conn.execute(query).all()
 
 
 def insert_cases(store, conn: Connection, rows: list[dict]) -> dict[str, int]:
