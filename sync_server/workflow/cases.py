@@ -91,7 +91,8 @@ def open_bad_cases(store: Store, conn: Connection, case_nos: set[str]) -> list[i
     if not found:
         return []
     clock, departments = _deadline_clock(conn), department_of_windows(conn)
-    rows = [_case_row(rec, clock, departments) for rec in found]
+    arrivals: dict[str, tuple[str, str | None]] = {}  # received_at -> (arrival day, contact deadline), per call
+    rows = [_case_row(rec, _arrival(arrivals, clock, rec.received_at), departments) for rec in found]
     ids = stored.insert_cases(store, conn, rows)
     opened = [(ids[rec.id], row, rec) for row, rec in zip(rows, found, strict=True) if rec.id in ids]
     if not opened:  # another transaction opened them first
@@ -111,7 +112,16 @@ def _deadline_clock(conn: Connection):
     return current_rules(conn).deadlines, calendar_of(conn)
 
 
-def _case_row(rec, clock, departments: dict) -> dict:
+def _arrival(known: dict, clock, received_at: str) -> tuple[str, str | None]:
+    """(China day, kept contact deadline) of an arrival time, worked out once per time in ``known``: the ratings
+    of one ingest batch all arrive at the same moment."""
+    if received_at not in known:
+        known[received_at] = (china_day(received_at), kept_due(*clock, "contact", received_at))
+    return known[received_at]
+
+
+def _case_row(rec, arrival: tuple[str, str | None], departments: dict) -> dict:
+    arrival_day, contact_due = arrival
     return dict(
         record_id=rec.id,
         case_no=rec.case_no,
@@ -120,9 +130,9 @@ def _case_row(rec, clock, departments: dict) -> dict:
         clerk_no=rec.clerk_no or rec.case_clerk,
         level=rec.level,
         opened_at=rec.received_at,
-        arrival_day=china_day(rec.received_at),
+        arrival_day=arrival_day,
         state=State.PENDING.value,
-        contact_due=kept_due(*clock, "contact", rec.received_at),
+        contact_due=contact_due,
     )
 
 
