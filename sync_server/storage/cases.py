@@ -9,7 +9,7 @@ already holds the database lock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -45,13 +45,14 @@ class StoredRating(NamedTuple):
     source: str | None = None  # device | qr | default
 
 
-@dataclass(frozen=True)
-class CaseState:
-    """A case as stored: its row (None when no record told about it yet) and its ratings."""
+class CaseState(NamedTuple):
+    """A case as stored: its row (None when no record told about it yet) and its ratings. A NamedTuple, not a
+    frozen dataclass: settling makes two per case of a batch (before and after), and a frozen dataclass's
+    ``__init__`` costs several times as much."""
 
     case_no: str
     row: dict | None = None
-    ratings: tuple[StoredRating, ...] = field(default_factory=tuple)
+    ratings: tuple[StoredRating, ...] = ()
 
 
 @dataclass(frozen=True)
