@@ -193,6 +193,8 @@ def save_case_rows(store: Store, conn: Connection, rows: list[tuple[str, dict]])
 
 
 ROLE_COLUMNS = ("record_id", "case_no", "level", "channel", "rated_at", "role", "assess_number")
+# a settled rating's values in ``ROLE_COLUMNS`` order, picked in one C call per rating
+_role_values = itemgetter(*(StoredRating._fields.index(c) for c in ROLE_COLUMNS))
 
 
 def save_roles(store: Store, conn: Connection, settled: list[StoredRating]) -> None:
@@ -206,9 +208,7 @@ def save_roles(store: Store, conn: Connection, settled: list[StoredRating]) -> N
         return stmt.on_conflict_do_update(index_elements=["record_id"], set_=update)
 
     sql = positional_sql(conn, "cases.save_roles", build, ROLE_COLUMNS)
-    execute_many(
-        conn, sql, [(r.record_id, r.case_no, r.level, r.channel, r.rated_at, r.role, r.assess_number) for r in settled]
-    )
+    execute_many(conn, sql, list(map(_role_values, settled)))
 
 
 def case_is_rated(conn: Connection, case_no: str) -> bool:
