@@ -38,6 +38,7 @@ from sync_server.storage.schema import (
 )
 
 CHINA = timezone(timedelta(hours=8), "CST")
+_CHINA_OFFSET = timedelta(hours=8)
 EFFECTIVE, EXCLUDED, SUPERSEDED, FOLLOW_UP, TEST = "effective", "excluded", "superseded", "follow_up", "test"
 STATUS_LABELS = {
     EFFECTIVE: "有效评价",
@@ -55,8 +56,10 @@ def china_day(iso: str) -> str:
     is on the day it is written with: that date is returned as written, without converting (settling asks this of
     every rating and case it touches)."""
     moment = datetime.fromisoformat(iso)
-    if moment.tzinfo is UTC and moment.hour < 16 and iso[4:5] == iso[7:8] == "-":  # YYYY-MM-DD... in UTC
-        return iso[:10]
+    if moment.tzinfo is UTC:
+        if moment.hour < 16 and iso[4:5] == iso[7:8] == "-":  # YYYY-MM-DD...
+            return iso[:10]
+        return (moment + _CHINA_OFFSET).date().isoformat()  # the China wall clock, without a time zone conversion
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(CHINA).date().isoformat()
@@ -161,9 +164,9 @@ def _rating_keys(state: CaseState, departments: dict) -> list[tuple]:
     """The bucket of each settled rating of a case, as ``_rating_counts`` finds it in the database."""
     keys = []
     for r in state.ratings:
-        status = rating_status(r.role, r.excluded, r.detail)
-        if status is None:  # not settled yet: a new case's rating before its settling pass
+        if r.role is None:  # not settled yet (no bucket): a new case's rating before its settling pass
             continue
+        status = rating_status(r.role, r.excluded, r.detail)
         row = state.row or {}
         clerk = r.clerk_no if r.clerk_no is not None else row.get("clerk_no")
         matter = r.matter_code if r.matter_code is not None else row.get("matter_code")
