@@ -24,12 +24,21 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53 else value
 
 
+def _has_float(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(isinstance(v, float) for v in value) if value else False
+    return isinstance(value, float)
+
+
 def _integers(*names: str):
-    """A before-validator turning integral numbers of these fields into ints."""
+    """A before-validator turning integral numbers of these fields into ints. It runs on every record of a batch,
+    so it looks at these fields only and copies the body only when one of them holds a float (terminals send ints)."""
 
     def convert(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: _integral(v) if k in names else v for k, v in data.items()}
+            for name in names:
+                if _has_float(data.get(name)):
+                    return {**data, **{k: _integral(data[k]) for k in names if k in data}}
         return data
 
     return model_validator(mode="before")(classmethod(convert))

@@ -199,3 +199,24 @@ def test_a_terminal_cannot_take_the_ids_the_server_keeps_for_phone_and_default_r
         answer = kiosk.push([kiosk.record(id=reserved, case_no="C-1")])
         assert answer.status_code == 422
     assert count(store, records) == 0
+
+
+def test_integral_numbers_written_as_floats_are_taken_as_integers(kiosk, store):
+    rating = kiosk.record(level=2, reasons=[213], case_no="F-1")  # hashed with integers, as the terminal does
+    sent = {**rating, "seq": 1.0, "level": 2.0, "reasons": [213.0], "channel": 4.0}
+    answer = kiosk.push([sent])
+    assert answer.status_code == 200 and answer.json()["results"][0]["status"] == "stored", answer.text
+    with store.read() as conn:
+        row = conn.execute(records.select()).one()
+        assert conn.execute(integrity_flags.select()).all() == []  # the hash matched: nothing altered
+    assert (row.seq, row.level, row.channel) == (1, 2, 4)
+    assert rating["level"] == 2 and sent["level"] == 2.0  # the body is read, not rewritten
+
+
+def test_a_fractional_or_textual_number_is_refused_with_the_field_named(kiosk, store):
+    rating = kiosk.record()
+    for field, value in (("level", 4.5), ("level", "5"), ("reasons", [213.5]), ("seq", True)):
+        answer = kiosk.push([{**rating, field: value}])
+        assert answer.status_code == 422, (field, value)
+        assert answer.json()["error"].startswith(f"请求内容不符合要求：records.0.{field}"), answer.json()
+    assert count(store, records) == 0
