@@ -201,6 +201,18 @@ def test_a_terminal_cannot_take_the_ids_the_server_keeps_for_phone_and_default_r
     assert count(store, records) == 0
 
 
+def test_the_batch_answer_is_the_documented_response_exactly(client, kiosk):
+    from sync_server.schemas import RecordsResponse
+
+    batch = [kiosk.record("prompt", case_no="C1"), kiosk.record(case_no="C1")]
+    answer = kiosk.push(batch)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    documented = RecordsResponse.model_validate(body).model_dump(mode="json", exclude_none=True)
+    assert body == documented and list(body) == ["ok", "results", "server_time"]
+    assert body["results"] == [{"id": r["id"], "status": "stored"} for r in batch]  # no "error": null
+
+
 def test_integral_numbers_written_as_floats_are_taken_as_integers(kiosk, store):
     rating = kiosk.record(level=2, reasons=[213], case_no="F-1")  # hashed with integers, as the terminal does
     sent = {**rating, "seq": 1.0, "level": 2.0, "reasons": [213.0], "channel": 4.0}
@@ -219,4 +231,16 @@ def test_a_fractional_or_textual_number_is_refused_with_the_field_named(kiosk, s
         answer = kiosk.push([{**rating, field: value}])
         assert answer.status_code == 422, (field, value)
         assert answer.json()["error"].startswith(f"请求内容不符合要求：records.0.{field}"), answer.json()
+    assert count(store, records) == 0
+
+
+def test_broken_record_batches_get_the_same_error_answers(kiosk, store):
+    not_json = kiosk.post("/api/v1/records", b'{"records": [')
+    assert not_json.status_code == 422
+    assert not_json.json() == {"ok": False, "error": "请求内容不符合要求：不是有效的 JSON", "status": 422}
+    too_deep = kiosk.post("/api/v1/records", b"[" * 200_000)
+    assert too_deep.status_code == 400
+    assert too_deep.json() == {"ok": False, "error": "请求体无法解析", "status": 400}
+    missing = kiosk.post("/api/v1/records", {"records": [{"id": "x"}]})
+    assert missing.json()["error"] == "请求内容不符合要求：records.0.seq：Field required"
     assert count(store, records) == 0
