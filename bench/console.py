@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from bench.kit import ROOT, percentile
 from haochaping.config import HallConfig, ReasonList, Rules, read_toml
-from sync_server.storage.schema import bad_cases, ratings, records, utc_iso
+from sync_server.storage.schema import REVISIT_SUMS, bad_cases, ratings, records, utc_iso
 
 DEPARTMENTS, WINDOWS_PER_DEPT, DAYS = 10, 3, 365
 LEVELS = (5, 4, 3, 2, 1)
@@ -267,6 +267,7 @@ def _add_bad_case(out: Chunk, rng: random.Random, clock, rating: dict, moment: d
     if "verified_at" in row:
         row["finding"] = "经核实，情况属实" if fix_kind else "经核实，情况不属实"
     row.update(kept_dues(clock, row), revisit_reopens=0)
+    row.update(dict.fromkeys(REVISIT_SUMS, 0))  # no 回访 rows are generated
     out.bad_cases.append(tuple(row.get(c) for c in BAD_CASE_COLUMNS))
     if state != "upheld":
         return "effective"

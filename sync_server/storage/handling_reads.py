@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, case, func, literal, or_, select
 
 from sync_server.storage.periods import split_months
 from sync_server.storage.schema import (
+    REVISIT_SUMS,
     UNKEPT_DUES,
     WAITING_DUE,
     appeals,
@@ -155,6 +156,49 @@ def _rollup_counts(table, today: date):
         n(counted, t.contact_on_time == 1),
         n(fixing, t.fixed == 1, or_(t.visited == 1, overdue(t.open_revisit_due))),
         n(fixing, t.fixed == 1, t.revisit_on_time == 1),
+    )
+
+
+REVISIT_COUNTS = (
+    "due",
+    "done",
+    "judged",
+    "on_time",
+    "answered",
+    "satisfied",
+    "unsatisfied",
+    "unreached",
+    "reopened",
+)
+
+
+def revisit_period_counts(conn: Connection, scope, first: date, last: date, department, today: date) -> dict:
+    """The 回访 counts of the records that arrived from ``first`` to ``last``, 属实 and 不属实 alike, {name in
+    ``REVISIT_COUNTS``: count}, added up from the period's buckets: due (its 回访 is due or done), done, judged and
+    on time (by the kept 回访 deadline), and what the 回访 recorded."""
+    totals = dict.fromkeys(REVISIT_COUNTS, 0)
+    for table, key, lo, hi in _period_reads(conn, first, last):
+        where = _rollup_where(table, key, lo, hi, scope, department, kept_only=False)
+        row = conn.execute(_revisit_counts(table, today).where(*where)).one()
+        for name, n in zip(REVISIT_COUNTS, row, strict=True):
+            totals[name] += int(n)
+    return totals
+
+
+def _revisit_counts(table, today: date):
+    t, day = table.c, today.isoformat()
+    counted = t.state.not_in(["upheld", "withdrawn"])  # the others are counted apart
+    owed, kept = and_(counted, t.revisit_owed == 1), t.revisit_kept == 1
+
+    def n(*conditions):
+        return func.coalesce(func.sum(case((and_(*conditions), t.n), else_=0)), 0)
+
+    return select(
+        n(owed),
+        n(counted, t.visited == 1),
+        n(owed, kept, or_(t.visited == 1, and_(t.open_revisit_due != "", t.open_revisit_due < day))),
+        n(counted, kept, t.visited == 1, t.revisit_on_time == 1),
+        *(func.coalesce(func.sum(t[column]), 0) for column in REVISIT_SUMS),
     )
 
 

@@ -14,14 +14,15 @@ upheld appeal or withdrawn left out:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import Connection, and_, case, func, literal, or_, select, update
+from sqlalchemy import Connection, select, update
 
 from sync_server.storage import leases
-from sync_server.storage.schema import bad_cases, case_revisits, revisit_notices
+from sync_server.storage.handling_reads import revisit_period_counts
+from sync_server.storage.schema import REVISIT_UNKEPT, bad_cases, case_revisits, revisit_notices
 
 APART = ("upheld", "withdrawn")
-END_OF_CHINA_DAY = "T16:00:00.000+00:00"  # a kept deadline's China day ends at 16:00 UTC
 SATISFIED = ("satisfied", "basically")
 PENDING, DELIVERED = "pending", "delivered"
 
@@ -30,8 +31,21 @@ PENDING, DELIVERED = "pending", "delivered"
 
 
 def add_revisit(conn: Connection, **row) -> int:
-    """Keep one 回访 (inside the step's transaction); returns its id."""
-    return conn.execute(case_revisits.insert().values(**row)).inserted_primary_key[0]
+    """Keep one 回访 (inside the step's transaction), and count what it recorded on its record, from where the
+    handling rollups add it up (the record's bucket moves with it); returns its id."""
+    revisit_id = conn.execute(case_revisits.insert().values(**row)).inserted_primary_key[0]
+    c, answer = bad_cases.c, row.get("answer")
+    counted = {
+        "revisits_answered": answer is not None,
+        "revisits_satisfied": answer in SATISFIED,
+        "revisits_unsatisfied": answer == "unsatisfied",
+        "revisits_unreached": row.get("method") == "unreached",
+        "revisits_reopened": row.get("outcome") == "reopened",
+    }
+    more = {column: c[column] + 1 for column, yes in counted.items() if yes}
+    if more:
+        conn.execute(update(bad_cases).where(c.id == row["case_id"]).values(**more))
+    return revisit_id
 
 
 def revisits_of(conn: Connection, case_id: int) -> list:
@@ -56,60 +70,26 @@ class RevisitCounts:
     reopened: int = 0  # 回访 that reopened the handling
 
 
-def _where(arrived: tuple[str, str], scope, department: str | None) -> list:
-    c = bad_cases.c
-    where = [c.arrival_day.between(*arrived), c.state.not_in(APART)]
-    if scope is not None and scope.restricted:
-        where.append(scope.window_condition(c.window))
-    if department:
-        where.append(c.department == department)
-    return where
-
-
-def _due_for_revisit():
-    """Rectified (属实), explained since 回访 became a step (不属实), or visited."""
-    c = bad_cases.c
-    return or_(c.revisit_from.is_not(None), c.fixed_at.is_not(None), c.visited_at.is_not(None))
-
-
 def period_counts(
-    conn: Connection, scope, arrived: tuple[str, str], department: str | None, today: str
+    conn: Connection, scope, first: date, last: date, department: str | None, today: date
 ) -> RevisitCounts:
-    """The 回访 figures of the records that arrived in ``arrived`` (China dates, inclusive), counted by the database;
-    on time only for records whose 回访 deadline is kept (``unkept_rows`` gives the others)."""
-    c = bad_cases.c
-    done, kept = c.visited_at.is_not(None), c.revisit_due.is_not(None)
-
-    def n(*conditions):
-        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
-
-    on_time = c.visited_at < c.revisit_due + literal(END_OF_CHINA_DAY)
-    query = select(
-        n(_due_for_revisit()),
-        n(done),
-        n(kept, _due_for_revisit(), or_(done, c.revisit_due < today)),
-        n(kept, done, on_time),
-    ).where(*_where(arrived, scope, department))
-    due, done_n, judged, in_time = conn.execute(query).one()
-    counts = RevisitCounts(int(due), int(done_n), int(judged), int(in_time))
-    r = case_revisits.c
-    answers = select(
-        n(r.answer.is_not(None)),
-        n(r.answer.in_(SATISFIED)),
-        n(r.answer == "unsatisfied"),
-        n(r.method == "unreached"),
-        n(r.outcome == "reopened"),
-    ).select_from(case_revisits.join(bad_cases, bad_cases.c.id == r.case_id))
-    row = conn.execute(answers.where(*_where(arrived, scope, department))).one()
-    counts.answered, counts.satisfied, counts.unsatisfied, counts.unreached, counts.reopened = map(int, row)
-    return counts
+    """The 回访 figures of the records that arrived from ``first`` to ``last`` (China dates), added up from the
+    period's handling rollup buckets (``handling_reads.revisit_period_counts``), never from the records; on time
+    only for records whose 回访 deadline is kept (``unkept_rows`` gives the others)."""
+    totals = revisit_period_counts(conn, scope, first, last, department, today)
+    return RevisitCounts(**totals)
 
 
 def unkept_rows(conn: Connection, scope, arrived: tuple[str, str], department: str | None) -> list:
     """Records of the period due for 回访 whose 回访 deadline is not kept (an unconfirmed holiday year): their on-time
-    is worked out from the calendar."""
-    where = _where(arrived, scope, department) + [_due_for_revisit(), bad_cases.c.revisit_due.is_(None)]
-    return conn.execute(select(bad_cases).where(*where).order_by(bad_cases.c.id)).all()
+    is worked out from the calendar. Read by the partial index ``ix_bad_cases_revisit_unkept``."""
+    c = bad_cases.c
+    where = [c.arrival_day.between(*arrived), c.state.not_in(APART), REVISIT_UNKEPT]
+    if scope is not None and scope.restricted:
+        where.append(scope.window_condition(c.window))
+    if department:
+        where.append(c.department == department)
+    return conn.execute(select(bad_cases).where(*where).order_by(c.id)).all()
 
 
 # ---------------------------------------------------------------- the notices' queue (webhook sender)

@@ -366,6 +366,12 @@ bad_cases = Table(
     Column("revisit_from", String(40), comment="when the 回访 now due became due (migration 0021)"),
     Column("reopened_at", String(40), comment="when the latest 回访 (不满意) reopened the handling"),
     Column("revisit_reopens", Integer, nullable=False, server_default="0", comment="times 回访 reopened it"),
+    # what its 回访 recorded, counted on the record so that the rollups carry them (migration 0023)
+    Column("revisits_answered", Integer, nullable=False, server_default="0", comment="回访 with an answer"),
+    Column("revisits_satisfied", Integer, nullable=False, server_default="0", comment="满意 or 基本满意"),
+    Column("revisits_unsatisfied", Integer, nullable=False, server_default="0", comment="不满意"),
+    Column("revisits_unreached", Integer, nullable=False, server_default="0", comment="未能联系"),
+    Column("revisits_reopened", Integer, nullable=False, server_default="0", comment="回访 that reopened it"),
     Index("ix_bad_cases_state", "state"),
     Index("ix_bad_cases_arrival", "department", "arrival_day"),
     Index("ix_bad_cases_arrival_day", "arrival_day"),
@@ -669,7 +675,8 @@ upstream_receipts = Table(
 # not done yet ('' once done), so "overdue by today" is read from the bucket; ``kept`` 0: a deadline the figures
 # need is not kept (an unconfirmed holiday year), and those records are worked out afresh. A record whose appeal
 # was upheld, or that was withdrawn, counts only by its state: its progress flags are 0 and its open deadlines ''
-# (migration 0016).
+# (migration 0016). ``revisit_owed``: its 回访 is due or done, 属实 and 不属实 alike; ``revisit_kept``: its 回访
+# deadline is kept; the ``revisits_*`` sums: what the 回访 of the bucket's records recorded (migration 0023).
 HANDLING_ROLLUP_KEY = (
     "department",
     "window",
@@ -683,9 +690,18 @@ HANDLING_ROLLUP_KEY = (
     "fix_on_time",
     "revisit_on_time",
     "kept",
+    "revisit_owed",
+    "revisit_kept",
     "open_contact_due",
     "open_fix_due",
     "open_revisit_due",
+)
+REVISIT_SUMS = (
+    "revisits_answered",
+    "revisits_satisfied",
+    "revisits_unsatisfied",
+    "revisits_unreached",
+    "revisits_reopened",
 )
 
 
@@ -702,6 +718,7 @@ def _handling_rollup(name: str, period: Column) -> Table:
         *(Column(flag, Integer, primary_key=True) for flag in flags),
         *(Column(due, String(10), primary_key=True) for due in HANDLING_ROLLUP_KEY if due.startswith("open_")),
         Column("n", Integer, nullable=False),
+        *(Column(total, Integer, nullable=False, server_default="0") for total in REVISIT_SUMS),
         sqlite_with_rowid=False,
     )
 
@@ -719,6 +736,14 @@ UNKEPT_DUES = or_(
     and_(bad_cases.c.fixed_at.is_not(None), bad_cases.c.revisit_due.is_(None)),
 )
 Index("ix_bad_cases_unkept_dues", bad_cases.c.arrival_day, sqlite_where=UNKEPT_DUES, postgresql_where=UNKEPT_DUES)
+# Records whose 回访 is due or done without a kept 回访 deadline: the 回访 on-time rate reads them alone (0023).
+REVISIT_OWED = or_(
+    bad_cases.c.revisit_from.is_not(None), bad_cases.c.fixed_at.is_not(None), bad_cases.c.visited_at.is_not(None)
+)
+REVISIT_UNKEPT = and_(REVISIT_OWED, bad_cases.c.revisit_due.is_(None))
+Index(
+    "ix_bad_cases_revisit_unkept", bad_cases.c.arrival_day, sqlite_where=REVISIT_UNKEPT, postgresql_where=REVISIT_UNKEPT
+)
 # The kept deadline each waiting state runs against, and per state a partial index of its records by that deadline:
 # the 差评处理 panel counts its red and yellow cards, and finds the earliest, from these indexes alone.
 WAITING_DUE = {

@@ -170,19 +170,19 @@ def handling(
     figures.extended = _count_extended(conn, scope, (first.isoformat(), last.isoformat()), department)
     for row in reads.unkept_period_rows(conn, scope, (first.isoformat(), last.isoformat()), department):
         _count(figures, line_of(row, today, rules, calendar), today)
-    _add_revisits(conn, figures, scope, (first.isoformat(), last.isoformat()), department, today, rules, calendar)
+    _add_revisits(conn, figures, scope, (first, last), department, today, rules, calendar)
     return figures
 
 
 def _add_revisits(conn: Connection, figures: Handling, scope, arrived, department, today: date, rules, calendar):
-    """The 回访 figures, 属实 and 不属实 alike, from the records and their 回访 (``storage.revisits``); they replace
-    the rollups' 回访 counts, which know only the 属实 records."""
-    counts = revisit_reads.period_counts(conn, scope, arrived, department, today.isoformat())
+    """The 回访 figures, 属实 and 不属实 alike, from the handling rollups' 回访 buckets (``storage.revisits``); they
+    replace the 属实-only 回访 counts of ``kept_period_counts``. Records with no kept 回访 deadline are judged here."""
+    counts = revisit_reads.period_counts(conn, scope, *arrived, department, today)
     figures.revisit_due, figures.visited = counts.due, counts.done
     figures.revisit_judged, figures.visited_on_time = counts.judged, counts.on_time
     for name in ("answered", "satisfied", "unsatisfied", "unreached", "reopened"):
         setattr(figures, name, getattr(counts, name))
-    for row in revisit_reads.unkept_rows(conn, scope, arrived, department):
+    for row in revisit_reads.unkept_rows(conn, scope, (arrived[0].isoformat(), arrived[1].isoformat()), department):
         due = next((d for d in step_dues(row, rules, calendar) if d.step == "revisit"), None)
         if due is not None:
             _judge(figures, due, today, "revisit_judged", "visited_on_time")

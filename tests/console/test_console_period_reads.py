@@ -14,7 +14,14 @@ from sqlalchemy import select, update
 
 from sync_server.console.accounts import Scope
 from sync_server.storage.rollups import china_day
-from sync_server.storage.schema import appeals, bad_cases, handling_rollup, handling_rollup_month
+from sync_server.storage.schema import (
+    REVISIT_SUMS,
+    appeals,
+    bad_cases,
+    case_revisits,
+    handling_rollup,
+    handling_rollup_month,
+)
 from sync_server.workflow.deadlines import PENDING_STEP, RED, YELLOW, calendar_of, step_dues
 from sync_server.workflow.machine import State
 from sync_server.workflow.stats import Handling, _count, handling, line_of
@@ -53,26 +60,50 @@ def generated(db_url):
         ):
             ids = sorted(conn.execute(select(bad_cases.c.id).where(has)).scalars())
             conn.execute(update(bad_cases).where(bad_cases.c.id.in_(rng.sample(ids, 20))).values(**unkept))
+        _revisit_some(conn, rng)
     yield store
     store.dispose()
+
+
+ANSWERS = (("phone", "satisfied"), ("sms", "basically"), ("phone", "unsatisfied"), ("unreached", None))
+
+
+def _revisit_some(conn, rng: random.Random) -> None:
+    """回访 for some records (through the storage function the workflow uses), one of them twice (a 不满意 that
+    reopened it first), so that what the 回访 recorded is in the figures."""
+    from sync_server.storage.revisits import add_revisit
+
+    owed = select(bad_cases.c.id).where(bad_cases.c.revisit_from.is_not(None) | bad_cases.c.visited_at.is_not(None))
+    ids = sorted(conn.execute(owed).scalars())
+    for n, case_id in enumerate(rng.sample(ids, min(60, len(ids)))):
+        rounds = [("phone", "unsatisfied", "reopened")] if n % 7 == 0 else []
+        method, answer = ANSWERS[n % len(ANSWERS)]
+        for r, (how, said, outcome) in enumerate([*rounds, (method, answer, "revisited")], 1):
+            add_revisit(
+                conn, case_id=case_id, round=r, due=None, done_at="2026-11-20T02:00:00.000+00:00", actor="huifang",
+                role="revisitor", method=how, answer=said, note="电话回访", outcome=outcome,
+            )  # fmt: skip
 
 
 def test_handling_figures_from_rollups_equal_the_records_counted_one_by_one(generated):
     seen = Counter()
     with generated.read() as conn:
         rows = conn.execute(_rows()).all()
+        revisits = conn.execute(select(case_revisits)).all()
         for today in TODAYS:
             for first, last in PERIODS:
                 for scope, department in SCOPES:
                     got = handling(conn, scope, first, last, department, today)
-                    expected = _counted_one_by_one(conn, rows, scope, first, last, department, today)
+                    expected = _counted_one_by_one(conn, rows, scope, first, last, department, today, revisits)
                     assert _figures(got) == _figures(expected), (today, first, last, department)
                     seen.update(red=bool(got.red), yellow=bool(got.yellow), late=got.fix_judged > got.fixed_on_time)
+                    seen.update(answered=got.answered > 0, reopened=got.reopened > 0, unreached=got.unreached > 0)
                     listed = handling(conn, scope, first, last, department, today, cards=10)
                     assert _figures(listed)[:-2] == _figures(expected)[:-2]
                     assert _ids(listed.red) == _ids(expected.red)[:10]
                     assert _ids(listed.yellow) == _ids(expected.yellow)[:10]
     assert seen["red"] and seen["yellow"] and seen["late"]  # the data has red and yellow cards and late fixes
+    assert seen["answered"] and seen["reopened"] and seen["unreached"]  # and 回访 of every kind
 
 
 def test_each_clerks_bad_ratings_by_finding_from_rollups_equal_the_records_counted(generated):
@@ -139,7 +170,7 @@ def _rows():
     )
 
 
-def _counted_one_by_one(conn, rows, scope, first, last, department, today) -> Handling:
+def _counted_one_by_one(conn, rows, scope, first, last, department, today, revisits) -> Handling:
     """What the dashboard showed before the rollups: every unfinished record's card (from its kept deadline, or
     worked out), and the rates of every record that arrived in the period."""
     from sync_server.configs import current_rules
@@ -162,6 +193,7 @@ def _counted_one_by_one(conn, rows, scope, first, last, department, today) -> Ha
             else:
                 _count_kept(figures, row, today)
             _count_revisit(figures, row, today, rules, calendar)
+            _count_answers(figures, row, [r for r in revisits if r.case_id == row.id])
     figures.red.sort()
     figures.yellow.sort()
     figures.red_count, figures.yellow_count = len(figures.red), len(figures.yellow)
@@ -222,9 +254,22 @@ def _count_revisit(figures: Handling, row, today: date, rules, calendar) -> None
     figures.visited_on_time += done is not None and done <= due
 
 
+def _count_answers(figures: Handling, row, revisits: list) -> None:
+    """What every 回访 of a record that counts recorded."""
+    if row.state in ("upheld", "withdrawn"):
+        return
+    for r in revisits:
+        figures.answered += r.answer is not None
+        figures.satisfied += r.answer in ("satisfied", "basically")
+        figures.unsatisfied += r.answer == "unsatisfied"
+        figures.unreached += r.method == "unreached"
+        figures.reopened += r.outcome == "reopened"
+
+
 def _figures(h: Handling) -> tuple:
     counts = (h.opened, h.appealed_away, h.withdrawn, h.substantiated, h.unfounded, h.rectified, h.visited)
     counts += (h.fix_judged, h.fixed_on_time, h.contact_judged, h.contacted_on_time, h.revisit_judged)
+    counts += (h.revisit_due, h.answered, h.satisfied, h.unsatisfied, h.unreached, h.reopened)
     return counts + (h.visited_on_time, h.red_count, h.yellow_count, _ids(h.red), _ids(h.yellow))
 
 
@@ -240,13 +285,13 @@ def _held(store) -> dict:
     with store.read() as conn:
         for table, period in ((handling_rollup, "day"), (handling_rollup_month, "month")):
             for r in conn.execute(select(table).where(table.c.n != 0)):
-                out[(period, *r[:-1])] = r.n
+                out[(period, *r[: -1 - len(REVISIT_SUMS)])] = tuple(r[-1 - len(REVISIT_SUMS) :])
     return out
 
 
 def _bucketed(store) -> dict:
     """Each record's bucket, worked out in Python from its row."""
-    counts: Counter = Counter()
+    counts: dict[tuple, list[int]] = {}
     with store.read() as conn:
         for r in conn.execute(select(bad_cases)):
             fixing_open = r.fix_kind is not None and r.fixed_at is None and r.fix_due is not None
@@ -259,13 +304,17 @@ def _bucketed(store) -> dict:
                 int(_by_end_of(r.fixed_at, r.fix_due)),
                 int(_by_end_of(r.visited_at, r.revisit_due)),
             )
+            owed = bool(r.revisit_from or r.fixed_at or r.visited_at)  # 属实 and 不属实 alike
+            revisit = (int(owed), int(r.revisit_due is not None))
             open_dues = (
                 r.contact_due if r.verified_at is None and r.contact_due is not None else "",
                 r.fix_due if fixing_open else "",
-                r.revisit_due if r.fixed_at is not None and r.visited_at is None and r.revisit_due is not None else "",
+                r.revisit_due if owed and r.visited_at is None and r.revisit_due is not None else "",
             )
+            sums = tuple(getattr(r, column) for column in REVISIT_SUMS)
             if r.state in ("upheld", "withdrawn"):  # counted apart: only the state matters
-                progress, open_dues = (0,) * len(progress), ("",) * len(open_dues)
+                progress, revisit, open_dues = (0,) * len(progress), (0, 0), ("",) * len(open_dues)
+                sums = (0,) * len(sums)
             key = (
                 r.department or "",
                 r.window or "",
@@ -273,11 +322,14 @@ def _bucketed(store) -> dict:
                 r.state,
                 *progress,
                 int(not _unkept(r)),
+                *revisit,
                 *open_dues,
             )
-            counts[("day", r.arrival_day, *key)] += 1
-            counts[("month", r.arrival_day[:7], *key)] += 1
-    return dict(counts)
+            for bucket in (("day", r.arrival_day, *key), ("month", r.arrival_day[:7], *key)):
+                totals = counts.setdefault(bucket, [0] * (1 + len(sums)))
+                for i, v in enumerate((1, *sums)):
+                    totals[i] += v
+    return {bucket: tuple(totals) for bucket, totals in counts.items()}
 
 
 def test_the_trend_by_month_from_monthly_buckets_equals_the_days_added_up(generated):
