@@ -101,7 +101,7 @@ def _records(router: APIRouter) -> None:
             raise PayloadTooLarge(f"一批最多 {limit} 条记录，本批 {len(body.records)} 条，请分批发送")
         if any(r.device_id != device.id for r in body.records):
             raise Forbidden("记录的设备编号与签名设备不一致，整批拒收")
-        batch = [r.model_dump() for r in body.records]
+        batch = [r.as_record() for r in body.records]
         cipher = state.contact_cipher
         results, refused = ingest.ingest_batch(state.store, device.id, batch, state.clock(), device.window, cipher)
         state.event_metrics.batch(results)  # hcp_sync_batches / hcp_sync_records{result} (observability.py)

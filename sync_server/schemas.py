@@ -87,6 +87,12 @@ class RecordIn(_Body):
     _times = field_validator("prompted_at", "occurred_at")(_iso_utc)
     _ints = _integers("seq", "level", "reasons", "channel")
 
+    def as_record(self) -> dict[str, Any]:
+        """The record as a plain dict, equal to ``model_dump()``: every field already holds a plain JSON value
+        (no nested model), so the validated values are taken as they are instead of serialised once more for each
+        of a batch's records (a test keeps the two equal)."""
+        return dict(self.__dict__)
+
 
 class RecordBatch(_Body):
     records: list[RecordIn] = Field(description=f"至多 {MAX_BATCH_RECORDS} 条，按序号升序")

@@ -244,3 +244,20 @@ def test_broken_record_batches_get_the_same_error_answers(kiosk, store):
     missing = kiosk.post("/api/v1/records", {"records": [{"id": "x"}]})
     assert missing.json()["error"] == "请求内容不符合要求：records.0.seq：Field required"
     assert count(store, records) == 0
+
+
+def test_a_validated_record_is_handed_to_ingest_as_its_dump(kiosk):
+    from sync_server.schemas import RecordIn
+
+    full = kiosk.record(
+        level=1,
+        reasons=[113, 115.0],
+        comment="等了很久",
+        prompted_at=kiosk.clock().isoformat(),
+        detail={"tap_ms": 12, "nested": {"a": [1, 2.5, None, True]}},
+    )
+    sparse = {k: v for k, v in kiosk.record("sign_in").items() if v is not None and v != [] and v != {}}
+    for sent in (full, sparse):
+        record = RecordIn.model_validate(sent)
+        assert record.as_record() == record.model_dump()
+        assert list(record.as_record()) == list(RecordIn.model_fields)
