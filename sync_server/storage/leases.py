@@ -9,14 +9,34 @@ writers) and marks them with the owner and the lease's end; a row is then writte
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import Connection, Table, or_, select, update
 
-PENDING = "pending"
+from sync_server.storage.schema import utc_iso
+
+PENDING, DELIVERED = "pending", "delivered"
 
 
 def backoff_s(attempts: int, first_s: float, cap_s: float) -> float:
     """Seconds to wait after the ``attempts``-th failure: first, twice that, four times … up to the cap."""
     return min(first_s * 2 ** max(attempts - 1, 0), cap_s)
+
+
+def attempt_values(
+    attempts_before: int, status: int | None, error: str, now: datetime, first_s: float, cap_s: float
+) -> tuple[bool, dict]:
+    """Whether a POST answered 2xx, and what its row records: the attempt, its status or error, the lease given
+    back, then delivered, or due again after the backoff (``backoff_s``)."""
+    ok = status is not None and 200 <= status < 300
+    attempts = attempts_before + 1
+    values = dict(attempts=attempts, last_status=status, last_error=None if ok else error[:500])
+    values.update(lease_owner=None, lease_until=None)
+    if ok:
+        values.update(state=DELIVERED, delivered_at=utc_iso(now))
+    else:
+        values["next_attempt_at"] = utc_iso(now + timedelta(seconds=backoff_s(attempts, first_s, cap_s)))
+    return ok, values
 
 
 def _free(table: Table, now_iso: str):

@@ -24,7 +24,7 @@ from sync_server.storage.schema import REVISIT_UNKEPT, bad_cases, case_revisits,
 
 APART = ("upheld", "withdrawn")
 SATISFIED = ("satisfied", "basically")
-PENDING, DELIVERED = "pending", "delivered"
+PENDING, DELIVERED = leases.PENDING, leases.DELIVERED
 
 
 # ---------------------------------------------------------------- the 回访 themselves
@@ -109,10 +109,10 @@ def lease_notices(conn: Connection, owner: str, now_iso: str, until_iso: str, li
     return conn.execute(query.order_by(revisit_notices.c.id)).all()
 
 
-def record_attempt(conn: Connection, notice_id: int, owner: str, **values) -> None:
-    """Write back one attempt's result, only while ``owner`` still holds the notice's lease."""
+def record_attempt(conn: Connection, notice_id: int, owner: str, values: dict) -> None:
+    """Write back one attempt's result (``leases.attempt_values``), only while ``owner`` still holds the lease."""
     mine = (revisit_notices.c.id == notice_id) & leases.held_by(revisit_notices, owner)
-    conn.execute(update(revisit_notices).where(mine).values(lease_owner=None, lease_until=None, **values))
+    conn.execute(update(revisit_notices).where(mine).values(**values))
 
 
 def notices_of(conn: Connection, case_id: int | None = None, limit: int = 200) -> list:

@@ -81,16 +81,7 @@ def _deliver(args) -> int:
     from sync_server.workflow.webhook import deliver_due
 
     store = _store_of(args)
-    while True:
-        attempts = deliver_due(store, _now())
-        for attempt in attempts:
-            what = "已送达" if attempt.delivered else f"失败（{attempt.status or '无应答'}），稍后重试"
-            print(f"推送 #{attempt.delivery_id}：{what}", flush=True)
-        if not args.watch:
-            if not attempts:
-                print("没有到期的推送")
-            return 0
-        time.sleep(args.watch)
+    return _send_until_done(args, lambda: deliver_due(store, _now()), "推送", "delivery_id")
 
 
 def _notices(args) -> int:
@@ -99,14 +90,19 @@ def _notices(args) -> int:
 
     settings = load_server_settings(getattr(args, "settings", None)).workflow
     store = _store_of(args)
+    return _send_until_done(args, lambda: deliver_due(store, _now(), settings), "回访通知", "notice_id")
+
+
+def _send_until_done(args, send_due, what: str, id_field: str) -> int:
+    """Send what is due and say how each went; with ``--watch N``, again every N seconds."""
     while True:
-        attempts = deliver_due(store, _now(), settings)
+        attempts = send_due()
         for attempt in attempts:
-            what = "已送达" if attempt.delivered else f"失败（{attempt.status or '无应答'}），稍后重试"
-            print(f"回访通知 #{attempt.notice_id}：{what}", flush=True)
+            outcome = "已送达" if attempt.delivered else f"失败（{attempt.status or '无应答'}），稍后重试"
+            print(f"{what} #{getattr(attempt, id_field)}：{outcome}", flush=True)
         if not args.watch:
             if not attempts:
-                print("没有到期的回访通知")
+                print(f"没有到期的{what}")
             return 0
         time.sleep(args.watch)
 

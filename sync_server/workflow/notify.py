@@ -17,28 +17,23 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Connection
 
-from sync_server import outbound
 from sync_server.db import Store
 from sync_server.storage import leases
 from sync_server.storage import revisits as store_revisits
 from sync_server.storage.schema import utc_iso
 from sync_server.workflow.settings import WorkflowSettings
-from sync_server.workflow.webhook import ID_HEADER, SIGNATURE_HEADER, sign
+from sync_server.workflow.webhook import ID_HEADER, SIGNATURE_HEADER, Post, sign, urllib_post
 
 LOG = logging.getLogger("hcp.notify")
 DUE, REOPENED = "revisit.due", "revisit.reopened"
 EVENT_LABELS = {DUE: "待回访", REOPENED: "回访不满意，重新办理"}
 STATE_LABELS = {store_revisits.PENDING: "待发送", store_revisits.DELIVERED: "已送达"}
-
-# (url, body, headers, timeout_s) -> (HTTP status or None when nothing answered, short error text)
-Post = Callable[[str, bytes, dict, float], tuple[int | None, str]]
 
 
 @dataclass(frozen=True)
@@ -104,7 +99,7 @@ def deliver_due(
     store: Store, now: datetime, settings: WorkflowSettings, post: Post | None = None, owner: str = ""
 ) -> list[Attempt]:
     """Send every due queued notice once; returns what happened to each."""
-    post = post or _urllib_post
+    post = post or urllib_post
     owner = owner or secrets.token_hex(8)
     until = utc_iso(now + timedelta(seconds=settings.webhook_lease_s))
     with store.write() as conn:
@@ -121,19 +116,8 @@ def deliver_due(
 
 
 def _record(store: Store, row, owner: str, now: datetime, status, error: str, settings) -> Attempt:
-    ok = status is not None and 200 <= status < 300
-    attempts = row.attempts + 1
-    values = dict(attempts=attempts, last_status=status, last_error=None if ok else error[:500])
-    if ok:
-        values.update(state=store_revisits.DELIVERED, delivered_at=utc_iso(now))
-    else:
-        wait = leases.backoff_s(attempts, settings.webhook_backoff_s, settings.webhook_backoff_max_s)
-        values["next_attempt_at"] = utc_iso(now + timedelta(seconds=wait))
+    first, cap = settings.webhook_backoff_s, settings.webhook_backoff_max_s
+    ok, values = leases.attempt_values(row.attempts, status, error, now, first, cap)
     with store.write() as conn:
-        store_revisits.record_attempt(conn, row.id, owner, **values)
+        store_revisits.record_attempt(conn, row.id, owner, values)
     return Attempt(row.id, status, ok)
-
-
-def _urllib_post(url: str, body: bytes, headers: dict, timeout_s: float) -> tuple[int | None, str]:
-    answer = outbound.post(url, body, headers, timeout_s)
-    return answer.status, answer.error

@@ -32,7 +32,7 @@ from sync_server.workflow.settings import WorkflowSettings
 
 SIGNATURE_HEADER = "X-HCP-Webhook-Signature"
 ID_HEADER = "X-HCP-Webhook-Id"
-PENDING, DELIVERED = "pending", "delivered"
+PENDING, DELIVERED = leases.PENDING, leases.DELIVERED
 STATE_LABELS = {PENDING: "待推送", DELIVERED: "已送达"}
 
 # (url, body, headers, timeout_s) -> (HTTP status or None when nothing answered, short error text)
@@ -91,11 +91,6 @@ def enqueue_many(conn: Connection, deliveries: list[tuple[int, str, dict, str]])
     stored.insert_deliveries(conn, rows)
 
 
-def backoff_s(attempts: int, settings: WorkflowSettings) -> float:
-    """Seconds to wait after the ``attempts``-th failure: 30, 60, 120 … up to the cap."""
-    return leases.backoff_s(attempts, settings.webhook_backoff_s, settings.webhook_backoff_max_s)
-
-
 def claim(store: Store, owner: str, now: datetime, settings: WorkflowSettings, limit: int = 20) -> list:
     """Lease up to ``limit`` due deliveries to ``owner``; rows leased by a live lease elsewhere are skipped."""
     until = utc_iso(now + timedelta(seconds=settings.webhook_lease_s))
@@ -128,14 +123,8 @@ def deliver_due(
 
 
 def _record(store: Store, row, owner: str, now: datetime, status, error: str, settings) -> Attempt:
-    ok = status is not None and 200 <= status < 300
-    attempts = row.attempts + 1
-    values = dict(attempts=attempts, last_status=status, last_error=None if ok else error[:500], lease_owner=None)
-    values["lease_until"] = None
-    if ok:
-        values.update(state=DELIVERED, delivered_at=utc_iso(now))
-    else:
-        values["next_attempt_at"] = utc_iso(now + timedelta(seconds=backoff_s(attempts, settings)))
+    first, cap = settings.webhook_backoff_s, settings.webhook_backoff_max_s
+    ok, values = leases.attempt_values(row.attempts, status, error, now, first, cap)
     with store.write() as conn:
         stored.write_back(conn, row.id, owner, values)
     return Attempt(row.id, status, ok)
