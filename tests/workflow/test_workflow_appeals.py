@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
-from workflow_helpers import actor, china, csrf_of, empty_pg, make_hall, sign_in
+from workflow_helpers import actor, china, empty_pg, make_hall, post_step, sign_in, signed_in_clients
 
 from sync_server.app import create_app
 from sync_server.console import metrics
@@ -230,24 +230,8 @@ def test_review_by_the_reporter_or_outside_the_hall_authority_is_refused(hall, w
 def page_as(hall):
     store, terminals = hall
     month_with_one_bad(terminals)
-    clients = []
-
-    def make(username: str) -> TestClient:
-        c = TestClient(create_app(store, clock=lambda: china(2026, 11, 2, 15)), raise_server_exceptions=False)
-        clients.append(c.__enter__())
-        assert sign_in(c, username).status_code == 303
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
-
-
-def post_step(client, step: str, data: dict, files=None):
-    token = csrf_of(client.get("/console/cases/1").text)
-    return client.post(
-        f"/console/cases/1/steps/{step}", data={"csrf_token": token, **data}, files=files, follow_redirects=False
-    )
+    with signed_in_clients(store) as make:
+        yield make
 
 
 def report_form(html: str) -> str | None:

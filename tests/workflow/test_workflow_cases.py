@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from workflow_helpers import actor, china, csrf_of, empty_pg, make_hall, sign_in
+from workflow_helpers import actor, china, csrf_of, empty_pg, make_hall, post_step, sign_in, signed_in_clients
 
 from sync_server.app import create_app
 from sync_server.console import metrics
@@ -150,27 +150,8 @@ def test_evidence_files_are_checked_by_content_and_size(name, content, problem):
 @pytest.fixture
 def client_for(store, terminals):
     terminals["A01"].rate(1, NOV)
-    clients = []
-
-    def make(username: str) -> TestClient:
-        c = TestClient(create_app(store, clock=lambda: china(2026, 11, 2, 15)), raise_server_exceptions=False)
-        clients.append(c.__enter__())
-        assert sign_in(c, username).status_code == 303
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
-
-
-def post_step(client, step: str, data: dict, files=None, case_id: int = 1):
-    token = csrf_of(client.get(f"/console/cases/{case_id}").text)
-    return client.post(
-        f"/console/cases/{case_id}/steps/{step}",
-        data={"csrf_token": token, **data},
-        files=files,
-        follow_redirects=False,
-    )
+    with signed_in_clients(store) as make:
+        yield make
 
 
 def test_a_reviewer_of_another_department_neither_sees_nor_acts(client_for, store):

@@ -8,11 +8,9 @@ import re
 from html import unescape
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
-from workflow_helpers import china, csrf_of, sign_in
+from workflow_helpers import china, post_step, signed_in_clients
 
-from sync_server.app import create_app
 from sync_server.storage.schema import audit_log
 from sync_server.workflow.cases import load_case
 
@@ -23,24 +21,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 @pytest.fixture
 def client_for(store, terminals):
     terminals["A01"].rate(1, NOV)
-    clients = []
-
-    def make(username: str) -> TestClient:
-        c = TestClient(create_app(store, clock=lambda: china(2026, 11, 2, 15)), raise_server_exceptions=False)
-        clients.append(c.__enter__())
-        assert sign_in(c, username).status_code == 303
-        return c
-
-    yield make
-    for c in clients:
-        c.__exit__(None, None, None)
-
-
-def post_step(client, step: str, data: dict, files=None):
-    token = csrf_of(client.get("/console/cases/1").text)
-    return client.post(
-        f"/console/cases/1/steps/{step}", data={"csrf_token": token, **data}, files=files, follow_redirects=False
-    )
+    with signed_in_clients(store) as make:
+        yield make
 
 
 def state(store) -> str:

@@ -3,6 +3,7 @@ kiosk whose signed-in records go through the server's own ingest (so every handl
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import uuid
@@ -104,6 +105,40 @@ def sign_in(client, username: str):
 
 def csrf_of(text: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+
+
+@contextlib.contextmanager
+def signed_in_clients(store):
+    """``make(username)``: a console client of ``store``, signed in as ``username``, the clock at 2 November 2026
+    15:00 (China); every client made is closed afterwards."""
+    from fastapi.testclient import TestClient
+
+    from sync_server.app import create_app
+
+    clients = []
+
+    def make(username: str):
+        c = TestClient(create_app(store, clock=lambda: china(2026, 11, 2, 15)), raise_server_exceptions=False)
+        clients.append(c.__enter__())
+        assert sign_in(c, username).status_code == 303
+        return c
+
+    try:
+        yield make
+    finally:
+        for c in clients:
+            c.__exit__(None, None, None)
+
+
+def post_step(client, step: str, data: dict, files=None, case_id: int = 1):
+    """Take a step of 差评工单 ``case_id`` through its page's form, as the signed-in user."""
+    token = csrf_of(client.get(f"/console/cases/{case_id}").text)
+    return client.post(
+        f"/console/cases/{case_id}/steps/{step}",
+        data={"csrf_token": token, **data},
+        files=files,
+        follow_redirects=False,
+    )
 
 
 empty_pg = _server._empty_pg
